@@ -1,0 +1,1 @@
+"""The ``fraudstream`` command line (typer)."""

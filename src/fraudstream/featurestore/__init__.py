@@ -1,0 +1,1 @@
+"""Online feature store: feature-group declarations and the DynamoDB backend."""

@@ -1,0 +1,77 @@
+"""Feature groups declared once: name, record identifier, event-time field and features.
+
+Each group is one DynamoDB table keyed by the record identifier (``cc_num``); every item carries
+its event time so that a write can refuse to move a feature back in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fraudstream import features as F
+from fraudstream.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class FeatureGroup:
+    """A feature group: one table, one record identifier, one event-time field."""
+
+    key: str  # stable logical name used in code ("stream" / "batch")
+    table_setting: str  # the Settings attribute that holds the table name
+    record_identifier: str
+    event_time_field: str
+    features: tuple[tuple[str, str], ...]  # (name, type) pairs: "int", "float", "string"
+
+    def table_name(self, settings: Settings | None = None) -> str:
+        return getattr(settings or get_settings(), self.table_setting)
+
+
+STREAM_GROUP = FeatureGroup(
+    key="stream",
+    table_setting="table_agg",
+    record_identifier="cc_num",
+    event_time_field="trans_time",
+    features=(
+        (F.NUM_TRANS_LAST_10M, "int"),
+        (F.AVG_AMT_LAST_10M, "float"),
+        (F.MAX_AMT_LAST_10M, "float"),
+        ("trans_time", "string"),
+        ("tid", "string"),
+    ),
+)
+
+BATCH_GROUP = FeatureGroup(
+    key="batch",
+    table_setting="table_batch",
+    record_identifier="cc_num",
+    event_time_field="as_of",
+    features=((F.NUM_TRANS_LAST_1W, "int"), (F.AVG_AMT_LAST_1W, "float"), ("as_of", "string")),
+)
+
+FEATURE_GROUPS: tuple[FeatureGroup, ...] = (STREAM_GROUP, BATCH_GROUP)
+
+
+def ensure_tables(settings: Settings | None = None, client=None) -> list[str]:
+    """Create the feature-group tables that do not exist yet (idempotent); returns those created."""
+    from fraudstream.aws_clients import dynamodb_client
+
+    settings = settings or get_settings()
+    client = client or dynamodb_client(settings)
+    existing = set(client.list_tables().get("TableNames", []))
+    created = []
+    for group in FEATURE_GROUPS:
+        name = group.table_name(settings)
+        if name in existing:
+            continue
+        try:
+            client.create_table(
+                TableName=name,
+                AttributeDefinitions=[{"AttributeName": group.record_identifier, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": group.record_identifier, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except client.exceptions.ResourceInUseException:
+            continue
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        created.append(name)
+    return created

@@ -1,0 +1,66 @@
+"""confluent-kafka client configurations and topic administration shared by every component."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fraudstream.settings import Settings, get_settings
+
+
+def producer_config(settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
+    """Idempotent producer: retries never duplicate or reorder a partition's records."""
+    settings = settings or get_settings()
+    cfg: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def consumer_config(group_id: str, settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
+    """Consumer that commits only when told to (at-least-once) and reads committed data only."""
+    settings = settings or get_settings()
+    cfg: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def ensure_topics(
+    settings: Settings | None = None,
+    topics: tuple[str, ...] | None = None,
+    partitions: int | None = None,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create the missing topics (idempotent); returns the names that were created."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    settings = settings or get_settings()
+    topics = topics or settings.all_topics
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [t for t in topics if t not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(t, num_partitions=partitions or settings.partitions, replication_factor=1) for t in missing],
+        operation_timeout=timeout,
+    )
+    created = []
+    for name, fut in futures.items():
+        try:
+            fut.result()
+            created.append(name)
+        except Exception as exc:  # a concurrent creator is fine; anything else is not
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return created

@@ -1,0 +1,106 @@
+"""One settings object for every address, name and size the system uses.
+
+Read from the environment (prefix ``FRAUDSTREAM_``) so that the same code runs against the
+local stack, docker-compose (LocalStack) or AWS by changing variables, never code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Addresses, topic and table names, and engine sizes."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_", extra="ignore")
+
+    # --- where local engines keep their state (logs, pids, data, checkpoints)
+    state_dir: Path = Path(".fraudstream")
+    host: str = "127.0.0.1"
+
+    # --- Kafka
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_bootstrap_override: str | None = Field(
+        default=None, validation_alias=AliasChoices("FRAUDSTREAM_KAFKA_BOOTSTRAP")
+    )
+    partitions: int = 4
+    topic_transactions: str = "transactions"
+    topic_labels: str = "labels"
+    topic_agg: str = "cc-agg"
+    topic_predictions: str = "predictions"
+    topic_dead_letter: str = "dead-letter"
+
+    # --- DynamoDB (DynamoDB Local here, LocalStack under compose, AWS when set to "aws")
+    dynamodb_port: int = 8000
+    aws_endpoint_override: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FRAUDSTREAM_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+    )
+    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("FRAUDSTREAM_AWS_REGION", "AWS_REGION"))
+    table_agg: str = "cc-agg-fg"
+    table_batch: str = "cc-agg-batch-fg"
+
+    # --- Flink
+    flink_rest_port: int = 8081
+    flink_rest_override: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_FLINK_REST"))
+    flink_parallelism: int = 1
+    flink_checkpoint_interval_ms: int = 10_000
+    flink_watermark_delay_ms: int = 1_000
+    flink_idle_timeout_ms: int = 2_000
+
+    # --- model endpoint (SageMaker container contract)
+    endpoint_port: int = 8080
+    endpoint_url_override: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_ENDPOINT_URL"))
+    sagemaker_endpoint_name: str | None = None
+    model_dir: Path = Path("models")
+
+    # --- engine sizes that fit a 2-core / 24 GiB laptop
+    kafka_heap: str = "384m"
+    dynamodb_heap: str = "256m"
+    flink_jobmanager_memory: str = "768m"
+    flink_taskmanager_memory: str = "1280m"
+    flink_task_slots: int = 4
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """Bootstrap servers: the override when given, else the local broker."""
+        return self.kafka_bootstrap_override or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def aws_endpoint_url(self) -> str | None:
+        """boto3 ``endpoint_url``: None means real AWS (override value ``aws``)."""
+        if self.aws_endpoint_override is not None:
+            value = self.aws_endpoint_override.strip()
+            return None if value in ("", "aws") else value
+        return f"http://{self.host}:{self.dynamodb_port}"
+
+    @property
+    def flink_rest(self) -> str:
+        """Base URL of the Flink REST API."""
+        return (self.flink_rest_override or f"http://{self.host}:{self.flink_rest_port}").rstrip("/")
+
+    @property
+    def endpoint_url(self) -> str:
+        """Base URL of the model endpoint (``/invocations`` is appended by the client)."""
+        return (self.endpoint_url_override or f"http://{self.host}:{self.endpoint_port}").rstrip("/")
+
+    @property
+    def all_topics(self) -> tuple[str, ...]:
+        return (
+            self.topic_transactions,
+            self.topic_labels,
+            self.topic_agg,
+            self.topic_predictions,
+            self.topic_dead_letter,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""pytest fixtures: data (placeholder until its issue lands)."""
