@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-$(JVM)/lib/.fetched: $(JVM)/pom.xml scripts/fetch_jvm.sh
+$(JVM)/lib/.fetched: $(JVM)/pom.xml $(wildcard $(JVM)/launchers/*.java) scripts/fetch_jvm.sh
 	bash scripts/fetch_jvm.sh
 	@touch $@
 

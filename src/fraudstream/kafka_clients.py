@@ -16,6 +16,8 @@ def producer_config(settings: Settings | None = None, **overrides: Any) -> dict[
         "acks": "all",
         "linger.ms": 5,
         "compression.type": "lz4",
+        # Java's default partitioner (murmur2 of the key), so Python and JVM producers agree on a card's partition.
+        "partitioner": "murmur2_random",
     }
     cfg.update(overrides)
     return cfg

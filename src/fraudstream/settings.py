@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # --- Flink
     flink_rest_port: int = 8081
+    flink_rpc_port: int = 6123  # JobManager RPC (Pekko); tests pick a free one
     flink_rest_override: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_FLINK_REST"))
     flink_parallelism: int = 1
     flink_checkpoint_interval_ms: int = 10_000

@@ -1,9 +1,48 @@
-"""CLI commands: demo (placeholder until its issue lands)."""
+"""CLI: ``fraudstream demo`` — the whole system on the local stack, end to end, in one command."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def demo(
+    cards: int = typer.Option(10_000, "--cards", help="Cards in the generated data (reduced sizes for a quick look)."),
+    transactions: int = typer.Option(5_400_000, "--transactions", help="Transactions in the generated data."),
+    data: Path | None = typer.Option(None, "--data", help="Use this transactions file (skip generation if it exists)."),
+    live: int = typer.Option(20_000, "--live", min=1, help="Transactions in the live slice re-timed to now."),
+    rate: float = typer.Option(
+        1_000.0, "--rate", min=0, help="Live slice send rate per second (0 = as fast as possible)."
+    ),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for predictions after the last send."),
+    reports: Path = typer.Option(Path("reports"), "--reports", help="Where the JSON and PNG reports go."),
+    retrain: bool = typer.Option(False, "--retrain", help="Train a new model even if one of this data exists."),
+    down: bool = typer.Option(False, "--down", help="Stop the services and the stack at the end."),
+) -> None:
+    """Stack up → data → batch → train → serve → Flink → handlers → live traffic → seed attack → summary."""
+    from rich.console import Console
+
+    from fraudstream.demo.pipeline import DemoOptions, run_demo
+    from fraudstream.demo.stages import DemoError
+    from fraudstream.demo.summary import print_closing
+    from fraudstream.settings import get_settings
+    from fraudstream.stack.errors import StackError
+
+    console = Console()
+    options = DemoOptions(cards=cards, transactions=transactions, data=data, live=live, rate=rate,
+                          timeout_s=timeout, reports=reports, down=down, retrain=retrain)  # fmt: skip
+    try:
+        result = run_demo(options, get_settings(), console)
+    except (DemoError, StackError) as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    print_closing(result, console)
+    seed = (result.seed or {}).get("summary", {})
+    if seed.get("missing", 1) or (result.live or {}).get("missing", 1):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    """Add ``demo`` to the main app."""
+    app.command("demo")(demo)

@@ -1,9 +1,82 @@
-"""CLI commands: featurestore (placeholder until its issue lands)."""
+"""CLI commands: ``fraudstream featurestore create|describe|get CC_NUM``."""
 
 from __future__ import annotations
 
+import json
+
 import typer
+
+featurestore_app = typer.Typer(help="Online feature store (DynamoDB feature groups).", no_args_is_help=True)
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: cannot reach DynamoDB: {type(exc).__name__}: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+@featurestore_app.command("create")
+def create() -> None:
+    """Create the feature-group tables that do not exist yet (idempotent)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from fraudstream.featurestore.groups import ensure_tables
+    from fraudstream.settings import get_settings
+
+    try:
+        created = ensure_tables(get_settings())
+    except (BotoCoreError, ClientError) as exc:
+        _fail(exc)
+    typer.echo(f"created: {', '.join(created)}" if created else "all feature-group tables already exist")
+
+
+@featurestore_app.command("describe")
+def describe(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Show each feature group: table, identifier, event time, features, status and item count."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from rich.console import Console
+    from rich.table import Table
+
+    from fraudstream.featurestore.dynamodb_store import describe_feature_groups
+
+    try:
+        groups = describe_feature_groups()
+    except (BotoCoreError, ClientError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(groups, indent=2))
+        return
+    table = Table("group", "table", "id", "event time", "features", "status", "items")
+    for g in groups:
+        feats = ", ".join(f"{f['name']}:{f['type']}" for f in g["features"])
+        table.add_row(
+            g["group"],
+            g["table"],
+            g["record_identifier"],
+            g["event_time_field"],
+            feats,
+            str(g["status"]),
+            str(g["item_count"]),
+        )
+    Console().print(table)
+
+
+@featurestore_app.command("get")
+def get(cc_num: str = typer.Argument(..., help="16-digit card number")) -> None:
+    """Print both groups' features for a card (JSON; null when the group has no item)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
+
+    if not (len(cc_num) == 16 and cc_num.isdigit()):
+        typer.echo(f"error: card number must be 16 digits, got {cc_num!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        found = DynamoFeatureStore().features_for(cc_num)
+    except (BotoCoreError, ClientError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps({"cc_num": cc_num, **found}, indent=2))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(featurestore_app, name="featurestore")

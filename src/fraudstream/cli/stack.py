@@ -1,9 +1,88 @@
-"""CLI commands: stack (placeholder until its issue lands)."""
+"""CLI commands: ``fraudstream stack up|down|status`` for the local engines (Kafka, DynamoDB Local, Flink)."""
 
 from __future__ import annotations
 
 import typer
 
+ONLY_HELP = "Comma-separated subset of kafka,dynamodb,flink (default: all)."
+
+
+def _fail(message: str) -> None:
+    """One clear line on stderr and exit 1: the user's problem, not a traceback."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _status_table(stack, only: str | None):
+    from rich.table import Table
+
+    colours = {"ready": "green", "starting": "yellow", "stopped": "dim", "crashed": "red", "external": "cyan"}
+    table = Table(title=f"fraudstream stack ({stack.settings.state_dir})")
+    for column in ("service", "address", "pid", "state"):
+        table.add_column(column)
+    for row in stack.status(only):
+        colour = colours.get(row.state, "white")
+        table.add_row(row.name, row.address, str(row.pid or "-"), f"[{colour}]{row.state}[/{colour}]")
+    return table
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    """Add the ``stack`` command group to the main app."""
+    stack_app = typer.Typer(help="Run the local engines (Kafka KRaft, DynamoDB Local, Flink) as background processes.")
+    app.add_typer(stack_app, name="stack")
+
+    @stack_app.command("up")
+    def up(
+        only: str | None = typer.Option(None, "--only", help=ONLY_HELP),
+        fresh: bool = typer.Option(False, "--fresh", help="Wipe Kafka, DynamoDB and Flink checkpoint data first."),
+    ) -> None:
+        """Start the engines, wait until each is really ready, create the topics and tables."""
+        from rich.console import Console
+
+        from fraudstream.stack import StackError
+        from fraudstream.stack.manager import Stack
+
+        console = Console()
+        try:
+            with console.status("starting the stack") as spinner:
+                stack = Stack(report=lambda message: spinner.update(message))
+                result = stack.up(only=only, fresh=fresh)
+        except StackError as exc:
+            _fail(str(exc))
+        if result.was_noop:
+            console.print("stack already up: nothing to start")
+        else:
+            console.print(f"started {', '.join(result.started)} in {result.seconds:.1f}s")
+        if result.external:
+            console.print(f"external (not started): {', '.join(result.external)}")
+        if result.topics_created:
+            console.print(f"topics created: {', '.join(result.topics_created)}")
+        if result.tables_created:
+            console.print(f"tables created: {', '.join(result.tables_created)}")
+        console.print(_status_table(stack, only))
+
+    @stack_app.command("down")
+    def down(only: str | None = typer.Option(None, "--only", help=ONLY_HELP)) -> None:
+        """Stop the processes this stack started (by pid file); data is kept for the next ``up``."""
+        from fraudstream.stack import StackError
+        from fraudstream.stack.manager import Stack
+
+        try:
+            stopped = Stack().down(only)
+        except StackError as exc:
+            _fail(str(exc))
+        typer.echo(f"stopped {', '.join(stopped)}" if stopped else "stack already down: nothing to stop")
+
+    @stack_app.command("status")
+    def status(only: str | None = typer.Option(None, "--only", help=ONLY_HELP)) -> None:
+        """Show each service: address, pid and state (ready, starting, stopped, crashed, external)."""
+        from rich.console import Console
+
+        from fraudstream.stack import StackError
+        from fraudstream.stack.manager import Stack
+
+        try:
+            table = _status_table(Stack(), only)
+        except StackError as exc:
+            _fail(str(exc))
+        Console().print(table)

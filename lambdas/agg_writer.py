@@ -1,0 +1,11 @@
+"""AWS Lambda entry point of the agg-writer (MSK trigger on ``cc-agg``): ``agg_writer.handler``.
+
+The package is bundled with the function; all logic lives in ``fraudstream.handlers.agg_writer``.
+"""
+
+from fraudstream.handlers.agg_writer import handle
+
+
+def handler(event, context):
+    """Write the newest aggregate of each card to ``cc-agg-fg``; report partial batch failures."""
+    return handle(event, context)

@@ -1,0 +1,68 @@
+"""Read the generator's transactions (Parquet or CSV, local or s3a://) into a typed DataFrame.
+
+Columns (DESIGN.md "Generated data"): ``tid``, ``trans_time``, ``cc_num``, ``amount``,
+``fraud_label`` and optionally ``attack_id``, ``attack_kind``. Whatever the file holds,
+``trans_time`` leaves as a UTC ``TIMESTAMP`` (a tz-naive Parquet timestamp is read as UTC wall
+time), ``cc_num``/``tid`` as strings and ``amount`` as DOUBLE; the feature SQL casts ``amount`` to
+``features.AMOUNT_SQL_TYPE`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("tid", "trans_time", "cc_num", "amount")
+LABEL_COLUMN = "fraud_label"
+OPTIONAL_COLUMNS: tuple[str, ...] = (LABEL_COLUMN, "attack_id", "attack_kind")
+
+
+class InputError(ValueError):
+    """The input path or its columns are not what the batch job needs (a clear CLI message)."""
+
+
+def input_format(path: str) -> str:
+    """``csv`` when the path says so, else ``parquet`` (files or directories of parts)."""
+    lowered = path.rstrip("/").lower()
+    return "csv" if lowered.endswith((".csv", ".csv.gz")) else "parquet"
+
+
+def read_transactions(spark: SparkSession, path: str) -> DataFrame:
+    """Transactions at ``path`` with the canonical column names and types."""
+    from pyspark.sql import functions as f
+    from pyspark.sql.utils import AnalysisException
+
+    fmt = input_format(path)
+    try:
+        reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
+        raw = reader.format(fmt).load(path)
+    except AnalysisException as exc:
+        raise InputError(f"cannot read transactions from {path!r} ({fmt}): {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputError(f"{path!r} lacks column(s) {missing}; it has {raw.columns}")
+
+    columns = [
+        f.col("tid").cast("string").alias("tid"),
+        _as_utc_timestamp(raw, "trans_time").alias("trans_time"),
+        f.col("cc_num").cast("string").alias("cc_num"),
+        f.col("amount").cast("double").alias("amount"),
+    ]
+    if LABEL_COLUMN in raw.columns:
+        columns.append(f.col(LABEL_COLUMN).cast("int").alias(LABEL_COLUMN))
+    columns += [f.col(c).cast("string").alias(c) for c in OPTIONAL_COLUMNS[1:] if c in raw.columns]
+    return raw.select(*columns)
+
+
+def _as_utc_timestamp(raw: DataFrame, name: str):
+    """``name`` as TIMESTAMP: NTZ and strings are UTC wall times (the session time zone is UTC)."""
+    from pyspark.sql import functions as f
+    from pyspark.sql.types import StringType
+
+    dtype = raw.schema[name].dataType
+    if isinstance(dtype, StringType):
+        # ISO-8601 with or without the trailing Z / offset
+        return f.to_timestamp(f.col(name))
+    return f.col(name).cast("timestamp")

@@ -1,0 +1,153 @@
+"""The point-in-time training set: one row per transaction, features exactly as served.
+
+Per transaction: the 10-minute features from the shared OVER window (current row included, as
+Flink computes them for ``cc-agg``), the 1-week features the online store held when it happened
+(the nightly run of its UTC midnight, i.e. over the 7 days *before* that day) and the model inputs
+of every feature set computed by ``features.compute_model_inputs``, the function the scorer calls.
+Written as Parquet partitioned by ``dt=YYYY-MM-DD``; a re-run replaces the days it computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from fraudstream import features as F
+from fraudstream.batch.io import LABEL_COLUMN, read_transactions
+from fraudstream.batch.stream_features import add_stream_features
+from fraudstream.batch.summary import SUMMARY_FILE, timed, write_summary
+from fraudstream.batch.weekly_features import as_day, weekly_features_at_active_days
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+PARTITION_COLUMN = "dt"
+MODEL_INPUT_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(name for names in F.FEATURE_SETS.values() for name in names if name != "amount")
+)
+"""Model inputs of all feature sets, beyond the raw ``amount`` (ratios and raw counts)."""
+DERIVED_INPUT_COLUMNS: tuple[str, ...] = tuple(c for c in MODEL_INPUT_COLUMNS if c not in F.STREAM_FEATURES)
+"""Inputs that ``compute_model_inputs`` derives (the ratios), added by the pandas step."""
+
+
+def _with_model_inputs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: each feature set's inputs through ``features.compute_model_inputs``."""
+    for batch in batches:
+        for feature_set, names in F.FEATURE_SETS.items():
+            inputs = F.compute_model_inputs(
+                batch["amount"].to_numpy(dtype=float),
+                batch[F.NUM_TRANS_LAST_10M].to_numpy(dtype=float),
+                batch[F.AVG_AMT_LAST_10M].to_numpy(dtype=float),
+                batch[F.NUM_TRANS_LAST_1W].to_numpy(dtype=float, na_value=float("nan")),
+                batch[F.AVG_AMT_LAST_1W].to_numpy(dtype=float, na_value=float("nan")),
+                batch[F.MAX_AMT_LAST_10M].to_numpy(dtype=float),
+                feature_set=feature_set,
+            )
+            for i, name in enumerate(names):
+                if name in DERIVED_INPUT_COLUMNS:
+                    batch[name] = inputs[:, i]  # NaN (missing) becomes NULL in Arrow/Parquet
+        yield batch
+
+
+def _context_range(tx: DataFrame, first: date | None, last: date | None) -> DataFrame:
+    """Rows that can influence days [first, last]: the 7 days before ``first`` feed its features."""
+    from pyspark.sql import functions as f
+
+    if first is not None:
+        start = first - timedelta(days=F.BATCH_WINDOW_DAYS)
+        tx = tx.where(f.col("trans_time") >= f.lit(f"{start.isoformat()} 00:00:00").cast("timestamp"))
+    if last is not None:
+        end = last + timedelta(days=1)
+        tx = tx.where(f.col("trans_time") < f.lit(f"{end.isoformat()} 00:00:00").cast("timestamp"))
+    return tx
+
+
+def training_frame(tx: DataFrame, from_date: date | str | None = None, to_date: date | str | None = None) -> DataFrame:
+    """The training rows of days [from_date, to_date] (inclusive, UTC; None = open) of ``tx``."""
+    from pyspark.sql import functions as f
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    first = as_day(from_date) if from_date is not None else None
+    last = as_day(to_date) if to_date is not None else None
+    if first and last and first > last:
+        raise ValueError(f"--from {first} is after --to {last}")
+    context = _context_range(tx, first, last)
+    streamed = add_stream_features(context).withColumn(PARTITION_COLUMN, f.to_date("trans_time"))
+    rows = streamed.join(weekly_features_at_active_days(context), ["cc_num", PARTITION_COLUMN], "left")
+    if first is not None:
+        rows = rows.where(f.col(PARTITION_COLUMN) >= f.lit(first))
+    if last is not None:
+        rows = rows.where(f.col(PARTITION_COLUMN) <= f.lit(last))
+
+    base = list(tx.columns)
+    ordered = rows.select(*base, *F.STREAM_FEATURES, *F.BATCH_FEATURES, PARTITION_COLUMN)
+    schema = StructType([*ordered.schema.fields, *(StructField(c, DoubleType(), True) for c in DERIVED_INPUT_COLUMNS)])
+    with_inputs = ordered.mapInPandas(_with_model_inputs, schema=schema)
+    columns = [c for c in with_inputs.columns if c != PARTITION_COLUMN]
+    return with_inputs.select(*columns, f.date_format(PARTITION_COLUMN, "yyyy-MM-dd").alias(PARTITION_COLUMN))
+
+
+def write_training_set(rows: DataFrame, out_dir: str) -> None:
+    """Parquet partitioned by day, one sorted file per day; only the written days are replaced."""
+    (
+        rows.repartition(PARTITION_COLUMN)
+        .sortWithinPartitions(PARTITION_COLUMN, "trans_time", "tid")
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(PARTITION_COLUMN)
+        .parquet(out_dir)
+    )
+
+
+def _output_stats(spark: SparkSession, out_dir: str, first: date | None, last: date | None) -> dict[str, Any]:
+    """Counts read back from the days just written (cheap column scans of the Parquet output)."""
+    from pyspark.sql import functions as f
+
+    written = spark.read.parquet(out_dir)
+    day = f.col(PARTITION_COLUMN).cast("date")
+    if first is not None:
+        written = written.where(day >= f.lit(first))
+    if last is not None:
+        written = written.where(day <= f.lit(last))
+    aggs = [
+        f.count(f.lit(1)).alias("rows_out"),
+        f.countDistinct("cc_num").alias("cards"),
+        f.countDistinct(PARTITION_COLUMN).alias("days"),
+        f.sum(f.when(f.col(F.NUM_TRANS_LAST_1W).isNull(), 1).otherwise(0)).alias("rows_without_1w_history"),
+        f.min(day.cast("string")).alias("first_day"),
+        f.max(day.cast("string")).alias("last_day"),
+    ]
+    if LABEL_COLUMN in written.columns:
+        aggs.append(f.sum(f.col(LABEL_COLUMN)).alias("fraud_rows"))
+    row = written.agg(*aggs).first().asDict()
+    return {k: (v if isinstance(v, str) or v is None else int(v)) for k, v in row.items()}
+
+
+def build_training_set(
+    spark: SparkSession,
+    input_path: str,
+    out_dir: str,
+    from_date: date | str | None = None,
+    to_date: date | str | None = None,
+) -> dict[str, Any]:
+    """Compute and write the training set of days [from_date, to_date]; returns the run summary."""
+    first = as_day(from_date) if from_date is not None else None
+    last = as_day(to_date) if to_date is not None else None
+    summary: dict[str, Any] = {
+        "command": "training-set",
+        "input": str(input_path),
+        "output": str(out_dir),
+        "from": first.isoformat() if first else None,
+        "to": last.isoformat() if last else None,
+    }
+    with timed(summary):
+        tx = read_transactions(spark, input_path)
+        summary["rows_in"] = tx.count()
+        rows = training_frame(tx, first, last)
+        summary["columns"] = rows.columns
+        write_training_set(rows, out_dir)
+        summary |= _output_stats(spark, out_dir, first, last)
+    summary["summary_path"] = str(write_summary(summary, f"{str(out_dir).rstrip('/')}/{SUMMARY_FILE}"))
+    return summary

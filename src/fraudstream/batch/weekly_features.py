@@ -1,0 +1,110 @@
+"""The 1-week features: per card, count and mean amount over [as_of - 7 days, as_of).
+
+Three views of the same numbers, each for one consumer:
+
+* ``weekly_features(df, as_of)`` — one nightly run, straight from ``features.batch_aggregate_sql``;
+* ``weekly_features_at_active_days(df)`` — for the training set: for every (card, day) with a
+  transaction, what the nightly run of that day's midnight materialised, for all days at once
+  (daily totals + a 7-day range window that ends *before* the day: point-in-time correct);
+* ``weekly_features_for_days(df, first, last)`` — for backfill: every nightly run in a range at
+  once (each day's totals feed the seven following midnights).
+
+All three sum ``amount`` as ``features.AMOUNT_SQL_TYPE`` and divide once in DOUBLE, exactly like
+``batch_aggregate_sql``, so they agree to the bit (tests compare them).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from fraudstream import features as F
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+
+def as_day(value: date | datetime | str) -> date:
+    """A UTC calendar day from a date, a datetime (must be a UTC midnight) or ``YYYY-MM-DD``."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10]) if len(value) <= 10 else datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.utcoffset():
+            raise ValueError(f"as_of must be a UTC midnight, got {value.isoformat()}")
+        if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0):
+            raise ValueError(f"as_of must be a UTC midnight, got {value.isoformat()}")
+        return value.date()
+    return value
+
+
+def as_of_literal(as_of: date | datetime | str) -> str:
+    """SQL timestamp literal of the UTC midnight ``as_of`` (the session time zone is UTC)."""
+    return f"TIMESTAMP '{as_day(as_of).isoformat()} 00:00:00'"
+
+
+def weekly_features(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
+    """The nightly run for ``as_of``: one row per card with a transaction in [as_of - 7 d, as_of)."""
+    view = f"fs_weekly_input_{uuid.uuid4().hex}"
+    df.createOrReplaceTempView(view)
+    try:
+        return df.sparkSession.sql(F.batch_aggregate_sql(view, as_of_literal(as_of)))
+    finally:
+        df.sparkSession.catalog.dropTempView(view)
+
+
+def daily_totals(df: DataFrame) -> DataFrame:
+    """Per card and UTC day: ``day`` (DATE), ``day_num`` (days since epoch), ``n``, ``amount_sum`` (exact)."""
+    from pyspark.sql import functions as f
+
+    day = f.to_date(f.col("trans_time"))
+    return (
+        df.groupBy("cc_num", day.alias("day"))
+        .agg(f.count(f.lit(1)).alias("n"), f.sum(f.col("amount").cast(F.AMOUNT_SQL_TYPE)).alias("amount_sum"))
+        .withColumn("day_num", f.datediff(f.col("day"), f.lit("1970-01-01").cast("date")))
+    )
+
+
+def _features_from_totals(n: Column, amount_sum: Column) -> list[Column]:
+    """The two 1-week features from window totals: NULL (no item) when the week is empty."""
+    from pyspark.sql import functions as f
+
+    has_history = n > 0
+    return [
+        f.when(has_history, n).cast("bigint").alias(F.NUM_TRANS_LAST_1W),
+        f.when(has_history, amount_sum.cast("double") / n).alias(F.AVG_AMT_LAST_1W),
+    ]
+
+
+def weekly_features_at_active_days(df: DataFrame) -> DataFrame:
+    """``cc_num, dt`` (DATE) and the 1-week features the nightly run of ``dt`` wrote for that card.
+
+    One row per card and day on which the card has a transaction; features are NULL when the card
+    had no transaction in the 7 days before ``dt`` (the store then holds no item for it).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as f
+
+    week_before = Window.partitionBy("cc_num").orderBy("day_num").rangeBetween(-F.BATCH_WINDOW_DAYS, -1)
+    totals = daily_totals(df)
+    n = f.coalesce(f.sum("n").over(week_before), f.lit(0))
+    amount_sum = f.sum("amount_sum").over(week_before)
+    return totals.select("cc_num", f.col("day").alias("dt"), *_features_from_totals(n, amount_sum))
+
+
+def weekly_features_for_days(df: DataFrame, first: date | str, last: date | str) -> DataFrame:
+    """Every nightly run with ``as_of`` (DATE) in [first, last]: ``cc_num, as_of`` + 1-week features."""
+    from pyspark.sql import functions as f
+
+    first_day, last_day = as_day(first), as_day(last)
+    offsets = f.sequence(f.lit(1), f.lit(F.BATCH_WINDOW_DAYS))
+    contributions = (
+        daily_totals(df)
+        .select("cc_num", "day", "n", "amount_sum", f.explode(offsets).alias("offset"))
+        .withColumn("as_of", f.date_add(f.col("day"), f.col("offset")))
+        .where(f.col("as_of").between(f.lit(first_day), f.lit(last_day)))
+    )
+    grouped = contributions.groupBy("cc_num", "as_of").agg(
+        f.sum("n").alias("n"), f.sum("amount_sum").alias("amount_sum")
+    )
+    return grouped.select("cc_num", "as_of", *_features_from_totals(f.col("n"), f.col("amount_sum")))

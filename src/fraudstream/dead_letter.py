@@ -1,0 +1,55 @@
+"""Publishing rejected records to the ``dead-letter`` topic, so nothing is dropped silently.
+
+The publisher shares the caller's producer: the handler flushes it once per batch, and the batch
+is acknowledged (offsets committed) only after the dead letters are durable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fraudstream.messages import DeadLetter, encode, payload_text
+from fraudstream.settings import Settings, get_settings
+
+MAX_ERROR_CHARS = 2000
+
+
+class DeadLetterPublisher:
+    """Writes a :class:`~fraudstream.messages.DeadLetter` per rejected record (keyed by its origin)."""
+
+    def __init__(self, producer: Any, settings: Settings | None = None) -> None:
+        self.producer = producer
+        self.settings = settings or get_settings()
+        self.published = 0
+
+    def publish(
+        self,
+        stage: str,
+        source_topic: str,
+        partition: int | None,
+        offset: int | None,
+        error: str | BaseException,
+        payload: bytes | str | None,
+        on_delivery: Any = None,
+    ) -> DeadLetter:
+        """Queue one dead letter on the producer; the caller flushes (and checks delivery)."""
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        letter = DeadLetter(
+            stage=stage,
+            source_topic=source_topic,
+            partition=partition,
+            offset=offset,
+            error=(text or "unknown error")[:MAX_ERROR_CHARS],
+            payload=payload_text(payload),
+            failed_at=datetime.now(UTC),
+        )
+        key = f"{source_topic}-{partition}-{offset}".encode()
+        kwargs = {"on_delivery": on_delivery} if on_delivery is not None else {}
+        self.producer.produce(self.settings.topic_dead_letter, key=key, value=encode(letter), **kwargs)
+        self.published += 1
+        return letter
+
+    def reject(self, stage: str, record: Any, error: str | BaseException, on_delivery: Any = None) -> DeadLetter:
+        """Dead-letter a consumed record (anything with topic, partition, offset and value)."""
+        return self.publish(stage, record.topic, record.partition, record.offset, error, record.value, on_delivery)

@@ -1,0 +1,412 @@
+"""``fraudstream demo``: bring the whole system to life on the local stack and show it working.
+
+stack up → generate (skipped when the file exists) → nightly batch for the latest day + training
+set (reused when up to date) → train (reused when a model of that training set exists) → serve →
+Flink job → both handler runners → a live slice of traffic re-timed to now → the seed article's
+attack replayed → a summary (JSON + PNG in ``reports/``). The stack and services stay up for
+exploration unless ``down`` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fraudstream.demo.stages import DemoError, StageLog, StageRecord, run_cli
+from fraudstream.settings import Settings
+
+STAGES = (
+    "stack up",
+    "generate data",
+    "nightly batch + training set",
+    "train",
+    "serve the model",
+    "Flink job",
+    "handler runners",
+    "live traffic",
+    "replay: seed-article",
+    "summary",
+)
+DEFAULT_DATA = Path("data/transactions.parquet")
+DEFAULT_CARDS = 10_000
+DEFAULT_TRANSACTIONS = 5_400_000
+
+
+@dataclass
+class DemoOptions:
+    """What the demo runs on and how big it is."""
+
+    cards: int = DEFAULT_CARDS
+    transactions: int = DEFAULT_TRANSACTIONS
+    data: Path | None = None  # default: data/transactions.parquet (or a size-specific name)
+    training_dir: Path | None = None  # default: data/training-set[-size]
+    live: int = 20_000  # transactions in the live slice
+    rate: float = 1_000.0  # live slice send rate (transactions/s)
+    timeout_s: float = 120.0  # wait for predictions after the last send
+    reports: Path = Path("reports")
+    down: bool = False
+    retrain: bool = False
+    seed: int = 123
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_default_size(self) -> bool:
+        return self.cards == DEFAULT_CARDS and self.transactions == DEFAULT_TRANSACTIONS
+
+    def data_path(self) -> Path:
+        if self.data is not None:
+            return self.data
+        return (
+            DEFAULT_DATA
+            if self.is_default_size
+            else Path(f"data/transactions-{self.cards}c-{self.transactions}t.parquet")
+        )
+
+    def training_path(self) -> Path:
+        if self.training_dir is not None:
+            return self.training_dir
+        stem = self.data_path().stem.replace("transactions", "training-set")
+        return self.data_path().parent / stem
+
+
+# --------------------------------------------------------------------------------------------
+# helpers that decide whether a stage's output can be reused
+# --------------------------------------------------------------------------------------------
+def file_fingerprint(path: Path) -> str:
+    """Cheap identity of a data file or directory: size and mtime (not a content hash)."""
+    stat = path.stat()
+    return hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def stamp_path(settings: Settings, name: str) -> Path:
+    return Path(settings.state_dir) / "demo" / f"{name}.json"
+
+
+def read_stamp(settings: Settings, name: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(stamp_path(settings, name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_stamp(settings: Settings, name: str, content: dict[str, Any]) -> None:
+    path = stamp_path(settings, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2, default=str))
+
+
+def last_day(data: Path) -> date:
+    """The UTC day of the newest transaction in the data file (the nightly run's ``as_of``)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    newest = pc.max(pq.read_table(data, columns=["trans_time"]).column("trans_time")).as_py()
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return newest.astimezone(UTC).date()
+
+
+def nightly_loaded(settings: Settings, data: Path, as_of: date) -> bool:
+    """True when the online store already holds this data's nightly run for ``as_of`` (probed on a few cards)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
+    from fraudstream.featurestore.groups import BATCH_GROUP
+
+    stamp = read_stamp(settings, "nightly")
+    if not stamp or stamp.get("data") != file_fingerprint(data) or stamp.get("as_of") != as_of.isoformat():
+        return False
+    table = pq.read_table(data, columns=["cc_num", "trans_time"])
+    start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) - timedelta(days=7)
+    recent = table.filter(pc.greater_equal(table.column("trans_time"), start)).column("cc_num").to_pylist()[-3:]
+    store = DynamoFeatureStore(settings)
+    for cc_num in recent:
+        record = store.get_record(BATCH_GROUP, cc_num)
+        if not record or not str(record.get("as_of", "")).startswith(as_of.isoformat()):
+            return False
+    return bool(recent)
+
+
+# --------------------------------------------------------------------------------------------
+# the demo
+# --------------------------------------------------------------------------------------------
+@dataclass
+class DemoResult:
+    stages: list[StageRecord]
+    live: dict[str, Any] | None = None
+    seed: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    report_json: Path | None = None
+    report_png: Path | None = None
+
+
+def run_demo(options: DemoOptions, settings: Settings, console: Any) -> DemoResult:
+    """Run every stage; raises DemoError with the failing stage's message."""
+    log = StageLog(console, total=len(STAGES))
+    result = DemoResult(stages=log.records)
+    data = options.data_path()
+    training = options.training_path()
+    began = time.perf_counter()
+    try:
+        _stack_up(log, settings, console)
+        _generate(log, options, data, settings, console)
+        as_of = _batch(log, options, data, training, settings, console)
+        trained = _train(log, options, training, settings, console)
+        _serve(log, settings, restart=trained, console=console)
+        _flink(log, settings, console)
+        _handlers(log, settings, restart=trained)
+        result.live = _live(log, options, data, settings, console)
+        result.seed = _seed_replay(log, options, settings, console)
+        result.info = _info(settings, options, data, as_of)
+        with log.stage("summary") as rec:
+            from fraudstream.demo.summary import write_demo_report
+
+            result.info["total_seconds"] = round(time.perf_counter() - began, 1)
+            result.report_json, result.report_png = write_demo_report(result, options.reports)
+            rec.detail = f"{result.report_json} and {result.report_png}"
+    finally:
+        if options.down:
+            _down(settings, console)
+    return result
+
+
+def _stack_up(log: StageLog, settings: Settings, console: Any) -> None:
+    from fraudstream.stack.manager import Stack
+
+    with log.stage("stack up") as rec, console.status("starting Kafka, DynamoDB Local and Flink...") as status:
+        up = Stack(settings, report=lambda message: status.update(message)).up()
+        rec.status = "reused" if up.was_noop else "done"
+        rec.detail = "already running" if up.was_noop else f"started {', '.join(up.started)}"
+
+
+def _generate(log: StageLog, options: DemoOptions, data: Path, settings: Settings, console: Any) -> None:
+    with log.stage("generate data") as rec:
+        if data.exists():
+            rec.status, rec.detail = "reused", f"{data} exists"
+            return
+        run_cli(
+            ["generate", "--out", str(data), "--cards", str(options.cards), "--transactions",
+             str(options.transactions), "--seed", str(options.seed)],
+            settings, console,
+        )  # fmt: skip
+        rec.detail = str(data)
+
+
+def _batch(log: StageLog, options: DemoOptions, data: Path, training: Path, settings: Settings, console: Any) -> date:
+    with log.stage("nightly batch + training set") as rec:
+        as_of = last_day(data)
+        fingerprint = file_fingerprint(data)
+        need_nightly = not nightly_loaded(settings, data, as_of)
+        stamp = read_stamp(settings, "training-set")
+        need_training = not (training.exists() and stamp and stamp.get("data") == fingerprint)
+        if not need_nightly and not need_training:
+            rec.status, rec.detail = "reused", f"store holds as_of {as_of}; {training} is up to date"
+            return as_of
+        from fraudstream.batch.spark_session import get_spark
+
+        with console.status("starting Spark..."):
+            spark = get_spark()
+        try:
+            done = []
+            if need_nightly:
+                from fraudstream.batch.nightly import run_nightly
+
+                console.print(f"nightly run as of {as_of} (1-week features into {settings.table_batch})")
+                summary = run_nightly(spark, str(data), as_of, settings)
+                write_stamp(settings, "nightly", {"data": fingerprint, "as_of": as_of.isoformat()})
+                done.append(f"nightly {as_of}: {summary.get('cards', '?')} cards")
+            if need_training:
+                from fraudstream.batch.training_set import build_training_set
+
+                console.print(f"training set → {training}")
+                with console.status("computing the point-in-time training set (Spark)..."):
+                    summary = build_training_set(spark, str(data), str(training))
+                write_stamp(settings, "training-set", {"data": fingerprint, "rows": summary.get("rows_out")})
+                done.append(f"training set: {summary.get('rows_out', summary.get('rows', '?'))} rows")
+        finally:
+            spark.stop()
+        rec.detail = "; ".join(done)
+        return as_of
+
+
+def _train(log: StageLog, options: DemoOptions, training: Path, settings: Settings, console: Any) -> bool:
+    """Train unless a model of this training set exists; True when a new model was trained."""
+    from fraudstream.model.registry import latest_version
+
+    with log.stage("train") as rec:
+        fingerprint = file_fingerprint(training)
+        stamp = read_stamp(settings, "model")
+        current = latest_version(settings.model_dir)
+        if (
+            not options.retrain
+            and current
+            and stamp
+            and stamp.get("training") == fingerprint
+            and stamp.get("version") == current
+        ):
+            rec.status, rec.detail = "reused", f"model {current}"
+            return False
+        run_cli(["train", "--training-set", str(training), "--model-dir", str(settings.model_dir)], settings, console)
+        version = latest_version(settings.model_dir)
+        write_stamp(settings, "model", {"training": fingerprint, "version": version})
+        rec.detail = f"model {version}"
+        return True
+
+
+def _serve(log: StageLog, settings: Settings, restart: bool, console: Any) -> None:
+    from fraudstream.demo.services import endpoint_process
+
+    with log.stage("serve the model") as rec:
+        proc = endpoint_process(settings)
+        if restart:
+            proc.stop()
+        reused = proc.running_pid() is not None
+        proc.start()
+        with console.status(f"waiting for {settings.endpoint_url}/ping..."):
+            proc.wait_ready(timeout=120)
+        rec.status = "reused" if reused else "done"
+        rec.detail = f"{settings.endpoint_url} (pid {proc.running_pid()}, log {proc.log_file})"
+
+
+def _flink(log: StageLog, settings: Settings, console: Any) -> None:
+    with log.stage("Flink job") as rec:
+        run_cli(["flink", "submit"], settings, console)
+        state = _wait_flink_running(settings)
+        rec.detail = f"job {state.get('id', '?')} {state.get('state', '?')}"
+
+
+def _wait_flink_running(settings: Settings, timeout: float = 120.0) -> dict[str, Any]:
+    """The running job's id and state from Flink's REST API."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            jobs = httpx.get(f"{settings.flink_rest}/jobs/overview", timeout=5).json().get("jobs", [])
+        except (httpx.HTTPError, ValueError):
+            jobs = []
+        running = [j for j in jobs if j.get("state") == "RUNNING"]
+        if running:
+            job = running[0]
+            detail = httpx.get(f"{settings.flink_rest}/jobs/{job['jid']}", timeout=5).json()
+            vertices = detail.get("vertices", [])
+            if vertices and all(v.get("status") == "RUNNING" for v in vertices):
+                return {"id": job["jid"], "state": "RUNNING", "name": job.get("name")}
+            last = {"id": job["jid"], "state": "starting tasks"}
+        time.sleep(1)
+    raise DemoError(
+        f"the Flink job is not running after {timeout:.0f}s ({last or 'no job'}); see `fraudstream flink status`"
+    )
+
+
+def _handlers(log: StageLog, settings: Settings, restart: bool) -> None:
+    from fraudstream.demo.services import HANDLERS, handler_process
+
+    with log.stage("handler runners") as rec:
+        procs = [handler_process(settings, name) for name in HANDLERS]
+        reused = []
+        for proc in procs:
+            if restart and proc.name == "fraud-scorer":
+                proc.stop()  # a new model may have a new threshold / feature set
+            if proc.running_pid() is not None:
+                reused.append(proc.name)
+            proc.start()
+        for proc in procs:
+            proc.wait_ready(timeout=90)
+        rec.status = "reused" if len(reused) == len(procs) else "done"
+        rec.detail = ", ".join(f"{p.name} (pid {p.running_pid()})" for p in procs)
+
+
+def _live(log: StageLog, options: DemoOptions, data: Path, settings: Settings, console: Any) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fraudstream.demo.live import plan_live_slice, read_tail, slice_start
+    from fraudstream.replay.report import build_rows, summarize
+    from fraudstream.replay.runner import latest_event_time, run_plan
+
+    with log.stage("live traffic") as rec:
+        frame = read_tail(data, options.live)
+        span = frame["trans_time"].iloc[-1] - frame["trans_time"].iloc[0]
+        start = slice_start(span.to_pytimedelta(), datetime.now(UTC), latest_event_time(settings))
+        plan = plan_live_slice(frame, start, options.rate)
+        console.print(
+            f"{len(plan.transactions):,} transactions ({span} of traffic, "
+            f"{sum(t.role == 'attack' for t in plan.transactions)} fraud) re-timed to end at "
+            f"{plan.transactions[-1].event_time:%H:%M:%S} UTC, sent at {options.rate:,.0f}/s"
+        )
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            sent_task = progress.add_task("sent", total=len(plan.transactions))
+            pred_task = progress.add_task("predicted", total=len(plan.transactions))
+
+            def update(sent: int, predicted: int, total: int) -> None:
+                progress.update(sent_task, completed=sent)
+                progress.update(pred_task, completed=predicted)
+
+            outcomes, stats = run_plan(plan, settings, options.timeout_s, seed_history=False, progress=update)
+        summary = summarize("live-traffic", build_rows(outcomes), stats)
+        summary.extra.update({"span": str(span), "rate_per_s": options.rate, "run_id": plan.run_id})
+        rec.detail = (
+            f"{summary.predicted:,}/{summary.transactions:,} scored, {summary.throughput_per_s or 0:,.0f}/s, "
+            f"p50 {summary.latency_ms_p50 or 0:,.0f} ms, p99 {summary.latency_ms_p99 or 0:,.0f} ms"
+        )
+        if summary.missing:
+            console.print(
+                f"[yellow]{summary.missing} live transactions got no prediction within {options.timeout_s:.0f} s[/]"
+            )
+        return asdict(summary)
+
+
+def _seed_replay(log: StageLog, options: DemoOptions, settings: Settings, console: Any) -> dict[str, Any]:
+    from fraudstream.replay.report import render_table
+    from fraudstream.replay.scenarios import builtin_scenario
+    from fraudstream.replay.service import replay_scenario
+
+    with log.stage("replay: seed-article") as rec:
+        scenario = builtin_scenario("seed-article")
+        with console.status("sending the attack in real time and waiting for the verdicts..."):
+            result = replay_scenario(scenario, settings, timeout_s=options.timeout_s)
+        render_table(result.summary, result.rows, console)
+        json_path, png_path = result.write(options.reports / "replay-seed-article.json")
+        s = result.summary
+        rec.detail = (
+            f"flagged {s.attack_flagged}/{s.attack_transactions}, "
+            f"false positives {s.false_positives}/{s.normal_transactions}"
+        )
+        return {**result.to_dict(), "report_json": str(json_path), "report_png": str(png_path)}
+
+
+def _info(settings: Settings, options: DemoOptions, data: Path, as_of: date) -> dict[str, Any]:
+    from fraudstream.model.registry import load_metadata
+
+    meta = load_metadata(settings.model_dir)
+    return {
+        "data": str(data),
+        "cards": options.cards,
+        "transactions": options.transactions,
+        "nightly_as_of": as_of.isoformat(),
+        "model": {"version": meta.version, "feature_set": meta.feature_set, "threshold": meta.threshold},
+        "endpoint_url": settings.endpoint_url,
+        "kafka": settings.kafka_bootstrap,
+        "flink_rest": settings.flink_rest,
+        "dynamodb": settings.aws_endpoint_url,
+    }
+
+
+def _down(settings: Settings, console: Any) -> None:
+    from fraudstream.demo.services import demo_processes
+    from fraudstream.stack.manager import Stack
+
+    console.rule("[bold]--down: stopping services and the stack")
+    for proc in reversed(demo_processes(settings)):
+        if proc.stop():
+            console.print(f"stopped {proc.name}")
+    stopped = Stack(settings).down()
+    console.print(f"stopped {', '.join(stopped) or 'nothing'}")

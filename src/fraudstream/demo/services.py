@@ -1,0 +1,102 @@
+"""The demo's long-running services as managed background processes: the endpoint and both handler runners.
+
+They reuse the stack's ``ManagedProcess`` (pid file + start time, log file, readiness check), so
+``--down`` or a later ``fraudstream demo --down`` stops exactly these processes, and a re-run
+finds them running and reuses them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from fraudstream.settings import Settings
+from fraudstream.stack.process import ManagedProcess
+
+HANDLERS = ("agg-writer", "fraud-scorer")
+ENDPOINT = "endpoint"
+
+
+def cli_argv() -> list[str]:
+    """How to run the ``fraudstream`` CLI in a child process (same interpreter, same install)."""
+    return [sys.executable, "-m", "fraudstream.cli.main"]
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable a ``Settings`` field is read from (its alias when it has one)."""
+    field = Settings.model_fields[field_name]
+    alias = field.validation_alias
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return str(choices[0])
+    if isinstance(alias, str):
+        return alias
+    return f"FRAUDSTREAM_{field_name.upper()}"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every explicitly-valued setting as environment variables, so a child process sees the same settings."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[env_name(name)] = str(Path(value).resolve()) if isinstance(value, Path) else str(value)
+    return env
+
+
+def _http_ok(url: str, timeout: float = 2.0) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def endpoint_process(settings: Settings, model: str = "latest") -> ManagedProcess:
+    """``fraudstream serve`` on the settings' endpoint port, ready when ``GET /ping`` answers 200."""
+    return ManagedProcess(
+        name=ENDPOINT,
+        argv=[*cli_argv(), "serve", "--model", model, "--host", settings.host, "--port", str(settings.endpoint_port)],
+        run_dir=Path(settings.state_dir).resolve(),
+        env=settings_env(settings),
+        host=settings.host,
+        ports=(settings.endpoint_port,),
+        ready_check=lambda: _http_ok(f"{settings.endpoint_url}/ping"),
+        address=settings.endpoint_url,
+        port_hint="set FRAUDSTREAM_ENDPOINT_PORT to another port",
+    )
+
+
+def consumer_group_active(settings: Settings, group_id: str) -> bool:
+    """True when the consumer group has at least one member (the runner has joined and got partitions)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    futures = admin.describe_consumer_groups([group_id], request_timeout=5)
+    description: Any = futures[group_id].result(timeout=10)
+    return bool(description.members) and any(m.assignment.topic_partitions for m in description.members)
+
+
+def handler_process(settings: Settings, name: str, batch_size: int = 500, max_wait_ms: int = 50) -> ManagedProcess:
+    """``fraudstream handlers run NAME``, ready when its consumer group has partitions assigned."""
+    from fraudstream.handlers.runner import group_id_for
+
+    if name not in HANDLERS:
+        raise ValueError(f"unknown handler {name!r}; expected one of {HANDLERS}")
+    group = group_id_for(name, settings)
+    return ManagedProcess(
+        name=name,
+        argv=[*cli_argv(), "handlers", "run", name, "--batch-size", str(batch_size), "--max-wait-ms", str(max_wait_ms)],
+        run_dir=Path(settings.state_dir).resolve(),
+        env=settings_env(settings),
+        host=settings.host,
+        ready_check=lambda: consumer_group_active(settings, group),
+        address=f"group {group}",
+    )
+
+
+def demo_processes(settings: Settings) -> list[ManagedProcess]:
+    """All the demo's background processes, in start order."""
+    return [endpoint_process(settings), *(handler_process(settings, name) for name in HANDLERS)]

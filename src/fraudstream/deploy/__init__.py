@@ -1,0 +1,1 @@
+"""Deployment to AWS: packaging, artifact upload, CloudFormation stacks and template checks."""

@@ -1,0 +1,293 @@
+"""Build the three deployable artifacts: the handlers zip, the PyFlink application zip, the model tarball.
+
+Zips are reproducible (sorted entries, fixed timestamps), so an unchanged build hashes the same,
+gets the same S3 key, and CloudFormation sees no code change.
+
+Third-party dependencies must be Linux wheels for the Lambda / Managed Flink runtime
+(``confluent-kafka``, ``pydantic-core`` and ``numpy`` are compiled): they are fetched with
+``pip install --target --platform manylinux2014_x86_64 --only-binary=:all: --python-version 3.11``,
+whatever the build machine is. ``with_dependencies=False`` packs only the project's own code
+(tests, and layers managed elsewhere).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/fraudstream
+
+# What the handlers import at run time (boto3 comes with the Lambda runtime).
+LAMBDA_REQUIREMENTS = (
+    "pydantic>=2.8,<3",
+    "pydantic-settings>=2.4,<3",
+    "confluent-kafka>=2.6,<3",
+    "numpy>=1.26,<2.2",
+    "httpx>=0.27,<1",
+    "aws-msk-iam-sasl-signer-python>=1.0.2,<2",
+)
+# What the PyFlink job imports besides PyFlink itself (provided by Managed Flink).
+FLINK_REQUIREMENTS = ("pydantic>=2.8,<3", "pydantic-settings>=2.4,<3")
+# Provided by the runtimes: never shipped.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python_dateutil", "dateutil", "six")
+
+LINUX_PLATFORM = "manylinux2014_x86_64"
+RUNTIME_PYTHON = "3.11"
+FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+EXCLUDED_PARTS = {"__pycache__", "testing", ".pytest_cache"}
+
+LAMBDA_ZIP = "lambda-handlers"
+FLINK_ZIP = "flink-app"
+MODEL_TARBALL = "model"
+FLINK_JAR_NAME = "lib/fraudstream-flink-deps.jar"
+
+
+class PackagingError(RuntimeError):
+    """An artifact cannot be built (missing inputs, pip failure)."""
+
+
+@dataclass
+class Artifact:
+    """One built file and the facts the upload needs."""
+
+    name: str
+    path: str
+    sha256: str
+    size: int
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def s3_key(self) -> str:
+        """Content-addressed key: a rebuild with the same content maps to the same object."""
+        suffix = "".join(Path(self.path).suffixes)
+        return f"fraudstream/{self.name}-{self.sha256[:16]}{suffix}"
+
+
+@dataclass
+class PackageManifest:
+    """What ``deploy package`` built (written as ``manifest.json`` next to the artifacts)."""
+
+    out_dir: str
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    model: dict[str, str] = field(default_factory=dict)
+
+    def write(self) -> Path:
+        path = Path(self.out_dir) / "manifest.json"
+        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        return path
+
+    @classmethod
+    def read(cls, out_dir: str | Path) -> PackageManifest:
+        data = json.loads((Path(out_dir) / "manifest.json").read_text())
+        arts = {k: Artifact(**v) for k, v in data.pop("artifacts").items()}
+        return cls(artifacts=arts, **data)
+
+
+Step = Callable[[str], None]
+
+
+def package_all(
+    out_dir: str | Path,
+    *,
+    with_dependencies: bool = True,
+    model_dir: str | Path | None = None,
+    model_version: str = "latest",
+    extra_jars: Iterable[str | Path] = (),
+    step: Step | None = None,
+) -> PackageManifest:
+    """Build every artifact into ``out_dir``; a missing model or jar becomes a warning, not an error."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    step = step or (lambda _msg: None)
+    manifest = PackageManifest(out_dir=str(out))
+
+    step("handlers zip")
+    manifest.artifacts[LAMBDA_ZIP] = build_lambda_zip(out, with_dependencies=with_dependencies)
+    missing = [h for h in ("agg_writer.py", "fraud_scorer.py") if not (REPO_ROOT / "lambdas" / h).is_file()]
+    if missing:
+        manifest.warnings.append(f"handler entry points missing from lambdas/: {missing}")
+
+    step("Flink application zip")
+    jars = [Path(j) for j in extra_jars]
+    connector = _connector_jar()
+    if connector is None:
+        manifest.warnings.append("Flink Kafka connector jar not found (run `make setup`); the Flink zip has no jar")
+    else:
+        jars.insert(0, connector)
+    manifest.artifacts[FLINK_ZIP] = build_flink_zip(out, jars=jars, with_dependencies=with_dependencies)
+
+    step("model tarball")
+    from fraudstream.settings import get_settings
+
+    try:
+        artifact, meta = build_model_tarball(out, model_dir or get_settings().model_dir, model_version)
+        manifest.artifacts[MODEL_TARBALL] = artifact
+        manifest.model = meta
+    except PackagingError as exc:
+        manifest.warnings.append(str(exc))
+    manifest.write()
+    return manifest
+
+
+# ----------------------------------------------------------------------------- zips
+
+
+def build_lambda_zip(out_dir: Path, *, with_dependencies: bool = True) -> Artifact:
+    """fraudstream package + ``lambdas/`` entry points (+ Linux wheels of LAMBDA_REQUIREMENTS)."""
+    files = dict(_package_files(prefix=""))
+    files.update(_tree_files(REPO_ROOT / "lambdas", "lambdas/"))
+    if with_dependencies:
+        files.update(_tree_files(install_linux_dependencies(LAMBDA_REQUIREMENTS, out_dir / ".deps"), ""))
+    path = out_dir / f"{LAMBDA_ZIP}.zip"
+    _write_zip(path, files)
+    details = {
+        "handlers": "lambdas/agg_writer.handler, lambdas/fraud_scorer.handler",
+        "dependencies": str(with_dependencies),
+    }
+    return _artifact(LAMBDA_ZIP, path, details)
+
+
+def build_flink_zip(out_dir: Path, *, jars: list[Path], with_dependencies: bool = True) -> Artifact:
+    """Managed Flink layout: ``flink_jobs/`` at the root, Python code under ``site_packages/``
+    (the ``pyFiles`` run option), one merged jar at ``lib/`` (the ``jarfile`` run option)."""
+    files = dict(_tree_files(REPO_ROOT / "flink_jobs", "flink_jobs/"))
+    files.update(_package_files(prefix="site_packages/"))
+    if with_dependencies:
+        files.update(_tree_files(install_linux_dependencies(FLINK_REQUIREMENTS, out_dir / ".deps"), "site_packages/"))
+    if jars:
+        files[FLINK_JAR_NAME] = merge_jars(jars)
+    path = out_dir / f"{FLINK_ZIP}.zip"
+    _write_zip(path, files)
+    details = {"jars": ", ".join(j.name for j in jars) or "none", "dependencies": str(with_dependencies)}
+    return _artifact(FLINK_ZIP, path, details)
+
+
+def merge_jars(jars: Iterable[Path]) -> bytes:
+    """One jar from several (Managed Flink takes a single ``jarfile``): first entry wins, except
+    ``META-INF/services`` files, which are concatenated so every connector factory stays registered."""
+    entries: dict[str, bytes] = {}
+    for jar in jars:
+        with zipfile.ZipFile(jar) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                if info.is_dir() or name.upper().endswith((".SF", ".RSA", ".DSA")):
+                    continue
+                data = zf.read(info)
+                if name.startswith("META-INF/services/") and name in entries:
+                    entries[name] = entries[name].rstrip(b"\n") + b"\n" + data
+                else:
+                    entries.setdefault(name, data)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in sorted(entries):
+            out.writestr(zipfile.ZipInfo(name, FIXED_ZIP_TIME), entries[name])
+    return buffer.getvalue()
+
+
+def install_linux_dependencies(requirements: Iterable[str], cache_root: Path) -> Path:
+    """``pip install --target`` of Linux x86_64 CPython 3.11 wheels, cached by requirement set."""
+    reqs = sorted(requirements)
+    key = hashlib.sha256("\n".join([LINUX_PLATFORM, RUNTIME_PYTHON, *reqs]).encode()).hexdigest()[:16]
+    target = cache_root / key
+    if (target / ".complete").is_file():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
+        "--platform", LINUX_PLATFORM, "--implementation", "cp", "--python-version", RUNTIME_PYTHON,
+        "--only-binary=:all:", *reqs,
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PackagingError(f"pip could not fetch Linux wheels: {result.stderr.strip()[-2000:]}")
+    for name in RUNTIME_PROVIDED:
+        for path in target.glob(f"{name}*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(target / "bin", ignore_errors=True)
+    (target / ".complete").touch()
+    return target
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def build_model_tarball(out_dir: Path, model_dir: str | Path, version: str = "latest") -> tuple[Artifact, dict]:
+    """``model.tar.gz`` with the version's files at the root: SageMaker extracts it to
+    ``/opt/ml/model``, which the registry reads as a single-model directory."""
+    from fraudstream.model.registry import METADATA_FILE, ModelNotFoundError, resolve_version_dir
+
+    try:
+        version_dir = resolve_version_dir(model_dir, version)
+    except (ModelNotFoundError, FileNotFoundError, OSError) as exc:
+        raise PackagingError(f"no model to package ({exc}); train one with `fraudstream train`") from exc
+    meta = json.loads((version_dir / METADATA_FILE).read_text())
+    path = out_dir / "model.tar.gz"
+    # mtime=0 and sorted, normalised entries: the same model always gives the same bytes.
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
+        for file in sorted(p for p in version_dir.rglob("*") if p.is_file()):
+            info = tar.gettarinfo(str(file), arcname=file.relative_to(version_dir).as_posix())
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            with file.open("rb") as fh:
+                tar.addfile(info, fh)
+    facts = {k: str(meta.get(k, "")) for k in ("version", "feature_set", "threshold")}
+    return _artifact(MODEL_TARBALL, path, facts), facts
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _connector_jar() -> Path | None:
+    try:
+        from fraudstream.stack.jars import kafka_connector_jar
+
+        return kafka_connector_jar()
+    except Exception:  # not fetched, or the stack module is absent: the caller warns
+        return None
+
+
+def _package_files(prefix: str) -> Iterable[tuple[str, Path]]:
+    yield from _tree_files(PACKAGE_ROOT, f"{prefix}fraudstream/")
+
+
+def _tree_files(root: Path, prefix: str) -> Iterable[tuple[str, Path]]:
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() or EXCLUDED_PARTS & set(rel.parts) or path.suffix == ".pyc" or path.name == ".complete":
+            continue
+        yield f"{prefix}{rel.as_posix()}", path
+
+
+def _write_zip(path: Path, files: dict[str, Path | bytes]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(files):
+            source = files[name]
+            info = zipfile.ZipInfo(name, FIXED_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, source if isinstance(source, bytes) else source.read_bytes())
+    os.replace(tmp, path)
+
+
+def _artifact(name: str, path: Path, details: dict[str, str]) -> Artifact:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Artifact(name=name, path=str(path), sha256=digest, size=path.stat().st_size, details=details)

@@ -1,0 +1,230 @@
+"""Least-privilege and encryption rules that every CloudFormation template of the project must pass.
+
+cfn-lint checks that a template is valid; this module checks that it is *safe*: no wildcard
+actions, no ``*FullAccess`` managed policies, no public or unencrypted stores. ``deploy up`` runs
+it before touching an account, and the test suite runs it on every template (and on planted bad
+ones, to prove it bites).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Actions that do not support resource-level permissions (AWS documents them with Resource "*").
+# Only these may be granted on Resource "*"; everything else must name its resources.
+RESOURCE_WILDCARD_ACTIONS = frozenset(
+    {
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeDhcpOptions",
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:PutMetricData",
+    }
+)
+
+BROAD_MANAGED_POLICY_MARKERS = ("FullAccess", "AdministratorAccess", "PowerUserAccess")
+POLICY_DOCUMENT_PROPERTIES = {
+    "AWS::IAM::Policy": "PolicyDocument",
+    "AWS::IAM::ManagedPolicy": "PolicyDocument",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::KMS::Key": "KeyPolicy",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: which resource, which rule, and what exactly is wrong."""
+
+    resource: str
+    rule: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.resource}: [{self.rule}] {self.detail}"
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML/JSON template, short-form intrinsics (``!Ref``) included."""
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(path))
+    if template is None:
+        raise ValueError(f"{path}: cannot parse template: {[str(m) for m in matches]}")
+    return template
+
+
+def check_file(path: str | Path) -> list[Violation]:
+    """All violations of one template file."""
+    return check_template(load_template(path))
+
+
+def check_template(template: dict[str, Any]) -> list[Violation]:
+    """All violations of a parsed template (empty list = compliant)."""
+    violations: list[Violation] = []
+    for name, resource in (template.get("Resources") or {}).items():
+        rtype = resource.get("Type", "")
+        props = resource.get("Properties") or {}
+        violations += _check_policies(name, rtype, props)
+        checker = _STORE_CHECKS.get(rtype)
+        if checker is not None:
+            violations += [Violation(name, rule, detail) for rule, detail in checker(props)]
+    return violations
+
+
+# ----------------------------------------------------------------------------- IAM
+
+
+def _check_policies(name: str, rtype: str, props: dict[str, Any]) -> list[Violation]:
+    found: list[Violation] = []
+    for arn in _strings(props.get("ManagedPolicyArns", [])):
+        if any(marker in arn for marker in BROAD_MANAGED_POLICY_MARKERS):
+            found.append(Violation(name, "broad-managed-policy", f"managed policy {arn}"))
+    documents: list[Any] = []
+    if rtype == "AWS::IAM::Role":
+        documents += [p.get("PolicyDocument") for p in _branches(props.get("Policies", [])) if isinstance(p, dict)]
+    if rtype in POLICY_DOCUMENT_PROPERTIES:
+        documents.append(props.get(POLICY_DOCUMENT_PROPERTIES[rtype]))
+    key_policy = rtype == "AWS::KMS::Key"  # Resource "*" in a key policy means "this key"
+    for document in documents:
+        for statement in _statements(document):
+            found += [Violation(name, rule, detail) for rule, detail in _check_statement(statement, key_policy)]
+    return found
+
+
+def _check_statement(statement: dict[str, Any], key_policy: bool) -> Iterator[tuple[str, str]]:
+    if statement.get("Effect") != "Allow":
+        return  # Deny statements (e.g. "deny s3:* without TLS") may be as broad as they like
+    sid = statement.get("Sid", "?")
+    if "NotAction" in statement:
+        yield "wildcard-action", f"statement {sid} uses NotAction"
+    actions = _strings(statement.get("Action", []))
+    for action in actions:
+        if "*" in action:
+            yield "wildcard-action", f"statement {sid} allows {action!r}"
+    if "NotResource" in statement:
+        yield "wildcard-resource", f"statement {sid} uses NotResource"
+    if not key_policy and "*" in _strings(statement.get("Resource", [])):
+        broad = sorted(a for a in actions if a not in RESOURCE_WILDCARD_ACTIONS)
+        if broad:
+            yield "wildcard-resource", f"statement {sid} grants {broad} on Resource '*'"
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (isinstance(principal, dict) and "*" in _strings(principal.get("AWS", [])))
+    if anyone and not statement.get("Condition"):
+        yield "public-principal", f"statement {sid} allows any principal"
+
+
+def _statements(document: Any) -> Iterator[dict[str, Any]]:
+    if not isinstance(document, dict):
+        return
+    statements = document.get("Statement", [])
+    for statement in _branches(statements if isinstance(statements, list) else [statements]):
+        if isinstance(statement, dict):
+            yield statement
+
+
+# ----------------------------------------------------------------------------- data stores
+
+
+def _check_bucket(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    rules = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
+    if not rules:
+        yield "unencrypted-store", "S3 bucket without BucketEncryption"
+    block = props.get("PublicAccessBlockConfiguration") or {}
+    flags = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    if not all(_true(block.get(flag)) for flag in flags):
+        yield "public-bucket", "S3 bucket without a full PublicAccessBlockConfiguration"
+    if str(props.get("AccessControl", "")).startswith("Public") or "WebsiteConfiguration" in props:
+        yield "public-bucket", f"S3 bucket is public ({props.get('AccessControl') or 'website'})"
+    if (props.get("VersioningConfiguration") or {}).get("Status") != "Enabled":
+        yield "unversioned-bucket", "S3 bucket without versioning"
+
+
+def _check_table(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if not _true((props.get("SSESpecification") or {}).get("SSEEnabled")):
+        yield "unencrypted-store", "DynamoDB table without SSESpecification.SSEEnabled"
+    if not _true((props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")):
+        yield "no-point-in-time-recovery", "DynamoDB table without point-in-time recovery"
+
+
+def _check_msk(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    transit = (props.get("EncryptionInfo") or {}).get("EncryptionInTransit") or {}
+    if transit.get("ClientBroker", "TLS") != "TLS" or transit.get("InCluster", True) is False:
+        yield "unencrypted-store", "MSK cluster allows plaintext in transit"
+    auth = props.get("ClientAuthentication") or {}
+    if _true((auth.get("Unauthenticated") or {}).get("Enabled")) or not auth:
+        yield "unauthenticated-kafka", "MSK cluster accepts unauthenticated clients"
+
+
+def _check_serverless_msk(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    sasl = ((props.get("ClientAuthentication") or {}).get("Sasl") or {}).get("Iam") or {}
+    if not _true(sasl.get("Enabled")):
+        yield "unauthenticated-kafka", "MSK Serverless cluster without IAM auth"
+
+
+def _check_topic(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if not props.get("KmsMasterKeyId"):
+        yield "unencrypted-store", "SNS topic without KmsMasterKeyId"
+
+
+def _check_queue(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if not props.get("KmsMasterKeyId") and not _true(props.get("SqsManagedSseEnabled")):
+        yield "unencrypted-store", "SQS queue without SSE (SqsManagedSseEnabled or KmsMasterKeyId)"
+
+
+def _check_stream(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if not props.get("StreamEncryption"):
+        yield "unencrypted-store", "Kinesis stream without StreamEncryption"
+
+
+def _check_log_group(props: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if "RetentionInDays" not in props:
+        yield "unbounded-logs", "log group without RetentionInDays"
+
+
+_STORE_CHECKS = {
+    "AWS::S3::Bucket": _check_bucket,
+    "AWS::DynamoDB::Table": _check_table,
+    "AWS::MSK::Cluster": _check_msk,
+    "AWS::MSK::ServerlessCluster": _check_serverless_msk,
+    "AWS::SNS::Topic": _check_topic,
+    "AWS::SQS::Queue": _check_queue,
+    "AWS::Kinesis::Stream": _check_stream,
+    "AWS::Logs::LogGroup": _check_log_group,
+}
+
+
+# ----------------------------------------------------------------------------- intrinsic helpers
+
+
+def _branches(items: Any) -> Iterator[Any]:
+    """Items of a list, with both branches of any ``Fn::If`` expanded (``AWS::NoValue`` dropped)."""
+    for item in items if isinstance(items, list) else [items]:
+        if isinstance(item, dict) and "Fn::If" in item:
+            _, when_true, when_false = item["Fn::If"]
+            yield from _branches(when_true)
+            yield from _branches(when_false)
+        elif isinstance(item, dict) and item.get("Ref") == "AWS::NoValue":
+            continue
+        else:
+            yield item
+
+
+def _strings(value: Any) -> list[str]:
+    """Literal strings of a string-or-list value (intrinsic functions are named resources, skipped)."""
+    return [item for item in _branches(value) if isinstance(item, str)]
+
+
+def _true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")

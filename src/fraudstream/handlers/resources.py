@@ -1,0 +1,93 @@
+"""Long-lived clients a handler reuses across invocations (a warm Lambda container or the runner).
+
+Created lazily: the agg-writer never opens an endpoint client, and a Lambda cold start pays only
+for what its handler touches.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fraudstream.settings import Settings, get_settings
+
+
+class DeliveryError(RuntimeError):
+    """Produced records (predictions, dead letters) were not acknowledged by Kafka."""
+
+
+@dataclass
+class DeliveryTracker:
+    """Collects delivery errors of one batch's produced records."""
+
+    errors: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            with self._lock:
+                self.errors.append(f"{msg.topic() if msg is not None else '?'}: {err}")
+
+
+class HandlerResources:
+    """Settings, Kafka producer, feature store and endpoint for the handlers."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        producer: Any = None,
+        store: Any = None,
+        endpoint: Any = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self._producer = producer
+        self._store = store
+        self._endpoint = endpoint
+
+    @property
+    def producer(self) -> Any:
+        if self._producer is None:
+            from confluent_kafka import Producer
+
+            from fraudstream.kafka_clients import producer_config
+
+            self._producer = Producer(producer_config(self.settings))
+        return self._producer
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
+
+            self._store = DynamoFeatureStore(self.settings)
+        return self._store
+
+    @property
+    def endpoint(self) -> Any:
+        if self._endpoint is None:
+            from fraudstream.endpoint_client import endpoint_from_settings
+
+            self._endpoint = endpoint_from_settings(self.settings)
+        return self._endpoint
+
+    def flush(self, tracker: DeliveryTracker, timeout: float = 30.0) -> None:
+        """Wait until every produced record is acknowledged; raise if any was not."""
+        if self._producer is None:
+            return
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise DeliveryError(f"{remaining} produced records not acknowledged within {timeout:.0f}s")
+        if tracker.errors:
+            raise DeliveryError(f"{len(tracker.errors)} produced records failed: {tracker.errors[:3]}")
+
+
+_default: HandlerResources | None = None
+
+
+def default_resources() -> HandlerResources:
+    """Process-wide resources (a Lambda container keeps them between invocations)."""
+    global _default
+    if _default is None:
+        _default = HandlerResources()
+    return _default

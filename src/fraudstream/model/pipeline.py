@@ -1,0 +1,173 @@
+"""Train, choose the threshold, evaluate and register one model per feature set from one training set."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fraudstream import features as F
+from fraudstream.model import registry
+from fraudstream.model.dataset import (
+    CHAIN_POSITION,
+    TimeSplit,
+    data_hash,
+    feature_matrix,
+    labels,
+    load_training_set,
+    split_by_time,
+)
+from fraudstream.model.evaluation import evaluate, plot_pr_curve, report_table
+from fraudstream.model.metrics import average_precision, roc_auc
+from fraudstream.model.threshold import choose_threshold
+from fraudstream.model.training import TrainingConfig, predict, train_booster
+
+
+def _period(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "first": frame["trans_time"].min().isoformat(),
+        "last": frame["trans_time"].max().isoformat(),
+        "rows": len(frame),
+        "frauds": int(frame["fraud_label"].sum()),
+    }
+
+
+def train_one(
+    frame: pd.DataFrame,
+    split: TimeSplit,
+    config: TrainingConfig,
+    model_dir: Path,
+    training_data_hash: str,
+    make_latest: bool = True,
+    console: Any = None,
+) -> tuple[registry.ModelMetadata, dict[str, Any]]:
+    """Train one feature set on the frame's periods, evaluate on its test period, register it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    parts = split_by_time(frame, split)
+    names = list(F.model_input_names(config.feature_set))
+    x_train, x_val, x_test = (feature_matrix(p, config.feature_set) for p in (parts.train, parts.validation, parts.test))
+    y_train, y_val, y_test = (labels(p) for p in (parts.train, parts.validation, parts.test))
+
+    with Progress(
+        TextColumn(f"[bold]{config.feature_set}[/] round {{task.completed:.0f}}"),
+        BarColumn(),
+        TextColumn("{task.fields[aucpr]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("train", total=config.max_rounds, aucpr="")
+
+        def on_round(epoch: int, aucpr: float) -> None:
+            progress.update(task, completed=epoch + 1, aucpr=f"val PR-AUC {aucpr:.4f}")
+
+        trained = train_booster(x_train, y_train, x_val, y_val, config, names, on_round)
+
+    p_val = predict(trained.booster, x_val)
+    choice = choose_threshold(y_val, p_val, config.threshold_rule)
+    p_test = predict(trained.booster, x_test)
+    report = evaluate(y_test, p_test, parts.test[CHAIN_POSITION].to_numpy(), choice.threshold, _period(parts.test))
+    gain = trained.booster.get_score(importance_type="gain")
+    report.update(
+        {
+            "feature_set": config.feature_set,
+            "feature_names": names,
+            "validation": {
+                **_period(parts.validation),
+                "pr_auc": average_precision(y_val, p_val),
+                "roc_auc": roc_auc(y_val, p_val),
+                "threshold": {
+                    "value": choice.threshold,
+                    "rule": choice.rule,
+                    "precision": choice.precision,
+                    "recall": choice.recall,
+                    "f1": choice.f1,
+                },
+            },
+            "train": _period(parts.train),
+            "training": {
+                "best_iteration": trained.best_iteration,
+                "seconds": trained.seconds,
+                "scale_pos_weight": trained.scale_pos_weight,
+                "params": trained.params,
+                "config": config.to_dict(),
+            },
+            "feature_importance_gain": {k: float(v) for k, v in sorted(gain.items(), key=lambda kv: -kv[1])},
+        }
+    )
+    metrics = {
+        "test_pr_auc": report["pr_auc"],
+        "test_roc_auc": report["roc_auc"],
+        "test_precision_at_threshold": report["at_threshold"]["precision"],
+        "test_recall_at_threshold": report["at_threshold"]["recall"],
+        "test_precision_at_0_5": report["at_0_5"]["precision"],
+        "test_recall_at_0_5": report["at_0_5"]["recall"],
+        "validation_pr_auc": report["validation"]["pr_auc"],
+        "best_iteration": trained.best_iteration,
+        "training_seconds": trained.seconds,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        png = plot_pr_curve(
+            y_test, p_test, choice.threshold, Path(tmp) / "pr.png", f"{config.feature_set} model, test period"
+        )
+        meta = registry.save_model(
+            model_dir,
+            trained.booster,
+            feature_set=config.feature_set,
+            feature_names=names,
+            threshold=choice.threshold,
+            threshold_rule=choice.rule,
+            training_window=split.to_dict(),
+            data_hash=training_data_hash,
+            metrics=metrics,
+            report=report,
+            pr_curve=png,
+            extra={"training_config": config.to_dict(), "scale_pos_weight": trained.scale_pos_weight},
+            make_latest=make_latest,
+        )
+    report["version"] = meta.version
+    if console is not None:
+        console.print(report_table(report, f"{meta.version}: test period"))
+    return meta, report
+
+
+def train_feature_sets(
+    training_set: str | Path,
+    model_dir: str | Path,
+    feature_sets: list[str] | tuple[str, ...] = ("anchor", "extended"),
+    config: TrainingConfig | None = None,
+    split: TimeSplit | None = None,
+    latest: str | None = None,
+    console: Any = None,
+) -> list[registry.ModelMetadata]:
+    """Train each feature set in order; ``latest`` ends up on ``latest`` (default: the last one)."""
+    config = config or TrainingConfig()
+    frame = load_training_set(training_set)
+    if split is None:
+        split = split_for(frame)
+    digest = data_hash(training_set)
+    latest = latest or feature_sets[-1]
+    if latest not in feature_sets:
+        raise ValueError(f"--latest {latest!r} is not among the trained feature sets {list(feature_sets)}")
+    results = []
+    for fs in feature_sets:
+        F.model_input_names(fs)  # fail early on a typo
+        meta, _ = train_one(frame, split, replace(config, feature_set=fs), Path(model_dir), digest, True, console)
+        results.append(meta)
+    chosen = next(m for m in results if m.feature_set == latest)
+    registry.set_latest(model_dir, chosen.version)
+    return results
+
+
+def split_for(frame: pd.DataFrame) -> TimeSplit:
+    """The anchor split when the data covers it, else a proportional split (small test data)."""
+    default = TimeSplit()
+    first, last = frame["trans_time"].min(), frame["trans_time"].max()
+    if first <= default.train_start and last > default.test_start + pd.Timedelta(days=7):
+        return default
+    return TimeSplit.for_span(first, last)
+

@@ -1,0 +1,147 @@
+"""Turn a scenario (relative times, card aliases) into concrete transactions to send.
+
+A plan fixes everything the runner needs: each transaction's ``tid``, card number, event time
+and the wall-clock offset at which to send it. The event clock is the wall clock shifted by a
+fixed offset, so that replayed event times are never behind what the Flink job has already seen
+(records behind the watermark would be dropped as late).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from fraudstream.replay.scenario_file import Scenario
+from fraudstream.replay.scenarios import expected_window_counts
+
+Role = Literal["normal", "attack", "control"]
+Pacing = Literal["realtime", "asap"]
+
+SCENARIO_CARD_PREFIX = "4000"
+"""Scenario cards start with 4000 (a Visa test range), so they are easy to spot in the store."""
+
+CONTROL_CARD_PREFIX = "40009999999999"
+"""Heartbeat (control) cards: ``40009999999999`` + two digits of the partition they are sent to."""
+
+CONTROL_TID_PREFIX = "ctl-"
+
+
+@dataclass(frozen=True)
+class PlannedTransaction:
+    """One transaction to send: identity, event time, when to send it, and what it is."""
+
+    index: int
+    tid: str
+    cc_num: str
+    card: str  # alias (scenario) or card number (live traffic)
+    amount: float
+    event_time: datetime
+    send_offset_s: float  # wall seconds after the replay's start
+    role: Role
+    expected_count: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CardHistory:
+    """1-week features to seed into ``cc-agg-batch-fg`` for a scenario card."""
+
+    cc_num: str
+    alias: str
+    num_trans_last_1w: int
+    avg_amt_last_1w: float
+
+
+@dataclass
+class ReplayPlan:
+    """Everything to send for one replay, plus the histories to seed first."""
+
+    name: str
+    run_id: str
+    transactions: list[PlannedTransaction]
+    histories: list[CardHistory] = field(default_factory=list)
+    card_numbers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return max((t.send_offset_s for t in self.transactions), default=0.0)
+
+
+def new_run_id() -> str:
+    """Short unique id of one replay run (part of every tid it sends)."""
+    return datetime.now(UTC).strftime("%H%M%S") + secrets.token_hex(3)
+
+
+def fresh_card_number(rng: random.Random) -> str:
+    """A new 16-digit card number in the scenario range (``4000`` + 12 random digits, not a control card)."""
+    while True:
+        number = SCENARIO_CARD_PREFIX + f"{rng.randrange(10**12):012d}"
+        if not number.startswith(CONTROL_CARD_PREFIX):
+            return number
+
+
+def control_card(partition: int) -> str:
+    """The heartbeat card of a partition."""
+    return f"{CONTROL_CARD_PREFIX}{partition % 100:02d}"
+
+
+def is_control_tid(tid: str) -> bool:
+    return tid.startswith(CONTROL_TID_PREFIX)
+
+
+def plan_scenario(
+    scenario: Scenario,
+    base_time: datetime,
+    pacing: Pacing = "realtime",
+    run_id: str | None = None,
+    rng: random.Random | None = None,
+) -> ReplayPlan:
+    """Concrete transactions of ``scenario`` with event times ``base_time + at``.
+
+    ``realtime`` sends each transaction ``at`` seconds after the start (event time follows the
+    wall clock); ``asap`` sends them back to back (for ``--at`` in the past, or long scenarios).
+    """
+    run_id = run_id or new_run_id()
+    rng = rng or random.Random()
+    base_time = base_time.astimezone(UTC)
+    numbers: dict[str, str] = {}
+    for card in scenario.cards:
+        numbers[card.alias] = card.cc_num or fresh_card_number(rng)
+        while card.cc_num is None and list(numbers.values()).count(numbers[card.alias]) > 1:
+            numbers[card.alias] = fresh_card_number(rng)
+    expected = expected_window_counts(scenario)
+    txs = [
+        PlannedTransaction(
+            index=i,
+            tid=f"rp-{scenario.name}-{run_id}-{i:03d}",
+            cc_num=numbers[tx.card],
+            card=tx.card,
+            amount=tx.amount,
+            event_time=base_time + timedelta(seconds=tx.at),
+            send_offset_s=tx.at if pacing == "realtime" else 0.0,
+            role="attack" if tx.is_fraud else "normal",
+            expected_count=expected[i],
+            note=tx.note,
+        )
+        for i, tx in enumerate(scenario.transactions)
+    ]
+    histories = [
+        CardHistory(numbers[c.alias], c.alias, c.num_trans_last_1w, c.avg_amt_last_1w)
+        for c in scenario.cards
+        if c.num_trans_last_1w is not None and c.avg_amt_last_1w is not None
+    ]
+    return ReplayPlan(scenario.name, run_id, txs, histories, numbers)
+
+
+def safe_base_time(now: datetime, latest_event_time: datetime | None, margin_s: float = 1.0) -> datetime:
+    """``now``, or just after the newest event the pipeline has seen when that is later than now.
+
+    Event times must not go behind what Flink has already seen, or the watermark makes them late.
+    """
+    if latest_event_time is None:
+        return now
+    floor = latest_event_time + timedelta(seconds=margin_s)
+    return max(now, floor)

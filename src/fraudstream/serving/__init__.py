@@ -1,0 +1,1 @@
+"""SageMaker-style inference endpoint (``GET /ping``, ``POST /invocations``) for the fraud model."""

@@ -1,0 +1,46 @@
+"""TCP port helpers: is something listening, pick a free port, wait for a port to close."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+
+def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when a TCP connection to ``host:port`` succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free ports (all sockets held open together so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def wait_closed(host: str, ports: list[int], timeout: float = 15.0) -> list[int]:
+    """Wait until nothing listens on ``ports``; returns the ports still open at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        still_open = [p for p in ports if is_listening(host, p, timeout=0.2)]
+        if not still_open or time.monotonic() > deadline:
+            return still_open
+        time.sleep(0.2)

@@ -1,0 +1,202 @@
+"""A background process the stack owns: command, environment, pid file, log file and readiness check.
+
+Reusable beyond the engines (``fraudstream serve``, the handler runners): give it a command and a
+readiness check, call ``start()`` then ``wait_ready()``, and ``stop()`` later, from any process.
+
+Identity: the pid file records the pid *and* the kernel start time of that process, so ``stop()``
+never signals a different process that happens to reuse the pid (and an ``exec`` inside a launcher
+script, as Flink's scripts do, keeps the identity).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraudstream.stack.errors import StackError
+from fraudstream.stack.ports import is_listening
+
+ReadinessCheck = Callable[[], bool]
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks) of a live process, from /proc; None when gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2 :].split()  # the command name may contain spaces and parentheses
+    return fields[0], int(fields[19])
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the process is our own child, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _alive(pid: int, start_ticks: int | None) -> bool:
+    _reap(pid)
+    stat = _proc_stat(pid)
+    if stat is None or stat[0] in ("Z", "X"):
+        return False
+    return start_ticks is None or stat[1] == start_ticks
+
+
+@dataclass
+class ManagedProcess:
+    """One background process with its own pid file and log file under ``run_dir``."""
+
+    name: str
+    argv: Sequence[str]
+    run_dir: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # added to the current environment
+    cwd: Path | None = None
+    host: str = "127.0.0.1"
+    ports: tuple[int, ...] = ()  # must be free before start, and closed after stop
+    ready_check: ReadinessCheck | None = None  # default: every port in ``ports`` accepts connections
+    address: str = ""  # shown by ``status``
+    port_hint: str = ""  # how to choose another port, shown when one is taken
+    stop_timeout: float = 30.0
+
+    @property
+    def pid_file(self) -> Path:
+        return Path(self.run_dir) / "pids" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return Path(self.run_dir) / "logs" / f"{self.name}.log"
+
+    # ---------------------------------------------------------------- identity
+    def _record(self) -> dict | None:
+        try:
+            return json.loads(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def running_pid(self) -> int | None:
+        """The pid of our process when it is still alive (and still the process we started)."""
+        record = self._record()
+        if not record:
+            return None
+        pid = int(record["pid"])
+        return pid if _alive(pid, record.get("start_ticks")) else None
+
+    def has_stale_pid_file(self) -> bool:
+        return self.pid_file.exists() and self.running_pid() is None
+
+    # ---------------------------------------------------------------- readiness
+    def is_ready(self) -> bool:
+        """Alive and answering its readiness check."""
+        if self.running_pid() is None:
+            return False
+        try:
+            if self.ready_check is not None:
+                return bool(self.ready_check())
+            return all(is_listening(self.host, p) for p in self.ports)
+        except Exception:  # a check that raises means "not ready yet"
+            return False
+
+    def state(self) -> str:
+        """``ready``, ``starting`` (alive, not answering), ``stopped`` or ``crashed`` (pid file, no process)."""
+        if self.running_pid() is None:
+            return "crashed" if self.pid_file.exists() else "stopped"
+        return "ready" if self.is_ready() else "starting"
+
+    # ---------------------------------------------------------------- lifecycle
+    def check_ports_free(self) -> None:
+        for port in self.ports:
+            if is_listening(self.host, port):
+                hint = f"; {self.port_hint}" if self.port_hint else ""
+                raise StackError(f"port {self.host}:{port} needed by {self.name} is already in use{hint}")
+
+    def start(self) -> int:
+        """Start the process in its own session (no-op when already running); returns its pid."""
+        pid = self.running_pid()
+        if pid is not None:
+            return pid
+        self.check_ports_free()
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env}
+        with open(self.log_file, "ab") as log:
+            banner = f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}: {' '.join(self.argv)}\n"
+            log.write(banner.encode())
+            log.flush()
+            try:
+                proc = subprocess.Popen(
+                    list(self.argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=self.cwd,
+                    start_new_session=True,  # its own process group: stop() signals the whole group
+                    close_fds=True,
+                )
+            except FileNotFoundError as exc:
+                raise StackError(f"cannot start {self.name}: {exc.filename} not found") from None
+        stat = _proc_stat(proc.pid)
+        record = {
+            "pid": proc.pid,
+            "start_ticks": stat[1] if stat else None,
+            "argv": list(self.argv),
+            "started_at": time.time(),
+        }
+        self.pid_file.write_text(json.dumps(record))
+        return proc.pid
+
+    def _tail(self, lines: int = 1) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(line.strip() for line in text[-lines:])
+
+    def wait_ready(self, timeout: float = 120.0, interval: float = 0.25) -> None:
+        """Block until ready; a clear StackError when the process dies or the deadline passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.running_pid() is None:
+                raise StackError(f"{self.name} exited while starting; see {self.log_file}: {self._tail()}")
+            if self.is_ready():
+                return
+            if time.monotonic() > deadline:
+                raise StackError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_file}")
+            time.sleep(interval)
+
+    def stop(self) -> bool:
+        """SIGTERM the process group, SIGKILL after ``stop_timeout``; True when something was stopped."""
+        pid = self.running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        record = self._record() or {}
+        start_ticks = record.get("start_ticks")
+        self._signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        while _alive(pid, start_ticks) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid, start_ticks):
+            self._signal(pid, signal.SIGKILL)
+            while _alive(pid, start_ticks):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _signal(pid: int, sig: signal.Signals) -> None:
+        try:
+            os.killpg(pid, sig)  # pid == pgid: started with start_new_session
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)

@@ -1,0 +1,284 @@
+"""The Flink SQL of the cc-agg job, generated from :mod:`fraudstream.features` and the job config.
+
+Shape of the job (one statement set, so one Flink job writes every sink)::
+
+    transactions (raw STRING + partition/offset metadata, trans_time parsed, watermark)
+        ├─ invalid rows (bad JSON, missing/invalid field, bad time) ─► dead-letter  (error = reason)
+        ├─ late rows (trans_time <= CURRENT_WATERMARK)              ─► dead-letter  (error = "late: ...")
+        └─ valid rows ─► OVER window (features.stream_aggregate_select_sql) ─► cc-agg (key cc_num)
+
+The value is read as a raw string and validated in SQL, with the same rules (and the same
+``field: reason`` wording) as :class:`fraudstream.messages.Transaction`, so that no record is
+dropped silently: a JSON format with ``ignore-parse-errors`` would skip bad rows without a trace.
+Times leave as ``DATE_FORMAT(..., 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''')`` strings, exactly the
+messages format, instead of relying on the JSON format's rendering of TIMESTAMP columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fraudstream import features
+from fraudstream.messages import MAX_AMOUNT, RECORD_FIELD
+from fraudstream.streaming.config import JobConfig
+
+SOURCE_TABLE = "transactions_raw"
+PARSED_VIEW = "transactions_parsed"
+VALID_VIEW = "transactions_valid"
+AGG_SINK = "cc_agg_sink"
+DEAD_LETTER_SINK = "dead_letter_sink"
+LATE_SINK = "late_sink"
+"""Late rows get their own sink table (same topic) so its operator metrics count them."""
+
+DEAD_LETTER_STAGE = "flink-cc-agg"
+ISO_MILLIS_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"
+"""``DATE_FORMAT`` pattern (inside a SQL literal) of the messages time format ``...05.123Z``."""
+TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z?$"
+"""Accepted ``trans_time`` text: ISO-8601 in UTC (``Z`` or no offset), any fraction length."""
+CC_NUM_SQL_PATTERN = "^[0-9]{16}$"
+
+
+def quote(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _with(options: dict[str, str]) -> str:
+    return ",\n  ".join(f"{quote(k)} = {quote(v)}" for k, v in options.items())
+
+
+def kafka_options(cfg: JobConfig, topic: str) -> dict[str, str]:
+    """Connection options shared by the source and the sinks."""
+    opts = {"connector": "kafka", "topic": topic, "properties.bootstrap.servers": cfg.bootstrap_servers}
+    opts.update({f"properties.{k}": v for k, v in cfg.kafka_property_pairs()})
+    return opts
+
+
+def json_value(field: str) -> str:
+    return f"JSON_VALUE(payload, '$.{field}')"
+
+
+def _json_wrapped(field: str) -> str:
+    """The field as JSON text inside ``[...]``: tells a string (``["x"]``) from a number (``[5]``)."""
+    return f"JSON_QUERY(payload, '$.{field}' WITH UNCONDITIONAL ARRAY WRAPPER)"
+
+
+def trans_time_expr() -> str:
+    """``trans_time`` parsed from the payload as TIMESTAMP(3) (UTC), NULL when absent or invalid."""
+    text = json_value("trans_time")
+    return (
+        f"CASE WHEN REGEXP({text}, {quote(TIME_PATTERN)}) "
+        f"THEN TO_TIMESTAMP(REPLACE(REPLACE({text}, 'T', ' '), 'Z', '')) END"
+    )
+
+
+def watermark_interval(delay_ms: int) -> str:
+    """``INTERVAL 's.mmm' SECOND`` for a delay in milliseconds."""
+    if delay_ms < 0:
+        raise ValueError(f"watermark delay must be >= 0 ms, got {delay_ms}")
+    return f"INTERVAL '{delay_ms // 1000}.{delay_ms % 1000:03d}' SECOND"
+
+
+def source_ddl(cfg: JobConfig) -> str:
+    """Kafka source: the value as raw text, its partition/offset, ``trans_time`` as event time."""
+    options = {
+        **kafka_options(cfg, cfg.topic_transactions),
+        "properties.group.id": cfg.group_id,
+        "scan.startup.mode": "group-offsets",
+        "properties.auto.offset.reset": "earliest",
+        "value.format": "raw",
+        "value.raw.charset": "UTF-8",
+    }
+    return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
+  payload STRING,
+  `partition` INT METADATA FROM 'partition' VIRTUAL,
+  `offset` BIGINT METADATA FROM 'offset' VIRTUAL,
+  trans_time AS {trans_time_expr()},
+  WATERMARK FOR trans_time AS trans_time - {watermark_interval(cfg.watermark_delay_ms)}
+) WITH (
+  {_with(options)}
+)"""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validation rule: when ``condition`` holds, the row is rejected with ``reason``."""
+
+    condition: str
+    reason: str
+
+
+def _text_field_checks(field: str, *, pattern: str | None = None, pattern_reason: str = "") -> list[Check]:
+    value = json_value(field)
+    checks = [
+        Check(f"NOT JSON_EXISTS(payload, '$.{field}')", f"{field}: missing"),
+        Check(f"{value} IS NULL", f"{field}: wrong type: expected a string, got null or a non-scalar"),
+        Check(f"{_json_wrapped(field)} NOT LIKE '[\"%'", f"{field}: wrong type: expected a string"),
+        Check(f"CHAR_LENGTH({value}) = 0", f"{field}: must not be empty"),
+    ]
+    if pattern:
+        checks.append(Check(f"NOT REGEXP({value}, {quote(pattern)})", f"{field}: {pattern_reason}"))
+    return checks
+
+
+def validation_checks() -> list[Check]:
+    """The rules of :class:`fraudstream.messages.Transaction`, first failing rule wins."""
+    amount = json_value("amount")
+    amount_dec = f"TRY_CAST({amount} AS {features.AMOUNT_SQL_TYPE})"
+    return [
+        Check("payload IS NULL", f"{RECORD_FIELD}: empty record (null value)"),
+        Check("NOT (payload IS JSON)", f"{RECORD_FIELD}: not valid JSON"),
+        Check("NOT (payload IS JSON OBJECT)", f"{RECORD_FIELD}: expected a JSON object"),
+        *_text_field_checks("tid"),
+        *_text_field_checks("cc_num", pattern=CC_NUM_SQL_PATTERN, pattern_reason="card number must be 16 digits"),
+        Check("NOT JSON_EXISTS(payload, '$.amount')", "amount: missing"),
+        Check(
+            f"{amount} IS NULL OR NOT REGEXP({_json_wrapped('amount')}, '^\\[-?[0-9]')",
+            "amount: wrong type: expected a number",
+        ),
+        Check(f"{amount_dec} IS NULL", f"amount: absurd amount (above {MAX_AMOUNT:.0f})"),
+        Check(f"{amount_dec} < 0", "amount: negative amount"),
+        Check(f"{amount_dec} > {MAX_AMOUNT:.2f}", f"amount: absurd amount (above {MAX_AMOUNT:.0f})"),
+        Check("NOT JSON_EXISTS(payload, '$.trans_time')", "trans_time: missing"),
+        Check(
+            f"{json_value('trans_time')} IS NULL OR {_json_wrapped('trans_time')} NOT LIKE '[\"%'",
+            "trans_time: wrong type: expected an ISO-8601 time string",
+        ),
+        Check("trans_time IS NULL", "trans_time: unparseable time (expected e.g. 2020-01-01T00:00:05.123Z)"),
+    ]
+
+
+def error_expr() -> str:
+    """``CASE`` yielding the first failing rule's reason, NULL for a valid row."""
+    whens = "\n    ".join(f"WHEN {c.condition} THEN {quote(c.reason)}" for c in validation_checks())
+    return f"CASE\n    {whens}\n    ELSE CAST(NULL AS STRING)\n  END"
+
+
+def parsed_view_sql() -> str:
+    """Every source row with its typed fields and ``error`` (NULL when the row is valid)."""
+    return f"""CREATE TEMPORARY VIEW {PARSED_VIEW} AS
+SELECT
+  payload, `partition`, `offset`, trans_time,
+  {json_value("tid")} AS tid,
+  {json_value("cc_num")} AS cc_num,
+  TRY_CAST({json_value("amount")} AS {features.AMOUNT_SQL_TYPE}) AS amount,
+  {error_expr()} AS error
+FROM {SOURCE_TABLE}"""
+
+
+LATE_CONDITION = "CURRENT_WATERMARK(trans_time) IS NOT NULL AND trans_time <= CURRENT_WATERMARK(trans_time)"
+"""Behind the watermark: the OVER window would drop the row, so it goes to dead-letter instead."""
+
+
+def valid_view_sql() -> str:
+    """Valid, on-time rows with ``amount`` as ``features.AMOUNT_SQL_TYPE``: the window's input."""
+    return f"""CREATE TEMPORARY VIEW {VALID_VIEW} AS
+SELECT tid, cc_num, amount, trans_time
+FROM {PARSED_VIEW}
+WHERE error IS NULL AND NOT ({LATE_CONDITION})"""
+
+
+def agg_sink_ddl(cfg: JobConfig) -> str:
+    """``cc-agg``: key = cc_num (raw), value = JSON in the :class:`messages.CardAggregate` shape."""
+    options = {
+        **kafka_options(cfg, cfg.topic_agg),
+        "key.format": "raw",
+        "key.fields": "cc_num",
+        "value.format": "json",
+        "value.fields-include": "ALL",
+        "sink.delivery-guarantee": "at-least-once",
+    }
+    feature_cols = ",\n  ".join(f"{a.name} {a.sql_type}" for a in features.STREAM_AGGREGATES)
+    return f"""CREATE TEMPORARY TABLE {AGG_SINK} (
+  cc_num STRING NOT NULL,
+  tid STRING,
+  amount DOUBLE,
+  trans_time STRING,
+  {feature_cols}
+) WITH (
+  {_with(options)}
+)"""
+
+
+def dead_letter_sink_ddl(cfg: JobConfig, table: str = DEAD_LETTER_SINK) -> str:
+    """``dead-letter``: key ``<topic>-<partition>-<offset>``, value :class:`messages.DeadLetter`."""
+    options = {
+        **kafka_options(cfg, cfg.topic_dead_letter),
+        "key.format": "raw",
+        "key.fields": "dl_key",
+        "value.format": "json",
+        "value.fields-include": "EXCEPT_KEY",
+        "sink.delivery-guarantee": "at-least-once",
+    }
+    return f"""CREATE TEMPORARY TABLE {table} (
+  dl_key STRING,
+  stage STRING,
+  source_topic STRING,
+  `partition` INT,
+  `offset` BIGINT,
+  error STRING,
+  payload STRING,
+  failed_at STRING
+) WITH (
+  {_with(options)}
+)"""
+
+
+def _dead_letter_select(cfg: JobConfig, error: str, where: str) -> str:
+    topic = quote(cfg.topic_transactions)
+    return f"""SELECT
+  {topic} || '-' || CAST(`partition` AS STRING) || '-' || CAST(`offset` AS STRING) AS dl_key,
+  {quote(DEAD_LETTER_STAGE)} AS stage,
+  {topic} AS source_topic,
+  `partition`,
+  `offset`,
+  {error} AS error,
+  COALESCE(payload, '') AS payload,
+  DATE_FORMAT(CURRENT_TIMESTAMP, '{ISO_MILLIS_FORMAT}') AS failed_at
+FROM {PARSED_VIEW}
+WHERE {where}"""
+
+
+def invalid_insert_sql(cfg: JobConfig) -> str:
+    return f"INSERT INTO {DEAD_LETTER_SINK}\n" + _dead_letter_select(cfg, "error", "error IS NOT NULL")
+
+
+def late_insert_sql(cfg: JobConfig) -> str:
+    reason = (
+        "'late: trans_time ' || DATE_FORMAT(trans_time, '{f}') || ' of tid ' || tid || "
+        "' is not after the watermark ' || DATE_FORMAT(CURRENT_WATERMARK(trans_time), '{f}')"
+    ).format(f=ISO_MILLIS_FORMAT)
+    return f"INSERT INTO {LATE_SINK}\n" + _dead_letter_select(cfg, reason, f"error IS NULL AND {LATE_CONDITION}")
+
+
+def agg_insert_sql() -> str:
+    """The shared OVER-window SELECT (``features.stream_aggregate_select_sql``) into ``cc-agg``."""
+    window_select = features.stream_aggregate_select_sql(VALID_VIEW)
+    feature_names = ", ".join(a.name for a in features.STREAM_AGGREGATES)
+    return f"""INSERT INTO {AGG_SINK}
+SELECT cc_num, tid, amount, DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') AS trans_time, {feature_names}
+FROM ({window_select})"""
+
+
+def ddl_statements(cfg: JobConfig) -> list[str]:
+    """Tables and views, in the order they must be created."""
+    return [
+        source_ddl(cfg),
+        parsed_view_sql(),
+        valid_view_sql(),
+        agg_sink_ddl(cfg),
+        dead_letter_sink_ddl(cfg, DEAD_LETTER_SINK),
+        dead_letter_sink_ddl(cfg, LATE_SINK),
+    ]
+
+
+def insert_statements(cfg: JobConfig) -> list[str]:
+    """The three INSERTs of the statement set."""
+    return [agg_insert_sql(), invalid_insert_sql(cfg), late_insert_sql(cfg)]
+
+
+def job_script(cfg: JobConfig) -> str:
+    """The whole job as one SQL script (for reading, docs and the SQL client)."""
+    inserts = ";\n\n".join(insert_statements(cfg))
+    ddl = ";\n\n".join(ddl_statements(cfg))
+    return f"{ddl};\n\nEXECUTE STATEMENT SET BEGIN\n\n{inserts};\n\nEND;\n"

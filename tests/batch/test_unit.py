@@ -1,0 +1,63 @@
+"""Pure helpers of the batch job (no Spark)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from fraudstream import features as F
+from fraudstream.batch.io import input_format
+from fraudstream.batch.nightly import as_of_text, to_records
+from fraudstream.batch.spark_session import session_conf
+from fraudstream.batch.summary import write_summary
+from fraudstream.batch.training_set import DERIVED_INPUT_COLUMNS, MODEL_INPUT_COLUMNS
+from fraudstream.batch.weekly_features import as_day, as_of_literal
+
+
+def test_as_day_accepts_dates_midnights_and_text() -> None:
+    assert as_day("2020-03-02") == date(2020, 3, 2)
+    assert as_day("2020-03-02T00:00:00Z") == date(2020, 3, 2)
+    assert as_day(datetime(2020, 3, 2, tzinfo=UTC)) == date(2020, 3, 2)
+    assert as_of_literal("2020-03-02") == "TIMESTAMP '2020-03-02 00:00:00'"
+
+
+@pytest.mark.parametrize("bad", ["2020-03-02T00:00:01Z", "2020-03-02T00:00:00+01:00"])
+def test_as_day_rejects_non_utc_midnights(bad: str) -> None:
+    with pytest.raises(ValueError, match="UTC midnight"):
+        as_day(bad)
+
+
+def test_as_of_is_the_midnight_in_the_messages_format() -> None:
+    assert as_of_text(date(2020, 3, 2)) == "2020-03-02T00:00:00.000Z"
+    records = to_records([{"cc_num": "4" * 16, F.NUM_TRANS_LAST_1W: 3, F.AVG_AMT_LAST_1W: 2.5}], as_of=date(2020, 3, 2))
+    assert records == [
+        {"cc_num": "4" * 16, F.NUM_TRANS_LAST_1W: 3, F.AVG_AMT_LAST_1W: 2.5, "as_of": "2020-03-02T00:00:00.000Z"}
+    ]
+
+
+def test_training_columns_cover_every_feature_set() -> None:
+    for names in F.FEATURE_SETS.values():
+        assert set(names) - {"amount"} <= set(MODEL_INPUT_COLUMNS)
+    assert F.NUM_TRANS_LAST_10M not in DERIVED_INPUT_COLUMNS
+    assert {F.AMT_RATIO1, F.AMT_RATIO2, F.COUNT_RATIO, F.MAX_AMT_RATIO} == set(DERIVED_INPUT_COLUMNS)
+
+
+def test_local_conf_fits_the_machine_and_cluster_conf_does_not_force_it() -> None:
+    local = session_conf("local[*]")
+    assert local["spark.sql.session.timeZone"] == "UTC"
+    assert local["spark.driver.memory"] == "2g"
+    assert int(local["spark.sql.shuffle.partitions"]) <= 16
+    assert local["spark.ui.enabled"] == "false"
+    cluster = session_conf("spark://master:7077")
+    assert cluster["spark.master"] == "spark://master:7077"
+    assert "spark.driver.memory" not in cluster and "spark.sql.shuffle.partitions" not in cluster
+
+
+def test_input_format_and_summary_file(tmp_path) -> None:
+    assert input_format("data/tx.csv") == "csv"
+    assert input_format("s3a://bucket/tx/") == "parquet"
+    path = write_summary({"rows": 3}, tmp_path / "out" / "_summary.json")
+    assert json.loads(path.read_text()) == {"rows": 3}
+    assert write_summary({"rows": 3}, "s3a://bucket/out/_summary.json") is None

@@ -1,0 +1,53 @@
+"""Chain arithmetic: lengths that sum exactly, offsets from gaps, placement inside the range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fraudstream.generator.chains import chain_lengths, chain_offsets, place_chains
+from fraudstream.generator.tids import hex_strings, unique_tids
+
+
+@pytest.mark.parametrize("total", [*range(3, 40), 97, 1000, 13_500])
+def test_chain_lengths_sum_exactly_and_stay_in_range(total: int) -> None:
+    for seed in range(50):
+        lengths = chain_lengths(np.random.default_rng(seed), total)
+        assert lengths.sum() == total
+        assert lengths.min() >= 3 and lengths.max() <= 10
+
+
+def test_no_fraud_means_no_chains_and_too_little_is_an_error() -> None:
+    assert chain_lengths(np.random.default_rng(0), 0).size == 0
+    with pytest.raises(ValueError):
+        chain_lengths(np.random.default_rng(0), 2)
+
+
+def test_offsets_restart_at_each_chain() -> None:
+    lengths = np.array([3, 2])
+    gaps = np.array([99, 10, 20, 99, 5])
+    assert chain_offsets(gaps, lengths).tolist() == [0, 10, 30, 0, 5]
+
+
+def test_placed_chains_end_before_range_end() -> None:
+    rng = np.random.default_rng(3)
+    lengths = np.full(500, 10)
+    offsets = chain_offsets(np.full(5000, 120_000), lengths)
+    times = place_chains(rng, lengths, offsets, 0, 2_000_000)
+    assert times.min() >= 0 and times.max() < 2_000_000
+
+
+def test_tids_are_distinct_even_when_the_rng_repeats() -> None:
+    class Repeating:
+        """An rng whose first draw is all duplicates: the redraw loop must resolve them."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def integers(self, low: int, high: int, size: int, dtype: object, endpoint: bool) -> np.ndarray:
+            self.calls += 1
+            return np.zeros(size, dtype=np.int64) if self.calls == 1 else np.arange(1, size + 1, dtype=np.int64)
+
+    tids = unique_tids(Repeating(), 5)  # type: ignore[arg-type]
+    assert len(set(tids.tolist())) == 5
+    assert hex_strings(np.array([255, 2**62])).tolist() == [b"00000000000000ff", b"4000000000000000"]

@@ -1,0 +1,35 @@
+"""The ``generate`` and ``schemas`` commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fraudstream.cli.main import app
+from fraudstream.generator import read_transactions
+
+runner = CliRunner()
+
+
+def test_generate_writes_the_requested_file(tmp_path: Path) -> None:
+    out = tmp_path / "tx.csv"
+    args = ["generate", "--out", str(out), "--cards", "50", "--transactions", "3000", "--end", "2020-01-08"]
+    result = runner.invoke(app, [*args, "--fraud-ratio", "0.01", "--seed", "9", "--profile", "rich"])
+    assert result.exit_code == 0, result.output
+    df = read_transactions(out)
+    assert len(df) == 3000 and df["fraud_label"].sum() == 30 and df["cc_num"].nunique() == 50
+    assert df["trans_time"].max() < __import__("pandas").Timestamp("2020-01-08", tz="UTC")
+
+
+def test_generate_rejects_a_bad_range(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path / "x.parquet"), "--end", "2019-01-01"])
+    assert result.exit_code != 0
+    assert "must be after start" in result.output
+
+
+def test_schemas_check_and_export(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["schemas", "--check"]).exit_code == 0
+    assert runner.invoke(app, ["schemas", "--check", "--out", str(tmp_path)]).exit_code == 1
+    assert runner.invoke(app, ["schemas", "--out", str(tmp_path)]).exit_code == 0
+    assert runner.invoke(app, ["schemas", "--check", "--out", str(tmp_path)]).exit_code == 0

@@ -1,0 +1,89 @@
+"""Time split and the trainer's feature matrix (which must be the shared feature function's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraudstream import features as F
+from fraudstream.model.dataset import TimeSplit, data_hash, feature_matrix, load_training_set, split_by_time
+
+
+def _frame() -> pd.DataFrame:
+    times = pd.date_range("2020-01-01", "2020-06-01", freq="6h", inclusive="left")
+    n = len(times)
+    rng = np.random.default_rng(0)
+    week_n = rng.integers(1, 30, n).astype(float)
+    week_n[::7] = np.nan  # cards without 1-week history
+    return pd.DataFrame(
+        {
+            "tid": [f"t{i}" for i in range(n)],
+            "trans_time": times,
+            "amount": rng.uniform(1, 500, n).round(2),
+            "fraud_label": (np.arange(n) % 50 == 0).astype(int),
+            "attack_id": [f"a{i}" if i % 50 == 0 else None for i in range(n)],
+            F.NUM_TRANS_LAST_10M: rng.integers(1, 4, n),
+            F.AVG_AMT_LAST_10M: rng.uniform(1, 500, n),
+            F.MAX_AMT_LAST_10M: rng.uniform(1, 900, n),
+            F.NUM_TRANS_LAST_1W: week_n,
+            F.AVG_AMT_LAST_1W: np.where(np.isnan(week_n), np.nan, rng.uniform(1, 500, n)),
+            "dt": times.strftime("%Y-%m-%d"),
+        }
+    )
+
+
+def test_default_split_is_the_anchors() -> None:
+    split = TimeSplit()
+    assert split.to_dict() == {
+        "train_start": "2020-01-15T00:00:00",
+        "validation_start": "2020-05-01T00:00:00",
+        "test_start": "2020-05-15T00:00:00",
+        "test_end": None,
+    }
+    with pytest.raises(ValueError, match="out of order"):
+        TimeSplit("2020-05-01", "2020-04-01", "2020-05-15")
+
+
+def test_split_periods_are_disjoint_and_inside_their_bounds() -> None:
+    parts = split_by_time(_frame(), TimeSplit())
+    assert parts.train["trans_time"].min() >= pd.Timestamp("2020-01-15")
+    assert parts.train["trans_time"].max() < parts.validation["trans_time"].min()
+    assert parts.validation["trans_time"].max() < pd.Timestamp("2020-05-15") <= parts.test["trans_time"].min()
+    assert not set(parts.train.tid) & set(parts.test.tid)
+    with pytest.raises(ValueError, match="test period"):
+        split_by_time(_frame(), TimeSplit(test_start="2020-05-15", test_end="2020-05-15 00:01"))
+
+
+def test_proportional_split_skips_the_first_week() -> None:
+    split = TimeSplit.for_span(pd.Timestamp("2020-03-01 10:00"), pd.Timestamp("2020-03-29"))
+    assert split.train_start == pd.Timestamp("2020-03-08")
+    assert split.train_start < split.validation_start < split.test_start < pd.Timestamp("2020-03-29")
+
+
+def test_feature_matrix_is_compute_model_inputs(tmp_path: Path) -> None:
+    frame = _frame()
+    for feature_set in ("anchor", "extended"):
+        expected = F.compute_model_inputs(
+            frame.amount, frame[F.NUM_TRANS_LAST_10M], frame[F.AVG_AMT_LAST_10M], frame[F.NUM_TRANS_LAST_1W],
+            frame[F.AVG_AMT_LAST_1W], frame[F.MAX_AMT_LAST_10M], feature_set,
+        )
+        got = feature_matrix(frame, feature_set)
+        assert got.shape == (len(frame), len(F.model_input_names(feature_set)))
+        np.testing.assert_array_equal(got, expected)
+        assert np.isnan(got[::7, 1:4]).all()  # no 1-week history: missing ratios
+
+
+def test_load_training_set_reads_partitions_sorted_with_positions(tmp_path: Path) -> None:
+    frame = _frame().sample(frac=1.0, random_state=1)
+    frame.to_parquet(tmp_path / "ts", partition_cols=["dt"], index=False)
+    loaded = load_training_set(tmp_path / "ts")
+    assert loaded["trans_time"].is_monotonic_increasing
+    assert len(loaded) == len(frame)
+    assert (loaded.loc[loaded.fraud_label == 1, "chain_position"] == 1).all()
+    digest = data_hash(tmp_path / "ts")
+    assert digest.startswith("sha256:") and digest == data_hash(tmp_path / "ts")
+    with pytest.raises(FileNotFoundError):
+        load_training_set(tmp_path / "nope")
