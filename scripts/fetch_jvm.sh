@@ -6,12 +6,13 @@
 # network work. Needs only Java 17+ and Maven. Each component is fetched into a temporary directory
 # and moved into place only when complete, so an interrupted run never leaves a half-filled lib dir.
 #
-# Environment: MAVEN_REPO_LOCAL=/path  use another local Maven repository (e.g. to time a fresh fetch).
+# Environment: MAVEN_REPO_LOCAL=/path  use another local Maven repository (e.g. to time a fresh fetch);
+#              JVM_LIB_DIR=/path       fetch into another folder than infra/jvm/lib.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JVM_DIR=infra/jvm
-LIB_DIR=$JVM_DIR/lib
+LIB_DIR=${JVM_LIB_DIR:-$JVM_DIR/lib}
 COMPONENTS=(kafka flink dynamodb)
 
 command -v java >/dev/null 2>&1 || { echo "error: java not found; install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
@@ -30,7 +31,7 @@ for component in "${COMPONENTS[@]}"; do
   echo "fetching $component ..."
   # stripVersion: sqlite4java looks for its native library by a fixed name (libsqlite4java-linux-amd64.so).
   mvn "${MVN_ARGS[@]}" -P "$component" dependency:copy-dependencies \
-    -DoutputDirectory="$PWD/$tmp" -DincludeScope=runtime -Dmdep.stripVersion=true
+    -DoutputDirectory="$(cd "$(dirname "$tmp")" && pwd)/$(basename "$tmp")" -DincludeScope=runtime -Dmdep.stripVersion=true
   rm -rf "${LIB_DIR:?}/$component"
   mv "$tmp" "$LIB_DIR/$component"
   echo "  $component: $(find "$LIB_DIR/$component" -type f | wc -l) files, $(du -sh "$LIB_DIR/$component" | cut -f1)"

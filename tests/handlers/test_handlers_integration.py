@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import json
 import math
 
-import numpy as np
 import pytest
 
 from fraudstream import features as F
@@ -106,7 +104,10 @@ def test_fraud_scorer_scores_batch_dead_letters_poison_and_survives_outage(score
     assert len(letters) == 1 and letters[0].stage == "fraud-scorer" and letters[0].offset == poison_offset(event)
     assert letters[0].payload == POISON.decode()
 
-    # the inputs are the shared function's, missing history → null ratios
+    # the inputs are the shared function's (for the feature set the model was trained on), missing → null
+    from fraudstream.model.registry import load_metadata
+
+    meta = load_metadata(s.model_dir)
     good = [a for a in aggs if not isinstance(a, bytes)]
     week = {A: (10, 40.0), B: (4, 0.0), C: (None, None)}
     expected = F.compute_model_inputs(
@@ -115,21 +116,19 @@ def test_fraud_scorer_scores_batch_dead_letters_poison_and_survives_outage(score
         [a.avg_amt_last_10m for a in good],
         [week[a.cc_num][0] for a in good],
         [week[a.cc_num][1] for a in good],
+        [a.max_amt_last_10m for a in good],
+        feature_set=meta.feature_set,
     )
-    for a, row in zip(good, expected, strict=True):
+    names = F.model_input_names(meta.feature_set)
+    rows = [[None if math.isnan(v) else float(v) for v in row] for row in expected]
+    for a, row in zip(good, rows, strict=True):
         p = preds[a.tid]
-        got = [p.amount, p.amt_ratio1, p.amt_ratio2, p.count_ratio]
-        assert [None if math.isnan(v) else v for v in row] == got
+        assert [p.amount if n == "amount" else getattr(p, n) for n in names] == row
     assert preds["c1"].amt_ratio1 is None and preds["c1"].num_trans_last_1w is None
     assert preds["b1"].amt_ratio2 is None and preds["b1"].count_ratio == 0.25  # avg_1w = 0 → missing
 
     # verdict: the endpoint's probabilities, the model's threshold and version
-    from fraudstream.model.registry import load_metadata
-
-    meta = load_metadata(s.model_dir)
-    direct = HttpEndpoint(s.endpoint_url).predict(
-        [list(map(lambda v: None if math.isnan(v) else v, r)) for r in expected]
-    )
+    direct = HttpEndpoint(s.endpoint_url).predict(rows)
     for a, prob in zip(good, direct.probabilities, strict=True):
         p = preds[a.tid]
         assert p.fraud_probability == pytest.approx(prob, abs=1e-7)
@@ -144,4 +143,3 @@ def test_threshold_override_from_env(scorer_settings, kafka_io, monkeypatch) -> 
     fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 1), None, HandlerResources(s))
     [p] = [decode(Prediction, m.value()) for m in kafka_io.read(s.topic_predictions, 1)]
     assert p.threshold == 0.000001 and p.is_fraud
-    assert json.loads(np.format_float_positional(p.fraud_probability)) >= 0

@@ -67,8 +67,13 @@ def test_feature_matrix_is_compute_model_inputs(tmp_path: Path) -> None:
     frame = _frame()
     for feature_set in ("anchor", "extended"):
         expected = F.compute_model_inputs(
-            frame.amount, frame[F.NUM_TRANS_LAST_10M], frame[F.AVG_AMT_LAST_10M], frame[F.NUM_TRANS_LAST_1W],
-            frame[F.AVG_AMT_LAST_1W], frame[F.MAX_AMT_LAST_10M], feature_set,
+            frame.amount,
+            frame[F.NUM_TRANS_LAST_10M],
+            frame[F.AVG_AMT_LAST_10M],
+            frame[F.NUM_TRANS_LAST_1W],
+            frame[F.AVG_AMT_LAST_1W],
+            frame[F.MAX_AMT_LAST_10M],
+            feature_set,
         )
         got = feature_matrix(frame, feature_set)
         assert got.shape == (len(frame), len(F.model_input_names(feature_set)))

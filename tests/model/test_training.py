@@ -77,8 +77,17 @@ def test_train_cli_on_the_training_set(model_training_set_path: Path, tmp_path: 
     runner = CliRunner()
     result = runner.invoke(
         app,
-        ["train", "--training-set", str(model_training_set_path), "--model-dir", str(tmp_path),
-         "--feature-set", "anchor", "--max-rounds", "30"],
+        [
+            "train",
+            "--training-set",
+            str(model_training_set_path),
+            "--model-dir",
+            str(tmp_path),
+            "--feature-set",
+            "anchor",
+            "--max-rounds",
+            "30",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert registry.load_metadata(tmp_path).feature_set == "anchor"

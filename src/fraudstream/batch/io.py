@@ -52,7 +52,7 @@ def read_transactions(spark: SparkSession, path: str) -> DataFrame:
     ]
     if LABEL_COLUMN in raw.columns:
         columns.append(f.col(LABEL_COLUMN).cast("int").alias(LABEL_COLUMN))
-    columns += [f.col(c).cast("string").alias(c) for c in OPTIONAL_COLUMNS[1:] if c in raw.columns]
+    columns += [f.col(c) for c in OPTIONAL_COLUMNS[1:] if c in raw.columns]  # types kept as written
     return raw.select(*columns)
 
 

@@ -1,9 +1,96 @@
-"""CLI commands: batch (placeholder until its issue lands)."""
+"""CLI commands: ``batch nightly|training-set|backfill`` (the PySpark job; pyspark loads lazily)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import typer
+
+batch_app = typer.Typer(
+    help="Nightly PySpark job: 1-week features to the online store, point-in-time training set, backfill.",
+    no_args_is_help=True,
+)
+
+DAY_FORMATS = ["%Y-%m-%d"]
+MASTER_HELP = "Spark master URL (default: $FRAUDSTREAM_SPARK_MASTER or local[*]); e.g. spark://host:7077, yarn."
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(batch_app, name="batch")
+
+
+def _finish(summary: dict[str, Any], title: str) -> None:
+    """Print the run summary; a run with failed writes exits non-zero."""
+    from fraudstream.batch.summary import print_summary
+
+    print_summary(summary, title)
+    if summary.get("failed"):
+        typer.secho(f"{summary['failed']} record(s) failed to load; see 'errors' in the summary", err=True, fg="red")
+        raise typer.Exit(1)
+
+
+def _run(job, *args: Any, master: str | None) -> dict[str, Any]:
+    """Run ``job(spark, *args)`` with a session; bad input becomes a clear usage error."""
+    from fraudstream.batch.io import InputError
+    from fraudstream.batch.spark_session import get_spark
+
+    spark = get_spark(master)
+    try:
+        return job(spark, *args)
+    except (InputError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        spark.stop()
+
+
+@batch_app.command("nightly")
+def nightly_command(
+    input_path: str = typer.Option(..., "--input", "-i", help="Transactions (Parquet or CSV; local, s3://, s3a://)."),
+    as_of: datetime = typer.Option(..., "--as-of", formats=DAY_FORMATS, help="UTC day; the week is [as_of-7d, as_of)."),
+    master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
+) -> None:
+    """Compute every active card's 1-week features for AS_OF and write them to cc-agg-batch-fg."""
+    from fraudstream.batch.nightly import run_nightly
+    from fraudstream.settings import get_settings
+
+    summary = _run(run_nightly, input_path, as_of.date(), get_settings(), master=master)
+    _finish(summary, f"batch nightly {as_of:%Y-%m-%d}")
+
+
+@batch_app.command("training-set")
+def training_set_command(
+    input_path: str = typer.Option(..., "--input", "-i", help="Transactions (Parquet or CSV; local, s3://, s3a://)."),
+    out: str = typer.Option(..., "--out", "-o", help="Output directory (Parquet partitioned by dt=YYYY-MM-DD)."),
+    from_date: datetime | None = typer.Option(None, "--from", formats=DAY_FORMATS, help="First UTC day (inclusive)."),
+    to_date: datetime | None = typer.Option(None, "--to", formats=DAY_FORMATS, help="Last UTC day (inclusive)."),
+    master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
+) -> None:
+    """Write the point-in-time training set: 10-minute + as-served 1-week features + model inputs."""
+    from fraudstream.batch.training_set import build_training_set
+
+    summary = _run(
+        build_training_set,
+        input_path,
+        out,
+        from_date.date() if from_date else None,
+        to_date.date() if to_date else None,
+        master=master,
+    )
+    _finish(summary, "batch training-set")
+
+
+@batch_app.command("backfill")
+def backfill_command(
+    input_path: str = typer.Option(..., "--input", "-i", help="Transactions (Parquet or CSV; local, s3://, s3a://)."),
+    from_date: datetime = typer.Option(..., "--from", formats=DAY_FORMATS, help="First nightly run (UTC day)."),
+    to_date: datetime = typer.Option(..., "--to", formats=DAY_FORMATS, help="Last nightly run (UTC day)."),
+    master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
+) -> None:
+    """Run the nightly computation for every day in [FROM, TO]; the store ends as after the last run."""
+    from fraudstream.batch.nightly import run_backfill
+    from fraudstream.settings import get_settings
+
+    summary = _run(run_backfill, input_path, from_date.date(), to_date.date(), get_settings(), master=master)
+    _finish(summary, f"batch backfill {from_date:%Y-%m-%d}..{to_date:%Y-%m-%d}")

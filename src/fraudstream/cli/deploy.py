@@ -25,6 +25,7 @@ class RichUi:
         self.console = Console()
         self._progress: Any = None
         self._task: Any = None
+        self._total = 1
         self._done: set[str] = set()
 
     def step(self, message: str) -> None:
@@ -45,7 +46,8 @@ class RichUi:
         elif kind == "event":
             self._event(value)
         elif kind == "status" and self._progress is not None:
-            self._progress.update(self._task, description=str(value))
+            done = str(value).endswith("_COMPLETE")  # emulators may emit no per-resource events
+            self._progress.update(self._task, description=str(value), **({"completed": self._total} if done else {}))
         elif kind == "status":
             self.console.print(f"  {value}")
 
@@ -59,7 +61,8 @@ class RichUi:
             console=self.console,
         )  # fmt: skip
         self._progress.start()
-        self._task = self._progress.add_task("executing change set", total=max(total, 1))
+        self._total = max(total, 1)
+        self._task = self._progress.add_task("executing change set", total=self._total)
 
     def _event(self, event: Any) -> None:
         colour = "red" if "FAILED" in event.status else "green" if event.status.endswith("COMPLETE") else "dim"
@@ -104,6 +107,12 @@ def _print_outputs(ui: RichUi, title: str, outputs: dict[str, str]) -> None:
     for key in sorted(outputs):
         table.add_row(key, outputs[key])
     ui.console.print(table)
+
+
+def _aws_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
 
 
 def _fail(ui: RichUi, exc: Exception) -> None:
@@ -176,7 +185,7 @@ def up(
     )  # fmt: skip
     try:
         result = run_up(request, ui)
-    except (DeployError, PreflightError, PackagingError) as exc:
+    except (DeployError, PreflightError, PackagingError, *_aws_errors()) as exc:
         _fail(ui, exc)
     ui._stop()
     ui.console.print(f"[green]{result.name}: {result.status}[/]" + ("" if result.changed else " (no changes)"))
@@ -200,7 +209,7 @@ def down(
     ui = RichUi()
     try:
         deleted = run_down(stack_name, _target(region, endpoint_url), ui, include_bootstrap, poll_seconds)
-    except DeployError as exc:
+    except (DeployError, *_aws_errors()) as exc:
         _fail(ui, exc)
     ui.console.print(f"deleted: {', '.join(deleted) or 'nothing'}")
 
@@ -216,7 +225,10 @@ def status(
     from fraudstream.deploy.deployer import run_status
 
     ui = RichUi()
-    info = run_status(stack_name, _target(region, endpoint_url))
+    try:
+        info = run_status(stack_name, _target(region, endpoint_url))
+    except _aws_errors() as exc:
+        _fail(ui, exc)
     if info is None:
         ui.console.print(f"stack {stack_name} does not exist")
         raise typer.Exit(1)

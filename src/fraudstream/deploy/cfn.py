@@ -77,6 +77,8 @@ def deploy_stack(
     tags: dict[str, str] | None = None,
 ) -> StackResult:
     """Create or update ``name`` from ``template`` (``TemplateBody`` or ``TemplateURL``) and wait."""
+    from botocore.exceptions import ClientError
+
     notify = listener or (lambda _kind, _value: None)
     existing = describe_stack(cfn, name)
     if existing is not None and existing["StackStatus"] == "ROLLBACK_COMPLETE":
@@ -91,23 +93,26 @@ def deploy_stack(
     params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in sorted(parameters.items())]
     params += [{"ParameterKey": k, "UsePreviousValue": True} for k in sorted(previous - set(parameters))]
     change_set_name = f"fraudstream-{int(time.time() * 1000)}"
-    cfn.create_change_set(
-        StackName=name,
-        ChangeSetName=change_set_name,
-        ChangeSetType="CREATE" if creating else "UPDATE",
-        Parameters=params,
-        Capabilities=CAPABILITIES,
-        Tags=[{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
-        **template,
-    )
+    try:
+        cfn.create_change_set(
+            StackName=name,
+            ChangeSetName=change_set_name,
+            ChangeSetType="CREATE" if creating else "UPDATE",
+            Parameters=params,
+            Capabilities=CAPABILITIES,
+            Tags=[{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
+            **template,
+        )
+    except ClientError as exc:  # some emulators refuse an empty change set up front
+        if creating or not _no_changes(str(exc)):
+            raise
+        return _unchanged(cfn, name, notify)
     change_set = _wait_change_set(cfn, name, change_set_name, poll_seconds, timeout_seconds)
     if change_set["Status"] == "FAILED":
         reason = change_set.get("StatusReason", "")
-        if not creating and any(marker in reason for marker in NO_CHANGE_MARKERS):
+        if not creating and _no_changes(reason):  # AWS: the change set fails with "didn't contain changes"
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set_name)
-            stack = describe_stack(cfn, name)
-            notify("status", "no changes")
-            return StackResult(name, stack["StackStatus"] if stack else "?", outputs_of(stack), changed=False)
+            return _unchanged(cfn, name, notify)
         raise DeployError(f"change set for {name} failed: {reason}")
 
     changes = len(change_set.get("Changes", []))
@@ -119,6 +124,16 @@ def deploy_stack(
     if status not in GOOD_END:
         raise DeployError(f"stack {name} ended in {status}: {_failure_reasons(cfn, name, started)}")
     return StackResult(name, status, outputs_of(stack), changed=True, changes=changes)
+
+
+def _no_changes(message: str) -> bool:
+    return any(marker in message for marker in NO_CHANGE_MARKERS)
+
+
+def _unchanged(cfn: Any, name: str, notify: Listener) -> StackResult:
+    stack = describe_stack(cfn, name)
+    notify("status", "no changes")
+    return StackResult(name, stack["StackStatus"] if stack else "?", outputs_of(stack), changed=False)
 
 
 def delete_stack(cfn: Any, name: str, *, listener: Listener | None = None, poll_seconds: float = 2.0) -> bool:

@@ -95,7 +95,12 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
     keys = upload_artifacts(s3, req.bucket, manifest, on_upload=lambda *uploaded: ui.listener("upload", uploaded))
     _check_serving_image(req, boot.outputs, ui)
 
-    params = {"ArtifactBucket": req.bucket, "LambdaCodeKey": keys[LAMBDA_ZIP], "FlinkCodeKey": keys[FLINK_ZIP]}
+    params = {
+        "ArtifactBucket": req.bucket,
+        "LambdaCodeKey": keys[LAMBDA_ZIP],
+        "FlinkCodeKey": keys[FLINK_ZIP],
+        "ServingRepositoryName": serving_repository(req),
+    }
     if MODEL_TARBALL in keys:
         params["ModelDataKey"] = keys[MODEL_TARBALL]
     if manifest.model.get("feature_set"):
@@ -179,8 +184,12 @@ def _bootstrap_params(cloudformation: Any, s3: Any, req: UpRequest) -> dict[str,
         create = previous["CreateBucket"]
     else:
         create = "false" if _bucket_exists(s3, req.bucket) else "true"
-    repo = req.params.get("ServingRepositoryName", "fraudstream-serving")
-    return {"BucketName": req.bucket, "CreateBucket": create, "ServingRepositoryName": repo}
+    return {"BucketName": req.bucket, "CreateBucket": create, "ServingRepositoryName": serving_repository(req)}
+
+
+def serving_repository(req: UpRequest) -> str:
+    """ECR repository of the serving image: one per deployment unless given."""
+    return req.params.get("ServingRepositoryName", f"{req.stack_name}-serving")
 
 
 def _bucket_exists(s3: Any, bucket: str) -> bool:
@@ -197,7 +206,7 @@ def _check_serving_image(req: UpRequest, boot_outputs: dict[str, str], ui: Ui) -
     """The endpoint cannot start without the image: an error on AWS, a warning on an emulator."""
     from botocore.exceptions import ClientError
 
-    repo = req.params.get("ServingRepositoryName", boot_outputs.get("ServingRepositoryName", "fraudstream-serving"))
+    repo = serving_repository(req)
     tag = req.params.get("ServingImageTag", "latest")
     try:
         req.target.client("ecr").describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])

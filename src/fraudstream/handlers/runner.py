@@ -117,7 +117,7 @@ class HandlerRunner:
 
         from fraudstream.kafka_clients import consumer_config
 
-        consumer = Consumer(consumer_config(self.group_id, self.settings, **{"session.timeout.ms": 10_000}))
+        consumer = Consumer(consumer_config(self.group_id, self.settings, **{"session.timeout.ms": 6_000}))
         consumer.subscribe([self.settings.topic_agg], on_assign=self._on_assign, on_revoke=self._on_revoke)
         return consumer
 

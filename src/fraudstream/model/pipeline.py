@@ -49,7 +49,9 @@ def train_one(
 
     parts = split_by_time(frame, split)
     names = list(F.model_input_names(config.feature_set))
-    x_train, x_val, x_test = (feature_matrix(p, config.feature_set) for p in (parts.train, parts.validation, parts.test))
+    x_train, x_val, x_test = (
+        feature_matrix(p, config.feature_set) for p in (parts.train, parts.validation, parts.test)
+    )
     y_train, y_val, y_test = (labels(p) for p in (parts.train, parts.validation, parts.test))
 
     with Progress(
@@ -170,4 +172,3 @@ def split_for(frame: pd.DataFrame) -> TimeSplit:
     if first <= default.train_start and last > default.test_start + pd.Timedelta(days=7):
         return default
     return TimeSplit.for_span(first, last)
-

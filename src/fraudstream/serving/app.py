@@ -51,7 +51,11 @@ def create_app(predictor: Predictor, max_body_bytes: int = MAX_BODY_BYTES) -> Fa
     meta = predictor.metadata
     names = list(meta.feature_names)
     metrics = EndpointMetrics(meta.version, meta.feature_set)
-    model_headers = {"X-Model-Version": meta.version, "X-Threshold": repr(meta.threshold), "X-Feature-Set": meta.feature_set}
+    model_headers = {
+        "X-Model-Version": meta.version,
+        "X-Threshold": repr(meta.threshold),
+        "X-Feature-Set": meta.feature_set,
+    }
     app = FastAPI(title="fraudstream endpoint", version=meta.version, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.predictor = predictor
     app.state.metrics = metrics

@@ -21,19 +21,26 @@ class EndpointMetrics:
     def __init__(self, model_version: str, feature_set: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "fraudstream_endpoint_requests", "HTTP requests by endpoint and status", ["endpoint", "status"],
+            "fraudstream_endpoint_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "status"],
             registry=self.registry,
         )
         self.errors = Counter(
             "fraudstream_endpoint_errors", "Refused or failed requests by reason", ["reason"], registry=self.registry
         )
         self.latency = Histogram(
-            "fraudstream_endpoint_request_seconds", "Request latency inside the server", ["endpoint"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "fraudstream_endpoint_request_seconds",
+            "Request latency inside the server",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.rows = Counter("fraudstream_endpoint_rows_scored", "Rows scored by the model", registry=self.registry)
         self.model = Gauge(
-            "fraudstream_model_info", "The model being served (value 1)", ["version", "feature_set"],
+            "fraudstream_model_info",
+            "The model being served (value 1)",
+            ["version", "feature_set"],
             registry=self.registry,
         )
         self.model.labels(version=model_version, feature_set=feature_set).set(1)

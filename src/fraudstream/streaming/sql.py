@@ -245,9 +245,9 @@ def invalid_insert_sql(cfg: JobConfig) -> str:
 
 def late_insert_sql(cfg: JobConfig) -> str:
     reason = (
-        "'late: trans_time ' || DATE_FORMAT(trans_time, '{f}') || ' of tid ' || tid || "
-        "' is not after the watermark ' || DATE_FORMAT(CURRENT_WATERMARK(trans_time), '{f}')"
-    ).format(f=ISO_MILLIS_FORMAT)
+        f"'late: trans_time ' || DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') || ' of tid ' || tid || "
+        f"' is not after the watermark ' || DATE_FORMAT(CURRENT_WATERMARK(trans_time), '{ISO_MILLIS_FORMAT}')"
+    )
     return f"INSERT INTO {LATE_SINK}\n" + _dead_letter_select(cfg, reason, f"error IS NULL AND {LATE_CONDITION}")
 
 

@@ -72,9 +72,9 @@ def wait_for_ping(url: str, process: subprocess.Popen | None, log: Path | None, 
     raise TimeoutError(f"endpoint {url} did not answer /ping within {timeout:.0f} s")
 
 
-def start_endpoint(model_dir: Path, log: Path, version: str = "latest", port: int | None = None) -> tuple[
-    subprocess.Popen, str
-]:
+def start_endpoint(
+    model_dir: Path, log: Path, version: str = "latest", port: int | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start ``fraudstream serve`` as its own process; returns it and its base URL once /ping answers."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,71 @@
+"""Benchmark: generate the default 5.4M-row dataset and write it as Parquet.
+
+Prints seconds, rows/s and peak memory; writes ``benchmarks/results/generate.json``.
+Target (issue 3): under 30 s on a 2-core machine.
+
+    .venv/bin/python benchmarks/bench_generate.py [--transactions N] [--profile seed|rich]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from fraudstream.generator import GeneratorConfig, generate_table, write_transactions
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=5_400_000)
+    parser.add_argument("--cards", type=int, default=10_000)
+    parser.add_argument("--profile", default="seed", choices=["seed", "rich"])
+    parser.add_argument("--out", type=Path, default=None, help="Keep the file here (default: a temp file).")
+    args = parser.parse_args()
+
+    config = GeneratorConfig(cards=args.cards, transactions=args.transactions, profile=args.profile)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or Path(tmp) / "transactions.parquet"
+        began = time.perf_counter()
+        table = generate_table(config)
+        generated = time.perf_counter()
+        write_transactions(table, out)
+        done = time.perf_counter()
+        size_mb = out.stat().st_size / 2**20
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total = done - began
+    result = {
+        "benchmark": "generate",
+        "profile": config.profile,
+        "rows": table.num_rows,
+        "fraud_rows": config.fraud_rows,
+        "cards": config.cards,
+        "seconds_generate": round(generated - began, 2),
+        "seconds_write": round(done - generated, 2),
+        "seconds_total": round(total, 2),
+        "rows_per_s": round(table.num_rows / total),
+        "peak_rss_mb": round(peak_mb),
+        "file_mb": round(size_mb, 1),
+        "target_seconds": 30,
+        "meets_target": total < 30,
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "generate.json" if config.profile == "seed" else f"generate_{config.profile}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"generate {result['rows']:,} rows ({config.profile}): {total:.1f} s "
+        f"(generate {result['seconds_generate']} s, write {result['seconds_write']} s), "
+        f"{result['rows_per_s']:,} rows/s, peak {result['peak_rss_mb']} MB, file {result['file_mb']} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Benchmark: ``produce --max`` of a generated file into a real local broker.
+
+Uses the broker at ``FRAUDSTREAM_KAFKA_BOOTSTRAP`` when set, else starts a private one on free
+ports (and stops it afterwards). Sends to fresh topic names so that nothing else is disturbed.
+Prints records/s (transactions + labels) and peak memory; writes ``benchmarks/results/produce.json``.
+Target (issue 3): at least 100,000 records/s.
+
+    .venv/bin/python benchmarks/bench_produce.py [--transactions N] [--no-labels]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from fraudstream.generator import GeneratorConfig, generate_table, write_transactions
+from fraudstream.producer import produce
+from fraudstream.settings import Settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@contextlib.contextmanager
+def broker(state_dir: Path) -> Iterator[Settings]:
+    """Settings pointing at a broker: the external one, or a private one for the run."""
+    from fraudstream.stack.manager import Stack
+    from fraudstream.testing.engines import make_test_settings
+
+    settings = make_test_settings(state_dir)
+    suffix = uuid.uuid4().hex[:8]
+    settings = settings.model_copy(
+        update={
+            "topic_transactions": f"bench-transactions-{suffix}",
+            "topic_labels": f"bench-labels-{suffix}",
+            "topic_dead_letter": f"bench-dead-letter-{suffix}",
+        }
+    )
+    if os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP"):
+        yield settings
+        return
+    stack = Stack(settings)
+    try:
+        stack.up(only="kafka")
+        yield settings
+    finally:
+        stack.down(only="kafka")
+
+
+def delete_topics(settings: Settings) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    with contextlib.suppress(Exception):
+        admin.delete_topics([settings.topic_transactions, settings.topic_labels, settings.topic_dead_letter])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=2_000_000)
+    parser.add_argument("--no-labels", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_transactions(
+            generate_table(GeneratorConfig(transactions=args.transactions)), Path(tmp) / "tx.parquet"
+        )
+        with broker(Path(tmp) / "state") as settings:
+            try:
+                summary = produce(path, settings, labels=not args.no_labels)
+            finally:
+                delete_topics(settings)
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "benchmark": "produce --max",
+        "transactions": summary.transactions_sent,
+        "labels": summary.labels_sent,
+        "failed": summary.failed,
+        "seconds": round(summary.seconds, 2),
+        "records_per_s": round(summary.records_per_s),
+        "transactions_per_s": round(summary.transactions_per_s),
+        "peak_rss_mb": round(peak_mb),
+        "partitions": settings.partitions,
+        "target_records_per_s": 100_000,
+        "meets_target": summary.records_per_s >= 100_000,
+        "cpus": os.cpu_count(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "produce.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"produce --max: {summary.sent:,} records ({summary.transactions_sent:,} transactions + "
+        f"{summary.labels_sent:,} labels) in {summary.seconds:.1f} s = {result['records_per_s']:,} records/s "
+        f"({result['transactions_per_s']:,} transactions/s), failed {summary.failed}, peak {result['peak_rss_mb']} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+"""Stream transactions into Kafka: ``transactions`` keyed by ``cc_num``, each label on ``labels``.
+
+Pacing: ``rate`` (transactions per second), ``speedup`` (replay event time X times faster than
+real) or neither (as fast as possible). The producer is idempotent (``kafka_clients.producer_config``)
+and asks for delivery reports on failures only, so success costs no Python callback; what was
+sent is what was queued minus what failed, once ``flush`` has drained the queue. Records that do
+not decode as transactions go to ``dead-letter`` with the reason. Ctrl-C stops reading, flushes
+what is queued and still reports.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraudstream.record_source import EncodedBatch, Selection, file_batches, line_batches, stdin_lines
+from fraudstream.settings import Settings, get_settings
+
+STAGE = "producer"
+MAX_SLEEP_S = 0.1  # pacing sleeps in short steps so that delivery reports and Ctrl-C stay responsive
+FLUSH_TIMEOUT_S = 60.0
+THROUGHPUT_CONFIG: dict[str, Any] = {
+    "linger.ms": 20,
+    "batch.size": 1_000_000,
+    "queue.buffering.max.messages": 500_000,
+    "queue.buffering.max.kbytes": 512 * 1024,
+    "message.timeout.ms": 60_000,
+    "delivery.report.only.error": True,
+}
+"""Overrides on top of the shared idempotent producer config: big lz4 batches, failure-only reports."""
+
+
+@dataclass
+class ProduceSummary:
+    """What a run did; ``ok`` is False when any record failed to be delivered."""
+
+    transactions_sent: int = 0
+    labels_sent: int = 0
+    rejected: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    first_error: str | None = None
+    errors_by_topic: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        return self.transactions_sent + self.labels_sent
+
+    @property
+    def records_per_s(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def transactions_per_s(self) -> float:
+        return self.transactions_sent / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "sent": self.sent,
+            "records_per_s": round(self.records_per_s, 1),
+            "transactions_per_s": round(self.transactions_per_s, 1),
+        }
+
+
+class DeliveryTracker:
+    """Counts failed deliveries per topic (librdkafka reports only failures here)."""
+
+    def __init__(self) -> None:
+        self.failed: dict[str, int] = {}
+        self.first_error: str | None = None
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is None:
+            return
+        topic = msg.topic() or "?"
+        self.failed[topic] = self.failed.get(topic, 0) + 1
+        if self.first_error is None:
+            self.first_error = f"{topic}: {err}"
+
+    def failed_on(self, topic: str) -> int:
+        return self.failed.get(topic, 0)
+
+
+class Pacer:
+    """When each record may leave: by rate, by event time / speedup, or immediately."""
+
+    def __init__(self, rate: float | None = None, speedup: float | None = None) -> None:
+        if rate is not None and speedup is not None:
+            raise ValueError("choose one of rate and speedup")
+        if rate is not None and rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        if speedup is not None and speedup <= 0:
+            raise ValueError(f"speedup must be positive, got {speedup}")
+        self.rate = rate
+        self.speedup = speedup
+        self.started = time.monotonic()
+        self.count = 0
+        self.first_event_ms: int | None = None
+
+    @property
+    def unpaced(self) -> bool:
+        return self.rate is None and self.speedup is None
+
+    def due_offsets(self, times_ms: np.ndarray) -> np.ndarray | None:
+        """Seconds after start at which each record of a batch is due (None: all due now)."""
+        n = times_ms.size
+        if self.rate is not None:
+            offsets = (self.count + np.arange(n)) / self.rate
+        elif self.speedup is not None and n:
+            if self.first_event_ms is None:
+                self.first_event_ms = int(times_ms[0])
+            offsets = np.maximum(times_ms - self.first_event_ms, 0) / 1000.0 / self.speedup
+        else:
+            offsets = None
+        self.count += n
+        return offsets
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def produce(
+    source: str | Path,
+    settings: Settings | None = None,
+    *,
+    rate: float | None = None,
+    speedup: float | None = None,
+    selection: Selection | None = None,
+    labels: bool = True,
+    producer: Any = None,
+    on_progress: Callable[[ProduceSummary], None] | None = None,
+    stdin: Any = None,
+) -> ProduceSummary:
+    """Send ``source`` (a generated Parquet/CSV file, or ``-`` for JSON lines on stdin) to Kafka.
+
+    Returns the summary after flushing; never raises on delivery failures (they are counted).
+    A ``producer`` passed in should report failures to a ``DeliveryTracker`` it was built with
+    (see :func:`make_producer`); otherwise failures are only visible as records left after flush.
+    """
+    settings = settings or get_settings()
+    tracker = DeliveryTracker()
+    producer = producer if producer is not None else make_producer(settings, tracker)
+    run = _Run(producer, settings, tracker, Pacer(rate, speedup), labels, on_progress)
+    try:
+        for batch in _batches(source, selection or Selection(), stdin):
+            if batch.rejected:
+                _dead_letter(producer, settings, source, batch)
+                run.summary.rejected += len(batch.rejected)
+            run.send(batch)
+    except KeyboardInterrupt:
+        run.summary.interrupted = True
+    finally:
+        remaining = _flush(producer)
+    return run.finish(remaining)
+
+
+class _Run:
+    """One produce run: queues records at the pacer's pace and keeps the running summary."""
+
+    PROGRESS_EVERY_S = 0.25
+
+    def __init__(
+        self,
+        producer: Any,
+        settings: Settings,
+        tracker: DeliveryTracker,
+        pacer: Pacer,
+        labels: bool,
+        on_progress: Callable[[ProduceSummary], None] | None,
+    ) -> None:
+        self.producer = producer
+        self.tx_topic = settings.topic_transactions
+        self.label_topic = settings.topic_labels if labels else None
+        self.tracker = tracker
+        self.pacer = pacer
+        self.on_progress = on_progress
+        self.summary = ProduceSummary()
+        self.queued_tx = 0
+        self.queued_labels = 0
+        self.began = time.monotonic()
+        self.reported = 0.0
+
+    def send(self, batch: EncodedBatch) -> None:
+        """Queue a batch's transactions (and labels), each no earlier than its due time."""
+        n = len(batch)
+        due = self.pacer.due_offsets(batch.times_ms)
+        start = 0
+        while start < n:
+            if due is None:
+                stop = n
+            else:
+                now = self.pacer.elapsed()
+                stop = int(np.searchsorted(due, now, side="right"))
+                if stop <= start:
+                    time.sleep(min(MAX_SLEEP_S, float(due[start]) - now))
+                    self.producer.poll(0)
+                    self._progress()
+                    continue
+            _queue(self.producer, self.tx_topic, batch.keys, batch.values, start, stop)
+            self.queued_tx += stop - start
+            if self.label_topic is not None:
+                self.queued_labels += _queue_labels(
+                    self.producer, self.label_topic, batch.keys, batch.labels, start, stop
+                )
+            self.producer.poll(0)
+            start = stop
+            self._progress()
+
+    def _progress(self) -> None:
+        now = time.monotonic()
+        if self.on_progress is not None and now - self.reported >= self.PROGRESS_EVERY_S:
+            self.reported = now
+            self._update_counts()
+            self.on_progress(self.summary)
+
+    def _update_counts(self) -> None:
+        s = self.summary
+        s.seconds = time.monotonic() - self.began
+        s.transactions_sent = self.queued_tx - self.tracker.failed_on(self.tx_topic)
+        s.labels_sent = self.queued_labels - (self.tracker.failed_on(self.label_topic) if self.label_topic else 0)
+
+    def finish(self, remaining: int) -> ProduceSummary:
+        """Final counts once the queue is flushed (``remaining`` = records never delivered)."""
+        self._update_counts()
+        s = self.summary
+        s.failed = sum(self.tracker.failed.values()) + remaining
+        s.errors_by_topic = dict(self.tracker.failed)
+        leftover = f"{remaining} records still queued after flush" if remaining else None
+        s.first_error = self.tracker.first_error or leftover
+        if remaining:  # undelivered; we cannot tell which topic, charge the transactions first
+            s.transactions_sent = max(0, s.transactions_sent - remaining)
+        if self.on_progress is not None:
+            self.on_progress(s)
+        return s
+
+
+def make_producer(settings: Settings, tracker: DeliveryTracker) -> Any:
+    """An idempotent, throughput-tuned producer whose failed deliveries go to ``tracker``."""
+    from confluent_kafka import Producer
+
+    from fraudstream.kafka_clients import ensure_topics, producer_config
+
+    try:
+        ensure_topics(
+            settings,
+            topics=(settings.topic_transactions, settings.topic_labels, settings.topic_dead_letter),
+            timeout=10.0,
+        )
+    except Exception as exc:  # unreachable broker: say so now rather than after message.timeout.ms
+        raise ConnectionError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
+    return Producer(producer_config(settings, **THROUGHPUT_CONFIG, on_delivery=tracker))
+
+
+def _batches(source: str | Path, selection: Selection, stdin: Any) -> Iterator[EncodedBatch]:
+    if str(source) == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return line_batches(stdin_lines(stream), selection)
+    return file_batches(source, selection)
+
+
+def _queue(producer: Any, topic: str, keys: list[bytes], values: list[bytes], start: int, stop: int) -> None:
+    """The hot loop: one ``produce`` per record; a full local queue waits for deliveries."""
+    send = producer.produce
+    for i in range(start, stop):
+        try:
+            send(topic, values[i], keys[i])
+        except BufferError:
+            _wait_for_room(producer, send, topic, values[i], keys[i])
+
+
+def _queue_labels(
+    producer: Any, topic: str, keys: list[bytes], labels: list[bytes | None], start: int, stop: int
+) -> int:
+    send = producer.produce
+    count = 0
+    for i in range(start, stop):
+        label = labels[i]
+        if label is None:
+            continue
+        try:
+            send(topic, label, keys[i])
+        except BufferError:
+            _wait_for_room(producer, send, topic, label, keys[i])
+        count += 1
+    return count
+
+
+def _wait_for_room(producer: Any, send: Callable[..., None], topic: str, value: bytes, key: bytes) -> None:
+    while True:
+        producer.poll(0.05)
+        try:
+            send(topic, value, key)
+            return
+        except BufferError:
+            continue
+
+
+def _dead_letter(producer: Any, settings: Settings, source: str | Path, batch: EncodedBatch) -> None:
+    from fraudstream.dead_letter import DeadLetterPublisher
+
+    publisher = DeadLetterPublisher(producer, settings)
+    origin = "stdin" if str(source) == "-" else str(source)
+    for item in batch.rejected:
+        publisher.publish(STAGE, origin, None, item.offset, item.error, item.payload)
+
+
+def _flush(producer: Any) -> int:
+    """Drain the queue (again if Ctrl-C interrupts the first flush); returns records left undelivered."""
+    try:
+        return int(producer.flush(FLUSH_TIMEOUT_S))
+    except KeyboardInterrupt:
+        return int(producer.flush(FLUSH_TIMEOUT_S))

@@ -1,0 +1,169 @@
+"""Submit, watch and stop the cc-agg job on a Flink session cluster.
+
+``submit_job`` is idempotent: when a job with the same name (one per input/output topic pair)
+is already active, it returns that job's id instead of starting a second copy. The job itself
+is started by running ``flink_jobs/cc_agg_job.py`` with the virtualenv's Python: PyFlink plans
+the SQL on the client (which needs the Kafka connector jar) and submits the job graph over REST.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fraudstream.settings import Settings, get_settings
+from fraudstream.streaming import sql
+from fraudstream.streaming.config import JobConfig, config_from_settings, job_name_for
+from fraudstream.streaming.rest import FlinkRest, FlinkRestError
+
+JOB_FILE = Path(__file__).resolve().parents[3] / "flink_jobs" / "cc_agg_job.py"
+SUBMIT_TIMEOUT_S = 300.0
+
+
+class SubmitError(RuntimeError):
+    """The job could not be submitted; the message carries the client's output."""
+
+
+def _connector_jar() -> str | None:
+    try:
+        from fraudstream.stack.jars import kafka_connector_jar
+
+        return str(kafka_connector_jar())
+    except Exception:  # not fetched: the runtime must provide the connector itself
+        return os.environ.get("FRAUDSTREAM_KAFKA_CONNECTOR_JAR")
+
+
+def job_config(settings: Settings, parallelism: int | None = None, from_savepoint: str | None = None) -> JobConfig:
+    """The job's configuration for these settings (connector jar from the stack)."""
+    cfg = config_from_settings(settings, connector_jar=_connector_jar(), from_savepoint=from_savepoint)
+    return cfg.replace(parallelism=parallelism) if parallelism else cfg
+
+
+def submit_job(
+    settings: Settings | None = None,
+    parallelism: int | None = None,
+    from_savepoint: str | None = None,
+    config: JobConfig | None = None,
+    wait_running: bool = True,
+) -> str:
+    """Start the job unless an active copy exists; returns the (new or existing) job id."""
+    settings = settings or get_settings()
+    cfg = config or job_config(settings, parallelism, from_savepoint)
+    with FlinkRest(settings.flink_rest) as rest:
+        active = rest.active_jobs(cfg.job_name)
+        if active:
+            return active[0]["jid"]
+        job_id = _run_job_client(cfg, settings.flink_rest)
+        if wait_running:
+            rest.wait_until_all_tasks_running(job_id)
+    return job_id
+
+
+def _run_job_client(cfg: JobConfig, rest_url: str) -> str:
+    cmd = [sys.executable, str(JOB_FILE), "--rest-url", rest_url, *cfg.as_args()]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S, env=os.environ.copy())
+    except subprocess.TimeoutExpired as exc:
+        raise SubmitError(f"job client did not finish within {SUBMIT_TIMEOUT_S:.0f} s") from exc
+    match = re.search(r"^JOB_ID=([0-9a-f]{32})$", proc.stdout, re.MULTILINE)
+    if proc.returncode != 0 or not match:
+        tail = (proc.stderr or proc.stdout)[-3000:]
+        raise SubmitError(f"submitting {cfg.job_name} failed (exit {proc.returncode}):\n{tail}")
+    return match.group(1)
+
+
+def _metric(metrics: dict[str, float], suffix: str) -> int:
+    return int(sum(v for k, v in metrics.items() if k.endswith(suffix)))
+
+
+def _sink_metric(metrics: dict[str, float], table: str) -> int:
+    return int(sum(v for k, v in metrics.items() if k.startswith(f"{table}[") and k.endswith("Writer.numRecordsSend")))
+
+
+def job_metrics(rest: FlinkRest, job_id: str) -> dict[str, int]:
+    """Records in/out of the job and per sink, late and dropped counts (sums over subtasks)."""
+    info = rest.job(job_id)
+    metrics: dict[str, float] = {}
+    for vertex in info.get("vertices", []):
+        names = rest.vertex_metric_names(job_id, vertex["id"])
+        wanted = [
+            n
+            for n in names
+            if n.endswith(("numRecordsSend", "numLateRecordsDropped"))
+            or (n.startswith("Source__") and n.endswith(".numRecordsOut"))
+        ]
+        if wanted:
+            metrics.update(rest.vertex_metrics(job_id, vertex["id"], wanted))
+    return {
+        "records_in": _metric({k: v for k, v in metrics.items() if k.startswith("Source__")}, ".numRecordsOut"),
+        "records_out": _sink_metric(metrics, sql.AGG_SINK),
+        "dead_letters": _sink_metric(metrics, sql.DEAD_LETTER_SINK),
+        "late_records": _sink_metric(metrics, sql.LATE_SINK),
+        "window_late_dropped": _metric(metrics, "numLateRecordsDropped"),
+    }
+
+
+def job_status(settings: Settings | None = None) -> dict[str, Any] | None:
+    """The latest cc-agg job of these settings: id, state, records in/out, last checkpoint (None if none)."""
+    settings = settings or get_settings()
+    name = job_name_for(settings)
+    with FlinkRest(settings.flink_rest) as rest:
+        job = rest.latest_job(name)
+        if job is None:
+            return None
+        job_id = job["jid"]
+        status: dict[str, Any] = {"job_id": job_id, "name": name, "state": job.get("state")}
+        if job.get("state") == "RUNNING":
+            try:
+                status.update(job_metrics(rest, job_id))
+            except FlinkRestError as exc:
+                status["metrics_error"] = str(exc)
+        checkpoints = rest.checkpoints(job_id)
+        latest = (checkpoints.get("latest") or {}).get("completed") or {}
+        counts = checkpoints.get("counts", {})
+        status["checkpoints"] = {"completed": counts.get("completed", 0), "failed": counts.get("failed", 0)}
+        status["last_checkpoint"] = (
+            {
+                "id": latest.get("id"),
+                "completed_at_ms": latest.get("latest_ack_timestamp"),
+                "path": latest.get("external_path"),
+                "size_bytes": latest.get("checkpointed_size", latest.get("state_size")),
+            }
+            if latest
+            else None
+        )
+        return status
+
+
+def stop_job(settings: Settings | None = None, savepoint: bool = False, target_directory: str | None = None) -> dict:
+    """Stop the active cc-agg job: with a savepoint (returns its path) or by cancelling it.
+
+    The job keeps its latest checkpoint on cancel (RETAIN_ON_CANCELLATION), so a cancelled job
+    can also be resumed with ``--from-savepoint <checkpoint path>``.
+    """
+    settings = settings or get_settings()
+    name = job_name_for(settings)
+    with FlinkRest(settings.flink_rest) as rest:
+        active = rest.active_jobs(name)
+        if not active:
+            return {"job_id": None, "stopped": False, "savepoint": None}
+        job_id = active[0]["jid"]
+        location = None
+        if savepoint:
+            location = rest.stop_with_savepoint(job_id, target_directory or _default_savepoint_dir(settings))
+        else:
+            rest.cancel(job_id)
+        rest.wait_for_state(job_id, {"FINISHED", "CANCELED"})
+        return {"job_id": job_id, "stopped": True, "savepoint": location}
+
+
+def _default_savepoint_dir(settings: Settings) -> str | None:
+    """The stack's savepoint folder when the cluster is the local one, else the cluster default."""
+    if settings.flink_rest_override:
+        return None
+    path = settings.state_dir.resolve() / "flink" / "savepoints"
+    return path.as_uri() if path.parent.is_dir() else None

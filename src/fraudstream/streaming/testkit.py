@@ -1,0 +1,166 @@
+"""Helpers to drive the cc-agg job from tests, the parity check and the benchmark.
+
+A plain-Python reference of the 10-minute window (the definition in :mod:`fraudstream.features`,
+computed with exact decimal sums like the SQL), and Kafka helpers: produce transactions to
+chosen partitions, push the watermark with one "flush" record per partition, read a topic back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from fraudstream import features
+from fraudstream.messages import Transaction, encode
+from fraudstream.settings import Settings
+
+FLUSH_CARD = "0000000000000000"
+"""Card number of the watermark-flush records (ignore it in results)."""
+
+
+@dataclass(frozen=True)
+class Tx:
+    """A transaction to send: ``partition`` None means "by key" (the producer's partitioner)."""
+
+    tid: str
+    cc_num: str
+    amount: float
+    trans_time: datetime
+    partition: int | None = None
+
+    def encode(self) -> bytes:
+        return encode(Transaction(tid=self.tid, cc_num=self.cc_num, amount=self.amount, trans_time=self.trans_time))
+
+
+def reference_features(rows: Iterable[Tx]) -> dict[str, tuple[int, float, float]]:
+    """tid -> (num_trans_last_10m, avg_amt_last_10m, max_amt_last_10m) by the shared definition.
+
+    Window [t - 10 min, t] of the card, rows with the same time included (SQL RANGE peers);
+    amounts rounded to cents as DECIMAL(12, 2), sums exact, mean = float(sum) / count.
+    """
+    by_card: dict[str, list[tuple[datetime, Decimal, str]]] = defaultdict(list)
+    for r in rows:
+        cents = Decimal(repr(float(r.amount))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        by_card[r.cc_num].append((r.trans_time, cents, r.tid))
+    out: dict[str, tuple[int, float, float]] = {}
+    for items in by_card.values():
+        items.sort(key=lambda x: x[0])
+        times = [t for t, _, _ in items]
+        lo = 0
+        for i, (t, _, tid) in enumerate(items):
+            while times[lo] < t - features.STREAM_WINDOW:
+                lo += 1
+            hi = i
+            while hi + 1 < len(items) and times[hi + 1] == t:
+                hi += 1
+            window = [a for _, a, _ in items[lo : hi + 1]]
+            out[tid] = (len(window), float(sum(window)) / len(window), float(max(window)))
+    return out
+
+
+def producer(settings: Settings) -> Any:
+    from confluent_kafka import Producer
+
+    from fraudstream.kafka_clients import producer_config
+
+    return Producer(producer_config(settings, **{"linger.ms": 20}))
+
+
+def produce(settings: Settings, rows: Sequence[Tx], topic: str | None = None) -> None:
+    """Send ``rows`` in order (key cc_num) and wait until all are acknowledged."""
+    p = producer(settings)
+    topic = topic or settings.topic_transactions
+    for r in rows:
+        kwargs = {"partition": r.partition} if r.partition is not None else {}
+        p.produce(topic, key=r.cc_num.encode(), value=r.encode(), **kwargs)
+        p.poll(0)
+    if p.flush(30) != 0:
+        raise RuntimeError("records were not acknowledged by Kafka within 30 s")
+
+
+def produce_raw(settings: Settings, values: Sequence[bytes | None], partition: int = 0) -> None:
+    """Send raw values (malformed records) to one partition."""
+    p = producer(settings)
+    for value in values:
+        p.produce(settings.topic_transactions, key=b"raw", value=value, partition=partition)
+    p.flush(30)
+
+
+def flush_rows(settings: Settings, at: datetime) -> list[Tx]:
+    """One record per partition at ``at``: moves every partition's watermark past earlier rows."""
+    stamp = at.strftime("%Y%m%dT%H%M%S")
+    return [Tx(f"flush-{stamp}-{p}", FLUSH_CARD, 1.0, at, partition=p) for p in range(settings.partitions)]
+
+
+def consume(
+    settings: Settings,
+    topic: str,
+    until: Any,
+    timeout: float = 120.0,
+) -> list[dict[str, Any]]:
+    """Read ``topic`` from the start until ``until(records)`` is true; records carry key/partition/offset.
+
+    Raises ``TimeoutError`` (with what was read) when the condition is not met in time.
+    """
+    from confluent_kafka import Consumer
+
+    from fraudstream.kafka_clients import consumer_config
+
+    c = Consumer(consumer_config(f"testkit-{uuid.uuid4().hex[:8]}", settings))
+    c.subscribe([topic])
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not until(records):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: condition not met after {timeout:.0f} s; read {len(records)} records")
+            for msg in c.consume(500, 0.5):
+                if msg.error():
+                    continue
+                value = json.loads(msg.value()) if msg.value() else None
+                records.append(
+                    {
+                        "key": msg.key().decode() if msg.key() else None,
+                        "partition": msg.partition(),
+                        "offset": msg.offset(),
+                        "value": value,
+                        "timestamp_ms": msg.timestamp()[1],
+                    }
+                )
+    finally:
+        c.close()
+    return records
+
+
+def has_tids(tids: Iterable[str]) -> Any:
+    """``until`` predicate: every tid in ``tids`` has at least one record."""
+    wanted = set(tids)
+
+    def check(records: list[dict[str, Any]]) -> bool:
+        seen = {r["value"].get("tid") for r in records if r["value"]}
+        return wanted <= seen
+
+    return check
+
+
+def by_tid(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r["value"] and r["value"].get("tid"):
+            out[r["value"]["tid"]].append(r["value"])
+    return out
+
+
+def seed_example(base: datetime, cc_num: str = "4444333322221248") -> list[Tx]:
+    """The seed article's card ...1248: 22:01:00 50.00, 22:03:59 200.00, 22:04:28 50.00, 22:05:05 500.00."""
+    day = base.replace(hour=22, minute=0, second=0, microsecond=0)
+    steps = [(timedelta(minutes=1), 50.0), (timedelta(minutes=3, seconds=59), 200.0)]
+    steps += [(timedelta(minutes=4, seconds=28), 50.0), (timedelta(minutes=5, seconds=5), 500.0)]
+    return [Tx(f"seed-{i + 1}", cc_num, amt, day + off) for i, (off, amt) in enumerate(steps)]

@@ -1,0 +1,93 @@
+"""The nightly load and backfill against real DynamoDB Local (isolated tables per test)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from fraudstream import features as F
+from fraudstream.aws_clients import dynamodb_client
+from fraudstream.batch.io import read_transactions
+from fraudstream.batch.nightly import run_backfill, run_nightly
+from fraudstream.batch.weekly_features import weekly_features
+from fraudstream.featurestore.dynamodb_store import from_item
+from fraudstream.featurestore.groups import BATCH_GROUP
+
+from .helpers import random_transactions
+
+pytestmark = pytest.mark.integration
+
+AS_OF = date(2020, 1, 15)
+
+
+def scan_batch_table(settings) -> dict[str, dict]:
+    client = dynamodb_client(settings)
+    items: dict[str, dict] = {}
+    for page in client.get_paginator("scan").paginate(TableName=BATCH_GROUP.table_name(settings), ConsistentRead=True):
+        for item in page["Items"]:
+            record = from_item(BATCH_GROUP, item)
+            items[record["cc_num"]] = record
+    return items
+
+
+@pytest.fixture(scope="module")
+def tx_path(tmp_path_factory):
+    return random_transactions(tmp_path_factory.mktemp("nightly") / "tx.parquet", cards=60, rows=3000)
+
+
+def expected_week(path: str, as_of: date) -> dict[str, tuple[int, float]]:
+    """Brute force in pandas: per card, count and mean over [as_of - 7 d, as_of)."""
+    raw = pd.read_parquet(path)
+    end = pd.Timestamp(as_of, tz="UTC")
+    week = raw[(raw.trans_time >= end - timedelta(days=7)) & (raw.trans_time < end)]
+    grouped = week.groupby("cc_num")["amount"].agg(["count", "sum"])
+    return {card: (int(r["count"]), r["sum"] / r["count"]) for card, r in grouped.iterrows()}
+
+
+def test_one_item_per_active_card_and_rerun_changes_nothing(spark, tx_path, isolated_tables) -> None:
+    expected = expected_week(tx_path, AS_OF)
+    assert 0 < len(expected) < 60  # some cards idle that week: they must get no item
+
+    first = run_nightly(spark, tx_path, AS_OF, isolated_tables)
+    stored = scan_batch_table(isolated_tables)
+    assert set(stored) == set(expected)
+    assert first["written"] == first["cards"] == len(expected) and first["failed"] == 0
+    for card, (count, mean) in expected.items():
+        item = stored[card]
+        assert item[F.NUM_TRANS_LAST_1W] == count
+        assert item[F.AVG_AMT_LAST_1W] == pytest.approx(mean, rel=1e-12)
+        assert item["as_of"] == "2020-01-15T00:00:00.000Z"
+
+    again = run_nightly(spark, tx_path, AS_OF, isolated_tables)
+    assert scan_batch_table(isolated_tables) == stored
+    assert (again["written"], again["skipped"], again["failed"]) == (len(expected), 0, 0)
+
+    older = run_nightly(spark, tx_path, AS_OF - timedelta(days=1), isolated_tables)
+    assert scan_batch_table(isolated_tables) == stored  # newer wins: an older run moves nothing back
+    assert older["skipped"] == len(set(expected) & set(expected_week(tx_path, AS_OF - timedelta(days=1))))
+
+
+def test_backfill_leaves_the_store_as_the_sequential_runs_would(spark, tx_path, isolated_tables) -> None:
+    first_day, last_day = date(2020, 1, 10), date(2020, 1, 27)  # the data ends on 2020-01-24
+    tx = read_transactions(spark, tx_path)
+    final: dict[str, dict] = {}
+    day = first_day
+    while day <= last_day:  # what running `batch nightly` for each day in order leaves behind
+        for r in weekly_features(tx, day).collect():
+            final[r["cc_num"]] = {
+                "cc_num": r["cc_num"],
+                F.NUM_TRANS_LAST_1W: r[F.NUM_TRANS_LAST_1W],
+                F.AVG_AMT_LAST_1W: r[F.AVG_AMT_LAST_1W],
+                "as_of": f"{day.isoformat()}T00:00:00.000Z",
+            }
+        day += timedelta(days=1)
+
+    summary = run_backfill(spark, tx_path, first_day, last_day, isolated_tables)
+    assert scan_batch_table(isolated_tables) == final
+    assert summary["days"] == 18 and summary["failed"] == 0
+    assert summary["cards_per_day"]["2020-01-15"] == len(expected_week(tx_path, AS_OF))
+    assert "2020-02-01" not in summary["cards_per_day"]
+    # not every card ends on the last day: idle cards keep the last run that wrote them
+    assert len({item["as_of"] for item in final.values()}) > 1

@@ -1,0 +1,274 @@
+"""``fraudstream deploy`` end to end against moto in server mode (a separate local process):
+package → upload → change set (create, then update) → wait → outputs → status → down.
+
+moto's CloudFormation implements only some resource types, so the stack is deployed with
+``KafkaMode=none`` (no MSK, no topics custom resource, no Managed Flink, no event source mappings)
+and moto skips the types it lacks. ``NOT_EXERCISED_ON_MOTO`` lists every resource type of the
+templates that is therefore *not* created here; the test computes that set from the templates and
+the emulator's resource list, so the list cannot silently drift. Those types are covered by
+cfn-lint and the policy test only (tests/deploy/test_templates.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import boto3
+import pytest
+
+from fraudstream.deploy.deployer import templates_dir
+from fraudstream.deploy.policy import load_template
+
+pytestmark = pytest.mark.integration
+
+STACK = "fs-e2e"
+BUCKET = "fs-e2e-artifacts"
+CLI = [sys.executable, "-m", "fraudstream.cli.main", "deploy"]
+
+NOT_EXERCISED_ON_MOTO = {
+    # streaming tier: left out by KafkaMode=none (moto has no CloudFormation support for these)
+    "AWS::MSK::Cluster": "KafkaMode=none; moto lacks it",
+    "AWS::MSK::ServerlessCluster": "KafkaMode=none; moto lacks it",
+    "AWS::MSK::Configuration": "KafkaMode=none; moto lacks it",
+    "Custom::KafkaTopics": "KafkaMode=none; needs a reachable MSK cluster and Lambda execution",
+    "AWS::KinesisAnalyticsV2::Application": "KafkaMode=none; moto lacks it",
+    "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption": "KafkaMode=none; moto lacks it",
+    "AWS::Lambda::EventSourceMapping": "KafkaMode=none (MSK event sources only)",
+    "AWS::Logs::LogStream": "KafkaMode=none (Flink log stream); moto lacks it",
+    "AWS::IAM::Policy": "KafkaMode=none (the kafka-cluster policies are the only ones)",
+    "AWS::EC2::SecurityGroupIngress": "KafkaMode=none (broker port rules only)",
+    "AWS::EC2::SecurityGroupEgress": "KafkaMode=none (broker port rules only); moto lacks it",
+    # types moto's CloudFormation skips even in the core stack
+    "AWS::CloudWatch::Alarm": "moto lacks it",
+    "AWS::ApplicationAutoScaling::ScalableTarget": "moto lacks it",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "moto lacks it",
+    "AWS::S3::BucketPolicy": "moto lacks it",
+}
+
+
+def _cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run([*CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"deploy {args[0]} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def aws(moto_endpoint: str):
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=moto_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+@pytest.fixture(scope="module")
+def deployed(deploy_env, tiny_model_dir, tmp_path_factory, aws):
+    """Package, then ``deploy up`` (CREATE change sets) once for the module's assertions."""
+    work = tmp_path_factory.mktemp("deploy")
+    out = work / "build"
+    package = _cli(
+        deploy_env, "package", "--no-dependencies", "--model-dir", str(tiny_model_dir), "--out", str(out), cwd=work
+    )
+    up = _cli(
+        deploy_env, "up", "--stack-name", STACK, "--bucket", BUCKET, "--no-package", "--out", str(out),
+        "--params", "KafkaMode=none", "--params", "LambdaBatchSize=250", "--poll-seconds", "0.2", cwd=work,
+    )  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0].get("Outputs", [])
+    }
+    return {"work": work, "out": out, "package": package, "up": up, "manifest": manifest, "outputs": outputs}
+
+
+def test_package_reports_what_it_built(deployed):
+    text = deployed["package"].stdout
+    for name in ("lambda-handlers", "flink-app", "model"):
+        assert name in text
+    assert {"lambda-handlers", "flink-app", "model"} <= set(deployed["manifest"]["artifacts"])
+
+
+def test_artifacts_uploaded_content_addressed(deployed, aws):
+    s3 = aws("s3")
+    for artifact in deployed["manifest"]["artifacts"].values():
+        key = f"fraudstream/{artifact['name']}-{artifact['sha256'][:16]}{''.join(Path(artifact['path']).suffixes)}"
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == artifact["sha256"]
+
+
+def test_bootstrap_stack_made_an_encrypted_bucket_and_the_image_repository(deployed, aws):
+    # moto's AWS::S3::Bucket applies BucketEncryption and Tags only; versioning and the public access
+    # block are not applied by the emulator, so they are enforced by the policy test, not here.
+    rules = aws("s3").get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-serving"])["repositories"]
+
+
+def test_stack_created_through_a_change_set_and_outputs_printed(deployed, aws):
+    cfn = aws("cloudformation")
+    summaries = cfn.list_change_sets(StackName=STACK)["Summaries"]
+    assert summaries and all(s["ExecutionStatus"] == "EXECUTE_COMPLETE" for s in summaries)
+    outputs = deployed["outputs"]
+    expected = {
+        "VpcId", "PrivateSubnetIds", "HandlerSecurityGroupId", "AggWriterFunctionName", "FraudScorerFunctionName",
+        "StreamFeatureTable", "BatchFeatureTable", "SageMakerEndpointName", "ServingImageUri", "ModelDataUrl",
+        "FailureQueueUrl", "AlarmTopicArn",
+    }  # fmt: skip
+    assert set(outputs) == expected  # Kafka/Flink outputs are conditional on KafkaMode
+    for key in ("StreamFeatureTable", "AggWriterFunctionName", "SageMakerEndpointName"):
+        assert outputs[key] in deployed["up"].stdout
+    model_key = deployed["manifest"]["artifacts"]["model"]["sha256"][:16]
+    assert outputs["ModelDataUrl"] == f"s3://{BUCKET}/fraudstream/model-{model_key}.tar.gz"
+
+
+def test_lambdas_run_the_uploaded_zip_with_the_settings_env(deployed, aws):
+    outputs, lam = deployed["outputs"], aws("lambda")
+    zip_bytes = Path(deployed["manifest"]["artifacts"]["lambda-handlers"]["path"]).read_bytes()
+    expected_sha = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+    handlers = {
+        "AggWriterFunctionName": "lambdas/agg_writer.handler",
+        "FraudScorerFunctionName": "lambdas/fraud_scorer.handler",
+    }
+    for output, handler in handlers.items():
+        config = lam.get_function_configuration(FunctionName=outputs[output])
+        assert config["Handler"] == handler
+        assert config["Runtime"] == "python3.11"
+        assert config["CodeSha256"] == expected_sha
+        assert len(config["VpcConfig"]["SubnetIds"]) == 2
+        env = config["Environment"]["Variables"]
+        assert env["FRAUDSTREAM_AWS_ENDPOINT_URL"] == "aws"
+        assert env["FRAUDSTREAM_TABLE_AGG"] == outputs["StreamFeatureTable"]
+        assert env["FRAUDSTREAM_TABLE_BATCH"] == outputs["BatchFeatureTable"]
+        assert env["FRAUDSTREAM_TOPIC_AGG"] == "cc-agg"
+    scorer = lam.get_function_configuration(FunctionName=outputs["FraudScorerFunctionName"])["Environment"]["Variables"]
+    assert scorer["FRAUDSTREAM_SAGEMAKER_ENDPOINT_NAME"] == outputs["SageMakerEndpointName"]
+    assert scorer["FRAUDSTREAM_FEATURE_SET"] == "anchor"  # read from the packaged model's metadata
+    assert "FRAUDSTREAM_THRESHOLD" not in scorer  # empty ModelThreshold: the endpoint's own threshold
+
+
+def test_feature_tables_are_on_demand_keyed_by_card(deployed, aws):
+    ddb = aws("dynamodb")
+    for output in ("StreamFeatureTable", "BatchFeatureTable"):
+        table = ddb.describe_table(TableName=deployed["outputs"][output])["Table"]
+        assert table["KeySchema"] == [{"AttributeName": "cc_num", "KeyType": "HASH"}]
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_sagemaker_endpoint_serves_the_uploaded_model(deployed, aws):
+    sm = aws("sagemaker")
+    endpoint = sm.describe_endpoint(EndpointName=deployed["outputs"]["SageMakerEndpointName"])
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == deployed["outputs"]["ModelDataUrl"]
+    assert model["PrimaryContainer"]["Image"] == deployed["outputs"]["ServingImageUri"]
+    assert model["PrimaryContainer"]["Environment"]["FRAUDSTREAM_MODEL_DIR"] == "/opt/ml/model"
+
+
+def test_roles_grant_named_actions_only(deployed, aws):
+    iam = aws("iam")
+    resources = aws("cloudformation").list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+    roles = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"]
+    assert len(roles) == 3  # agg-writer, fraud-scorer, SageMaker (the Kafka/Flink roles need KafkaMode != none)
+    for role in roles:
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []  # no managed policies
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            if isinstance(document, str):
+                document = _policy_text(document)
+            for statement in document["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in action for action in actions), statement
+
+
+def _policy_text(text: str) -> dict:
+    """moto returns a CloudFormation-created inline policy as text: URL-encoded JSON, or the
+    Python repr of the document (an emulator quirk; AWS returns URL-encoded JSON)."""
+    text = urllib.parse.unquote(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return ast.literal_eval(text)
+
+
+def test_not_exercised_list_is_exactly_what_moto_skipped(deployed, aws):
+    cfn = aws("cloudformation")
+    declared = set()
+    for path in (templates_dir() / "fraudstream.yaml", templates_dir() / "artifacts.yaml"):
+        declared |= {r["Type"] for r in load_template(path)["Resources"].values()}
+    created = set()
+    for stack in (STACK, f"{STACK}-artifacts"):
+        created |= {
+            r["ResourceType"]
+            for r in cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+            if r["ResourceType"] and r.get("PhysicalResourceId")
+        }
+    assert declared - created == set(NOT_EXERCISED_ON_MOTO)
+
+
+def test_update_goes_through_an_update_change_set_and_keeps_previous_params(deployed, deploy_env, aws):
+    _cli(
+        deploy_env, "up", "--stack-name", STACK, "--bucket", BUCKET, "--no-package", "--out", str(deployed["out"]),
+        "--params", "LambdaMemoryMB=1024", "--params", "ModelThreshold=0.9", "--poll-seconds", "0.2",
+        cwd=deployed["work"],
+    )  # fmt: skip
+    stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    params = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
+    assert params["KafkaMode"] == "none" and params["LambdaBatchSize"] == "250"  # UsePreviousValue
+    lam = aws("lambda")
+    scorer = lam.get_function_configuration(FunctionName=deployed["outputs"]["FraudScorerFunctionName"])
+    assert scorer["MemorySize"] == 1024
+    assert scorer["Environment"]["Variables"]["FRAUDSTREAM_THRESHOLD"] == "0.9"
+
+    status = _cli(deploy_env, "status", "--stack-name", STACK, "--json", cwd=deployed["work"])
+    info = json.loads(status.stdout)
+    assert info["status"] == "UPDATE_COMPLETE"
+    assert info["outputs"]["StreamFeatureTable"] == deployed["outputs"]["StreamFeatureTable"]
+
+
+def test_policy_violation_stops_deploy_before_any_change(deployed, deploy_env, tmp_path):
+    bad = tmp_path / "cfn"
+    bad.mkdir()
+    text = (templates_dir() / "artifacts.yaml").read_text()
+    text = text.replace("BlockPublicPolicy: true", "BlockPublicPolicy: false")
+    (bad / "artifacts.yaml").write_text(text)
+    (bad / "fraudstream.yaml").write_text((templates_dir() / "fraudstream.yaml").read_text())
+    env = {**deploy_env, "FRAUDSTREAM_CFN_DIR": str(bad)}
+    result = subprocess.run(
+        [*CLI, "up", "--stack-name", "fs-never", "--bucket", "fs-never", "--no-package", "--out", str(deployed["out"])],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "public-bucket" in result.stdout
+    assert "fs-never" not in {s["StackName"] for s in aws_stacks(deploy_env)}
+
+
+def aws_stacks(env: dict[str, str]) -> list[dict]:
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return cfn.describe_stacks()["Stacks"]
+
+
+def test_down_deletes_both_stacks(deployed, deploy_env, aws):
+    _cli(deploy_env, "down", "--stack-name", STACK, "--all", "--poll-seconds", "0.2", cwd=deployed["work"])
+    remaining = {s["StackName"] for s in aws_stacks(deploy_env) if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert STACK not in remaining and f"{STACK}-artifacts" not in remaining
+    result = subprocess.run([*CLI, "status", "--stack-name", STACK], env=deploy_env, capture_output=True, text=True)
+    assert result.returncode == 1 and "does not exist" in result.stdout

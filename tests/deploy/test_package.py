@@ -1,0 +1,98 @@
+"""Packaging: zip contents and layout, reproducibility, content-addressed keys, jar merging, model tarball."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from fraudstream.deploy.package import (
+    FLINK_JAR_NAME,
+    LINUX_PLATFORM,
+    PackageManifest,
+    PackagingError,
+    build_flink_zip,
+    build_lambda_zip,
+    build_model_tarball,
+    merge_jars,
+    package_all,
+)
+
+
+def _names(path: str | Path) -> set[str]:
+    with zipfile.ZipFile(path) as zf:
+        return set(zf.namelist())
+
+
+def test_lambda_zip_holds_handlers_and_package_but_not_test_code(tmp_path: Path):
+    art = build_lambda_zip(tmp_path, with_dependencies=False)
+    names = _names(art.path)
+    assert {"lambdas/agg_writer.py", "lambdas/fraud_scorer.py"} <= names
+    assert {"fraudstream/settings.py", "fraudstream/deploy/topics_resource.py", "fraudstream/features.py"} <= names
+    assert not any("/testing/" in n or "__pycache__" in n or n.endswith(".pyc") for n in names)
+
+
+def test_zips_are_reproducible_and_keys_content_addressed(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = build_lambda_zip(tmp_path / "a", with_dependencies=False)
+    second = build_lambda_zip(tmp_path / "b", with_dependencies=False)
+    assert first.sha256 == second.sha256
+    assert first.s3_key == second.s3_key == f"fraudstream/lambda-handlers-{first.sha256[:16]}.zip"
+
+
+def _jar(path: Path, entries: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in entries.items():
+            zf.writestr(name, text)
+    return path
+
+
+def test_merge_jars_concatenates_service_files_and_drops_signatures(tmp_path: Path):
+    factory = "META-INF/services/org.apache.flink.table.factories.Factory"
+    a = _jar(tmp_path / "a.jar", {factory: "KafkaFactory\n", "a/A.class": "A", "META-INF/X.SF": "sig"})
+    b = _jar(tmp_path / "b.jar", {factory: "IamFactory\n", "b/B.class": "B", "a/A.class": "other"})
+    with zipfile.ZipFile(io.BytesIO(merge_jars([a, b]))) as merged:
+        assert merged.read(factory).decode().split() == ["KafkaFactory", "IamFactory"]
+        assert merged.read("a/A.class") == b"A"  # first jar wins
+        assert "b/B.class" in merged.namelist()
+        assert "META-INF/X.SF" not in merged.namelist()
+
+
+def test_flink_zip_layout_matches_the_run_options(tmp_path: Path):
+    jar = _jar(tmp_path / "connector.jar", {"org/K.class": "k"})
+    art = build_flink_zip(tmp_path, jars=[jar], with_dependencies=False)
+    names = _names(art.path)
+    assert FLINK_JAR_NAME in names  # the template's FlinkJarFile default
+    assert "site_packages/fraudstream/features.py" in names  # the template's pyFiles: site_packages/
+    assert all(n.startswith(("flink_jobs/", "site_packages/", "lib/")) for n in names)
+
+
+def test_model_tarball_puts_the_latest_version_at_the_root(tmp_path: Path, tiny_model_dir: Path):
+    art, meta = build_model_tarball(tmp_path, tiny_model_dir)
+    with tarfile.open(art.path) as tar:
+        assert sorted(tar.getnames()) == ["metadata.json", "model.ubj"]
+    assert meta == {"version": "20200101T000000-anchor", "feature_set": "anchor", "threshold": "0.81"}
+    (tmp_path / "again").mkdir()
+    again, _ = build_model_tarball(tmp_path / "again", tiny_model_dir)
+    assert again.sha256 == art.sha256
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(PackagingError, match="train one"):
+        build_model_tarball(tmp_path, tmp_path / "no-models")
+
+
+def test_package_all_writes_a_manifest_that_reads_back(tmp_path: Path, tiny_model_dir: Path):
+    manifest = package_all(tmp_path, with_dependencies=False, model_dir=tiny_model_dir)
+    again = PackageManifest.read(tmp_path)
+    assert set(again.artifacts) == {"lambda-handlers", "flink-app", "model"}
+    assert again.artifacts["model"].sha256 == manifest.artifacts["model"].sha256
+    assert again.model["feature_set"] == "anchor"
+
+
+def test_linux_wheels_are_requested_for_the_runtime_platform():
+    assert LINUX_PLATFORM == "manylinux2014_x86_64"  # matches Architectures: [x86_64] in the template
