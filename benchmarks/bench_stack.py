@@ -56,6 +56,7 @@ def main() -> None:
     from fraudstream.stack.manager import Stack
     from fraudstream.testing.engines import make_test_settings
 
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp:
         for name in ("FRAUDSTREAM_KAFKA_BOOTSTRAP", "AWS_ENDPOINT_URL", "FRAUDSTREAM_FLINK_REST"):
             os.environ.pop(name, None)
@@ -91,6 +92,7 @@ def main() -> None:
         },
         "flink_version": flink_version(),
         "cpus": os.cpu_count(),
+        "load_average_1m_at_start": round(load_at_start, 2),  # other work on the machine slows start-up
         "load_average_1m_at_end": round(load1, 2),
         "machine": platform.platform(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -24,6 +24,18 @@ if [[ -n "${MAVEN_REPO_LOCAL:-}" ]]; then
   MVN_ARGS+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
 fi
 
+# Move a freshly fetched folder into place, unless the current one is identical: engines that are
+# running from these jars are then never disturbed by a re-run.
+replace_dir() {
+  local fresh=$1 target=$2
+  if [[ -d "$target" ]] && diff -rq "$fresh" "$target" >/dev/null 2>&1; then
+    rm -rf "$fresh"
+  else
+    rm -rf "$target"
+    mv "$fresh" "$target"
+  fi
+}
+
 mkdir -p "$LIB_DIR"
 for component in "${COMPONENTS[@]}"; do
   tmp="$LIB_DIR/.$component.tmp"
@@ -31,9 +43,9 @@ for component in "${COMPONENTS[@]}"; do
   echo "fetching $component ..."
   # stripVersion: sqlite4java looks for its native library by a fixed name (libsqlite4java-linux-amd64.so).
   mvn "${MVN_ARGS[@]}" -P "$component" dependency:copy-dependencies \
-    -DoutputDirectory="$(cd "$(dirname "$tmp")" && pwd)/$(basename "$tmp")" -DincludeScope=runtime -Dmdep.stripVersion=true
-  rm -rf "${LIB_DIR:?}/$component"
-  mv "$tmp" "$LIB_DIR/$component"
+    -DoutputDirectory="$(cd "$(dirname "$tmp")" && pwd)/$(basename "$tmp")" -DincludeScope=runtime -Dmdep.stripVersion=true \
+    | sed 's/\x1b\[[0-9;]*m//g'  # Maven 3.8 prints colour resets even with -B -q
+  replace_dir "$tmp" "$LIB_DIR/$component"
   echo "  $component: $(find "$LIB_DIR/$component" -type f | wc -l) files, $(du -sh "$LIB_DIR/$component" | cut -f1)"
 done
 
@@ -42,5 +54,4 @@ echo "compiling launchers ..."
 rm -rf "$LIB_DIR/.launchers.tmp"
 mkdir -p "$LIB_DIR/.launchers.tmp"
 javac -nowarn -d "$LIB_DIR/.launchers.tmp" -cp "$LIB_DIR/dynamodb/*" "$JVM_DIR"/launchers/*.java
-rm -rf "$LIB_DIR/launchers"
-mv "$LIB_DIR/.launchers.tmp" "$LIB_DIR/launchers"
+replace_dir "$LIB_DIR/.launchers.tmp" "$LIB_DIR/launchers"

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     kafka_bootstrap_override: str | None = Field(
         default=None, validation_alias=AliasChoices("FRAUDSTREAM_KAFKA_BOOTSTRAP")
     )
+    kafka_auth: str = "none"  # "msk-iam" on AWS: SASL_SSL + IAM (fraudstream.deploy.msk_iam.auth_config)
     partitions: int = 4
     topic_transactions: str = "transactions"
     topic_labels: str = "labels"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -32,9 +33,18 @@ def scan_batch_table(settings) -> dict[str, dict]:
     return items
 
 
+IDLE_CARDS = 5
+
+
 @pytest.fixture(scope="module")
 def tx_path(tmp_path_factory):
-    return random_transactions(tmp_path_factory.mktemp("nightly") / "tx.parquet", cards=60, rows=3000)
+    """Random traffic of 40 cards; the first IDLE_CARDS cards go quiet after 2020-01-05."""
+    path = Path(random_transactions(tmp_path_factory.mktemp("nightly") / "tx.parquet", cards=40, rows=3000))
+    raw = pd.read_parquet(path)
+    idle = sorted(raw.cc_num.unique())[:IDLE_CARDS]
+    quiet = raw.cc_num.isin(idle) & (raw.trans_time >= pd.Timestamp("2020-01-05", tz="UTC"))
+    raw[~quiet].to_parquet(path, index=False)
+    return str(path)
 
 
 def expected_week(path: str, as_of: date) -> dict[str, tuple[int, float]]:
@@ -48,7 +58,7 @@ def expected_week(path: str, as_of: date) -> dict[str, tuple[int, float]]:
 
 def test_one_item_per_active_card_and_rerun_changes_nothing(spark, tx_path, isolated_tables) -> None:
     expected = expected_week(tx_path, AS_OF)
-    assert 0 < len(expected) < 60  # some cards idle that week: they must get no item
+    assert len(expected) == 40 - IDLE_CARDS  # idle cards must get no item
 
     first = run_nightly(spark, tx_path, AS_OF, isolated_tables)
     stored = scan_batch_table(isolated_tables)

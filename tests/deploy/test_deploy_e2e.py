@@ -144,7 +144,7 @@ def test_lambdas_run_the_uploaded_zip_with_the_settings_env(deployed, aws):
     for output, handler in handlers.items():
         config = lam.get_function_configuration(FunctionName=outputs[output])
         assert config["Handler"] == handler
-        assert config["Runtime"] == "python3.11"
+        assert config["Runtime"] == "python3.12"
         assert config["CodeSha256"] == expected_sha
         assert len(config["VpcConfig"]["SubnetIds"]) == 2
         env = config["Environment"]["Variables"]

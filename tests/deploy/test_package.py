@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from fraudstream.deploy.deployer import templates_dir
 from fraudstream.deploy.package import (
     FLINK_JAR_NAME,
-    LINUX_PLATFORM,
+    LAMBDA_PYTHON,
+    LINUX_PLATFORMS,
     PackageManifest,
     PackagingError,
     build_flink_zip,
@@ -20,6 +22,7 @@ from fraudstream.deploy.package import (
     merge_jars,
     package_all,
 )
+from fraudstream.deploy.policy import load_template
 
 
 def _names(path: str | Path) -> set[str]:
@@ -67,8 +70,9 @@ def test_flink_zip_layout_matches_the_run_options(tmp_path: Path):
     art = build_flink_zip(tmp_path, jars=[jar], with_dependencies=False)
     names = _names(art.path)
     assert FLINK_JAR_NAME in names  # the template's FlinkJarFile default
-    assert "site_packages/fraudstream/features.py" in names  # the template's pyFiles: site_packages/
-    assert all(n.startswith(("flink_jobs/", "site_packages/", "lib/")) for n in names)
+    assert "flink_jobs/cc_agg_job.py" in names  # the template's FlinkPythonEntry default
+    assert "src/fraudstream/streaming/config.py" in names  # the template's pyFiles: src/
+    assert all(n.startswith(("flink_jobs/", "src/", "lib/")) for n in names)
 
 
 def test_model_tarball_puts_the_latest_version_at_the_root(tmp_path: Path, tiny_model_dir: Path):
@@ -94,5 +98,38 @@ def test_package_all_writes_a_manifest_that_reads_back(tmp_path: Path, tiny_mode
     assert again.model["feature_set"] == "anchor"
 
 
-def test_linux_wheels_are_requested_for_the_runtime_platform():
-    assert LINUX_PLATFORM == "manylinux2014_x86_64"  # matches Architectures: [x86_64] in the template
+def test_lambda_wheels_match_the_template_runtime():
+    template = load_template(templates_dir() / "fraudstream.yaml")
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert {f["Properties"]["Runtime"] for f in functions} == {f"python{LAMBDA_PYTHON}"}
+    assert {a for f in functions for a in f["Properties"]["Architectures"]} == {"x86_64"}
+    assert all(p.endswith("_x86_64") for p in LINUX_PLATFORMS)
+
+
+# Import names the Lambda zip provides: LAMBDA_REQUIREMENTS and their dependencies, plus what the
+# python3.12 runtime ships (boto3 & co).
+LAMBDA_IMPORTABLE = {
+    "fraudstream", "lambdas", "pydantic", "pydantic_core", "pydantic_settings", "typing_extensions",
+    "annotated_types", "typing_inspection", "dotenv", "confluent_kafka", "numpy", "httpx", "httpcore", "h11",
+    "anyio", "sniffio", "idna", "certifi", "aws_msk_iam_sasl_signer", "click",
+    "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six",
+}  # fmt: skip
+
+
+def test_handlers_import_nothing_the_lambda_zip_lacks(tmp_path: Path):
+    """Import the three Lambda entry points in a fresh interpreter and list every third-party
+    top-level module they load: a heavy import (pandas, pyspark, xgboost...) would break Lambda."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, json\n"
+        "import lambdas.agg_writer, lambdas.fraud_scorer, fraudstream.deploy.topics_resource\n"
+        "tops = {m.split('.')[0] for m in sys.modules}\n"
+        "print(json.dumps(sorted(t for t in tops if t not in sys.stdlib_module_names and not t.startswith('_'))))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = set(__import__("json").loads(result.stdout.strip().splitlines()[-1]))
+    assert loaded - LAMBDA_IMPORTABLE == set(), "add these to LAMBDA_REQUIREMENTS (deploy/package.py)"

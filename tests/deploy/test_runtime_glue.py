@@ -1,18 +1,16 @@
 """The small runtime pieces the deployed stack relies on: the topics custom resource's answer to
-CloudFormation, Managed Flink runtime properties, MSK IAM client config, CLI parameter parsing."""
+CloudFormation, the MSK IAM client config, CLI parameter parsing."""
 
 from __future__ import annotations
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pytest
 import typer
 
 from fraudstream.cli.deploy import _parse_params
-from fraudstream.deploy.flink_properties import apply_runtime_properties
 from fraudstream.deploy.msk_iam import auth_config
 from fraudstream.deploy.topics_resource import arn_prefixes, handler
 
@@ -74,19 +72,6 @@ def test_custom_resource_always_answers_even_on_failure(response_server):
     handler(_event(url, "Create", "not-an-arn"), None)
     assert received[0]["Status"] == "FAILED"
     assert "not an MSK cluster ARN" in received[0]["Reason"]
-
-
-def test_flink_runtime_properties_become_settings_env(tmp_path: Path):
-    path = tmp_path / "application_properties.json"
-    groups = [
-        {"PropertyGroupId": "kinesis.analytics.flink.run.options", "PropertyMap": {"python": "x.py"}},
-        {"PropertyGroupId": "FraudstreamSettings", "PropertyMap": {"FRAUDSTREAM_TOPIC_AGG": "agg2", "OTHER": "x"}},
-    ]
-    path.write_text(json.dumps(groups))
-    env: dict[str, str] = {}
-    assert apply_runtime_properties(path, env) == {"FRAUDSTREAM_TOPIC_AGG": "agg2"}
-    assert env == {"FRAUDSTREAM_TOPIC_AGG": "agg2"}
-    assert apply_runtime_properties(tmp_path / "absent.json", env) == {}
 
 
 def test_msk_iam_auth_config():

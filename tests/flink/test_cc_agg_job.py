@@ -18,7 +18,7 @@ import pytest
 from fraudstream.kafka_clients import ensure_topics
 from fraudstream.settings import Settings
 from fraudstream.streaming import testkit
-from fraudstream.streaming.submit import job_status, stop_job, submit_job
+from fraudstream.streaming.submit import job_config, job_status, stop_job, submit_job
 from fraudstream.streaming.testkit import FLUSH_CARD, Tx
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -59,23 +59,30 @@ def boundary_rows() -> list[Tx]:
 
 
 def spread_rows(partitions: int) -> list[Tx]:
-    """One card over every partition; inside a partition, neighbours swapped when < 1 s apart."""
+    """One card over every partition, in time order; pairs (2k, 2k+1) share a partition, 300 ms apart."""
     times = []
     t = T22
     for i in range(24):
         t += timedelta(milliseconds=300) if i % 2 else timedelta(seconds=40)
         times.append(t)
-    rows = [Tx(f"spread-{i}", SPREAD_CARD, 7.5 + i, ts, partition=(i // 2) % partitions) for i, ts in enumerate(times)]
-    for i in range(0, len(rows) - 1, 2):  # pairs share a partition and are 300 ms apart: send them reversed
-        rows[i], rows[i + 1] = rows[i + 1], rows[i]
-    return rows
+    return [Tx(f"spread-{i}", SPREAD_CARD, 7.5 + i, ts, partition=(i // 2) % partitions) for i, ts in enumerate(times)]
+
+
+def send_order(rows: list[Tx]) -> list[Tx]:
+    """Time order, except each spread pair is sent reversed (out of order by 300 ms < the 1 s delay)."""
+    ordered = sorted(rows, key=lambda r: r.trans_time)
+    where = {r.tid: i for i, r in enumerate(ordered)}
+    for k in range(0, sum(r.tid.startswith("spread-") for r in rows), 2):
+        a, b = where[f"spread-{k}"], where[f"spread-{k + 1}"]
+        ordered[a], ordered[b] = ordered[b], ordered[a]
+    return ordered
 
 
 def phase2_rows() -> list[Tx]:
     start = FLUSH_1 + timedelta(minutes=30)
-    rows = [Tx(f"p2-seed-{i}", SEED_CARD, 10.0 * (i + 1), start + timedelta(minutes=i)) for i in range(6)]
-    rows += [Tx(f"p2-spread-{i}", SPREAD_CARD, 3.25, start + timedelta(seconds=50 * i)) for i in range(6)]
-    return rows
+    rows = [Tx(f"p2-seed-{i}", SEED_CARD, 10.0 * (i + 1), start + timedelta(minutes=i), 0) for i in range(6)]
+    rows += [Tx(f"p2-spread-{i}", SPREAD_CARD, 3.25, start + timedelta(seconds=50 * i), 0) for i in range(6)]
+    return sorted(rows, key=lambda r: r.trans_time)
 
 
 def wait_for_status(settings: Settings, ready: Any, timeout: float = 40.0) -> dict[str, Any]:
@@ -109,17 +116,18 @@ def job_run(settings: Settings, kafka_bootstrap: str, flink_rest: str) -> dict[s
         }
     )
     ensure_topics(run, topics=(run.topic_transactions, run.topic_agg, run.topic_dead_letter))
+    group = job_config(run).group_id
+    job_id = submit_job(run)
+    again = submit_job(run)
+    testkit.prime(run, group, T22 - timedelta(hours=1))
+
     rng = random.Random(11)
     phase1 = [*testkit.seed_example(BASE, SEED_CARD), *interleaved_noise(rng), *boundary_rows()]
     phase1.sort(key=lambda r: r.trans_time)
     spread = spread_rows(run.partitions)
-    testkit.produce(run, phase1)
-    testkit.produce(run, spread)
+    testkit.produce(run, send_order(phase1 + spread))
     testkit.produce_raw(run, MALFORMED, partition=1)
     testkit.produce(run, testkit.flush_rows(run, FLUSH_1))
-
-    job_id = submit_job(run)
-    again = submit_job(run)
     phase1_tids = [r.tid for r in phase1 + spread]
     agg1 = testkit.consume(run, run.topic_agg, testkit.has_tids(phase1_tids))
     dead1 = testkit.consume(run, run.topic_dead_letter, lambda recs: len(recs) >= len(MALFORMED))
@@ -130,10 +138,11 @@ def job_run(settings: Settings, kafka_bootstrap: str, flink_rest: str) -> dict[s
     status_running = wait_for_status(run, lambda s: s.get("late_records", 0) >= 1)
 
     stopped = stop_job(run, savepoint=True)
-    phase2 = phase2_rows()
+    phase2 = phase2_rows()  # produced while the job is stopped, on one partition (see testkit.prime)
     testkit.produce(run, phase2)
-    testkit.produce(run, testkit.flush_rows(run, FLUSH_2))
     resumed_id = submit_job(run, from_savepoint=stopped["savepoint"])
+    testkit.wait_consumed(run, group)
+    testkit.produce(run, testkit.flush_rows(run, FLUSH_2))
     agg_all = testkit.consume(run, run.topic_agg, testkit.has_tids(phase1_tids + [r.tid for r in phase2]))
     final_status = job_status(run)
     stop_job(run)

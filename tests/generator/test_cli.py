@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from fraudstream.cli.main import app
@@ -19,7 +20,7 @@ def test_generate_writes_the_requested_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     df = read_transactions(out)
     assert len(df) == 3000 and df["fraud_label"].sum() == 30 and df["cc_num"].nunique() == 50
-    assert df["trans_time"].max() < __import__("pandas").Timestamp("2020-01-08", tz="UTC")
+    assert df["trans_time"].max() < pd.Timestamp("2020-01-08", tz="UTC")
 
 
 def test_generate_rejects_a_bad_range(tmp_path: Path) -> None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +25,7 @@ from fraudstream.producer import produce
 from fraudstream.record_source import Selection
 from fraudstream.settings import Settings
 from fraudstream.stack.partitioning import partition_for_key
+from fraudstream.testing.engines import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -106,8 +112,6 @@ def test_failed_deliveries_are_counted_and_fail_the_cli(isolated_topics: Setting
     """Labels go to a topic that refuses records over 100 bytes: every label fails, exit code 1."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from fraudstream.testing.engines import settings_env
-
     tiny = isolated_topics.topic_labels + "-tiny"
     admin = AdminClient({"bootstrap.servers": isolated_topics.kafka_bootstrap})
     admin.create_topics([NewTopic(tiny, 1, 1, config={"max.message.bytes": "100"})])[tiny].result()
@@ -131,3 +135,28 @@ def test_failed_deliveries_are_counted_and_fail_the_cli(isolated_topics: Setting
         assert "failed 5" in result.output.replace("\n", " ")
     finally:
         admin.delete_topics([tiny])
+
+
+def test_ctrl_c_flushes_and_reports(isolated_topics: Settings, rows: pd.DataFrame, tmp_path: Path) -> None:
+    """SIGINT mid-stream: the CLI flushes what it queued, reports it, exits 130; the topic holds exactly that."""
+    settings = isolated_topics
+    path = write_transactions(rows, tmp_path / "tx.parquet")
+    env = {**os.environ, **settings_env(settings)}
+    cmd = [sys.executable, "-m", "fraudstream.cli.main", "produce", str(path), "--rate", "200", "--no-labels"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = consume_all(settings, settings.topic_transactions, 1, timeout_s=60)
+        if not first:
+            proc.kill()
+            pytest.fail(f"nothing was produced before the interrupt: {proc.communicate()[0]}")
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    flat = " ".join(output.split())
+    assert "[interrupted]" in flat and "failed 0" in flat
+    sent = int(re.search(r"sent ([\d,]+) transactions", flat).group(1).replace(",", ""))
+    assert 0 < sent < len(rows)
+    assert len(consume_all(settings, settings.topic_transactions, sent)) == sent

@@ -70,6 +70,18 @@ def test_agg_writer_newer_wins_and_dead_letters_poison(isolated_settings, kafka_
     }
     assert letters[0].payload == POISON.decode() and "cc_num" in letters[0].error
 
+    # a store outage is transient: each card's first offset is reported, its partition comes again
+    broken = HandlerResources(s.model_copy(update={"table_agg": "no-such-table"}))
+    response = agg_writer.handle(first, None, broken)
+    failed = {(f["itemIdentifier"]["partition"], f["itemIdentifier"]["offset"]) for f in response["batchItemFailures"]}
+    by_card = {
+        decode(CardAggregate, base64.b64decode(r["value"])).cc_num: (key, r["offset"])
+        for key, recs in first["records"].items()
+        for r in recs
+        if base64.b64decode(r["value"]) != POISON
+    }
+    assert failed == {by_card[A], by_card[B]}
+
 
 def test_fraud_scorer_scores_batch_dead_letters_poison_and_survives_outage(scorer_settings, kafka_io) -> None:
     s = scorer_settings

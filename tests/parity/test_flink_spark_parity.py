@@ -17,7 +17,7 @@ from fraudstream import features
 from fraudstream.kafka_clients import ensure_topics
 from fraudstream.settings import Settings
 from fraudstream.streaming import testkit
-from fraudstream.streaming.submit import stop_job, submit_job
+from fraudstream.streaming.submit import job_config, stop_job, submit_job
 from fraudstream.streaming.testkit import Tx
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -55,15 +55,17 @@ def flink_features(
             "topic_agg": f"agg-parity-{suffix}",
             "topic_dead_letter": f"dl-parity-{suffix}",
             "flink_idle_timeout_ms": 120_000,
+            "flink_checkpoint_interval_ms": 2_000,
             "partitions": 4,
         }
     )
     ensure_topics(run, topics=(run.topic_transactions, run.topic_agg, run.topic_dead_letter))
     rows = as_tx(day_rows)
-    testkit.produce(run, rows)
-    testkit.produce(run, testkit.flush_rows(run, DAY + timedelta(days=1, hours=1)))
     submit_job(run)
     try:
+        testkit.prime(run, job_config(run).group_id, DAY - timedelta(hours=1))
+        testkit.produce(run, rows)
+        testkit.produce(run, testkit.flush_rows(run, DAY + timedelta(days=1, hours=1)))
         records = testkit.consume(run, run.topic_agg, testkit.has_tids(r.tid for r in rows), timeout=240)
         dead = testkit.consume(run, run.topic_dead_letter, lambda recs: True, timeout=5)
     finally:

@@ -138,3 +138,11 @@ def test_unparseable_and_missing_files(tmp_path) -> None:
 
 def test_library_names_are_the_cli_names() -> None:
     assert set(BUILTIN_SCENARIOS) >= {"seed-article", "card-testing", "burst", "slow-drip"}
+
+
+def test_example_scenario_file_in_the_repo_loads() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "example-attack.yaml"
+    scenario = load_scenario_file(path)
+    assert scenario.attack_count == 5 and len(scenario.cards) == 2

@@ -56,10 +56,11 @@ def test_sql_job_reads_and_writes_kafka(isolated_topics: Settings, flink_rest: s
     ]
 
 
-def test_cluster_has_connector_and_free_slot(settings: Settings, flink_rest: str) -> None:
+def test_cluster_has_taskmanager_and_connector(settings: Settings, flink_rest: str) -> None:
     from fraudstream.stack import flink
 
     info = flink.overview(flink_rest)
-    assert info["taskmanagers"] == 1 and info["slots-total"] == settings.flink_task_slots
-    if settings.flink_rest_override is None:
+    assert info["taskmanagers"] >= 1 and info["slots-total"] >= 1
+    if settings.flink_rest_override is None:  # our own cluster: exactly what the settings asked for
+        assert info["taskmanagers"] == 1 and info["slots-total"] == settings.flink_task_slots
         assert (flink.flink_dir(settings) / "lib" / kafka_connector_jar().name).exists()

@@ -38,6 +38,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*FRAUDSTREAM, "stack", *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_up_status_noop_down(tmp_path: Path) -> None:
     ports = free_ports(3)
     env = _env(tmp_path / "state", ports)

@@ -30,10 +30,10 @@ class RichUi:
 
     def step(self, message: str) -> None:
         self._stop()
-        self.console.print(f"[bold cyan]▶[/] {message}")
+        self.console.print(f"[bold cyan]▶[/] {_escape(message)}")
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}")
+        self.console.print(f"[yellow]warning:[/] {_escape(message)}")
 
     def listener(self, kind: str, value: Any) -> None:
         if kind == "package":
@@ -66,7 +66,7 @@ class RichUi:
 
     def _event(self, event: Any) -> None:
         colour = "red" if "FAILED" in event.status else "green" if event.status.endswith("COMPLETE") else "dim"
-        reason = f" — {event.reason}" if event.reason and "FAILED" in event.status else ""
+        reason = f" — {_escape(event.reason)}" if event.reason and "FAILED" in event.status else ""
         line = f"  [{colour}]{event.status:<22}[/] {event.logical_id} [dim]{event.resource_type}[/]{reason}"
         self.console.print(line)
         finished = event.status.endswith("_COMPLETE") and event.resource_type != "AWS::CloudFormation::Stack"
@@ -78,6 +78,13 @@ class RichUi:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def _escape(text: str) -> str:
+    """Messages may contain ``[rule]`` brackets that rich would take for markup."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _parse_params(values: list[str] | None) -> dict[str, str]:
@@ -117,7 +124,7 @@ def _aws_errors() -> tuple[type[Exception], ...]:
 
 def _fail(ui: RichUi, exc: Exception) -> None:
     ui._stop()
-    ui.console.print(f"[red]error:[/] {exc}")
+    ui.console.print(f"[red]error:[/] {_escape(str(exc))}")
     raise typer.Exit(1)
 
 

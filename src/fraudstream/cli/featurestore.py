@@ -47,7 +47,7 @@ def describe(as_json: bool = typer.Option(False, "--json", help="print JSON")) -
         return
     table = Table("group", "table", "id", "event time", "features", "status", "items")
     for g in groups:
-        feats = ", ".join(f"{f['name']}:{f['type']}" for f in g["features"])
+        feats = "\n".join(f"{f['name']} ({f['type']})" for f in g["features"])
         table.add_row(
             g["group"],
             g["table"],

@@ -70,8 +70,9 @@ class DemoOptions:
     def training_path(self) -> Path:
         if self.training_dir is not None:
             return self.training_dir
-        stem = self.data_path().stem.replace("transactions", "training-set")
-        return self.data_path().parent / stem
+        stem = self.data_path().stem
+        name = stem.replace("transactions", "training-set") if "transactions" in stem else f"{stem}-training-set"
+        return self.data_path().parent / name
 
 
 # --------------------------------------------------------------------------------------------

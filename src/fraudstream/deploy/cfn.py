@@ -89,9 +89,7 @@ def deploy_stack(
     if existing is not None and existing["StackStatus"].endswith(IN_PROGRESS_SUFFIX) and not creating:
         raise DeployError(f"stack {name} is busy ({existing['StackStatus']}); wait for it to finish")
 
-    previous = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
-    params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in sorted(parameters.items())]
-    params += [{"ParameterKey": k, "UsePreviousValue": True} for k in sorted(previous - set(parameters))]
+    params = _parameters(parameters, existing)
     change_set_name = f"fraudstream-{int(time.time() * 1000)}"
     try:
         cfn.create_change_set(
@@ -124,6 +122,22 @@ def deploy_stack(
     if status not in GOOD_END:
         raise DeployError(f"stack {name} ended in {status}: {_failure_reasons(cfn, name, started)}")
     return StackResult(name, status, outputs_of(stack), changed=True, changes=changes)
+
+
+def _parameters(given: dict[str, str], existing: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Given values, plus the stack's previous values for the rest (an update never silently resets a
+    parameter to its default). Previous values are re-sent explicitly, which every emulator
+    understands; only masked NoEcho values fall back to ``UsePreviousValue``."""
+    params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in sorted(given.items())]
+    for previous in sorted((existing or {}).get("Parameters", []), key=lambda p: p["ParameterKey"]):
+        key, value = previous["ParameterKey"], previous.get("ParameterValue")
+        if key in given:
+            continue
+        if value is None or value == "****":
+            params.append({"ParameterKey": key, "UsePreviousValue": True})
+        else:
+            params.append({"ParameterKey": key, "ParameterValue": value})
+    return params
 
 
 def _no_changes(message: str) -> bool:

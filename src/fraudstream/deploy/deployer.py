@@ -75,7 +75,6 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
     manifest = _manifest(req, ui)
     for warning in manifest.warnings:
         ui.warn(warning)
-    kafka_mode = req.params.get("KafkaMode", "serverless")
     if MODEL_TARBALL not in manifest.artifacts and "ModelDataKey" not in req.params:
         raise PreflightError("no model tarball: train a model (`fraudstream train`) or pass --params ModelDataKey=...")
 
@@ -107,7 +106,7 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
         params["ModelFeatureSet"] = manifest.model["feature_set"]
     params.update(req.params)
 
-    ui.step(f"stack {req.stack_name} (KafkaMode={kafka_mode}): change set, execute, wait")
+    ui.step(f"stack {req.stack_name}: change set, execute, wait")
     main_template = templates_dir() / MAIN_TEMPLATE
     template = template_source(s3, req.bucket, main_template, req.target.region, req.target.endpoint_url)
     result = cfn.deploy_stack(

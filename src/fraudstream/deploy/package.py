@@ -5,9 +5,12 @@ gets the same S3 key, and CloudFormation sees no code change.
 
 Third-party dependencies must be Linux wheels for the Lambda / Managed Flink runtime
 (``confluent-kafka``, ``pydantic-core`` and ``numpy`` are compiled): they are fetched with
-``pip install --target --platform manylinux2014_x86_64 --only-binary=:all: --python-version 3.11``,
-whatever the build machine is. ``with_dependencies=False`` packs only the project's own code
-(tests, and layers managed elsewhere).
+``pip install --target --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64
+--only-binary=:all: --implementation cp --python-version X.Y``, whatever the build machine is.
+The Lambdas run on ``python3.12`` (Amazon Linux 2023, glibc 2.34): confluent-kafka >= 2.6 ships
+only ``manylinux_2_28`` wheels, which the Amazon Linux 2 based ``python3.11`` runtime cannot load.
+The handler code itself is plain Python that runs on 3.11 and 3.12 alike.
+``with_dependencies=False`` packs only the project's own code (tests, and layers managed elsewhere).
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ FLINK_REQUIREMENTS = ("pydantic>=2.8,<3", "pydantic-settings>=2.4,<3")
 # Provided by the runtimes: never shipped.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python_dateutil", "dateutil", "six")
 
-LINUX_PLATFORM = "manylinux2014_x86_64"
-RUNTIME_PYTHON = "3.11"
+LINUX_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+LAMBDA_PYTHON = "3.12"  # Runtime: python3.12 in the template
+FLINK_PYTHON = "3.11"  # the PyFlink runtime of Managed Flink
 FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 EXCLUDED_PARTS = {"__pycache__", "testing", ".pytest_cache"}
 
@@ -150,7 +154,8 @@ def build_lambda_zip(out_dir: Path, *, with_dependencies: bool = True) -> Artifa
     files = dict(_package_files(prefix=""))
     files.update(_tree_files(REPO_ROOT / "lambdas", "lambdas/"))
     if with_dependencies:
-        files.update(_tree_files(install_linux_dependencies(LAMBDA_REQUIREMENTS, out_dir / ".deps"), ""))
+        deps = install_linux_dependencies(LAMBDA_REQUIREMENTS, out_dir / ".deps", LAMBDA_PYTHON)
+        files.update(_tree_files(deps, ""))
     path = out_dir / f"{LAMBDA_ZIP}.zip"
     _write_zip(path, files)
     details = {
@@ -161,12 +166,14 @@ def build_lambda_zip(out_dir: Path, *, with_dependencies: bool = True) -> Artifa
 
 
 def build_flink_zip(out_dir: Path, *, jars: list[Path], with_dependencies: bool = True) -> Artifact:
-    """Managed Flink layout: ``flink_jobs/`` at the root, Python code under ``site_packages/``
-    (the ``pyFiles`` run option), one merged jar at ``lib/`` (the ``jarfile`` run option)."""
+    """Managed Flink layout: ``flink_jobs/`` at the root, Python code under ``src/`` (the ``pyFiles``
+    run option; ``cc_agg_job.py`` also puts ``../src`` on ``sys.path`` itself), one merged jar at
+    ``lib/`` (the ``jarfile`` run option)."""
     files = dict(_tree_files(REPO_ROOT / "flink_jobs", "flink_jobs/"))
-    files.update(_package_files(prefix="site_packages/"))
+    files.update(_package_files(prefix="src/"))
     if with_dependencies:
-        files.update(_tree_files(install_linux_dependencies(FLINK_REQUIREMENTS, out_dir / ".deps"), "site_packages/"))
+        deps = install_linux_dependencies(FLINK_REQUIREMENTS, out_dir / ".deps", FLINK_PYTHON)
+        files.update(_tree_files(deps, "src/"))
     if jars:
         files[FLINK_JAR_NAME] = merge_jars(jars)
     path = out_dir / f"{FLINK_ZIP}.zip"
@@ -197,17 +204,18 @@ def merge_jars(jars: Iterable[Path]) -> bytes:
     return buffer.getvalue()
 
 
-def install_linux_dependencies(requirements: Iterable[str], cache_root: Path) -> Path:
-    """``pip install --target`` of Linux x86_64 CPython 3.11 wheels, cached by requirement set."""
+def install_linux_dependencies(requirements: Iterable[str], cache_root: Path, python_version: str) -> Path:
+    """``pip install --target`` of Linux x86_64 CPython wheels, cached by requirement set."""
     reqs = sorted(requirements)
-    key = hashlib.sha256("\n".join([LINUX_PLATFORM, RUNTIME_PYTHON, *reqs]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([*LINUX_PLATFORMS, python_version, *reqs]).encode()).hexdigest()[:16]
     target = cache_root / key
     if (target / ".complete").is_file():
         return target
     shutil.rmtree(target, ignore_errors=True)
     cmd = [
         sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
-        "--platform", LINUX_PLATFORM, "--implementation", "cp", "--python-version", RUNTIME_PYTHON,
+        *[arg for platform in LINUX_PLATFORMS for arg in ("--platform", platform)],
+        "--implementation", "cp", "--python-version", python_version,
         "--only-binary=:all:", *reqs,
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True)

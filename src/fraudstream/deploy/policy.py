@@ -56,12 +56,30 @@ class Violation:
 
 
 def load_template(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML/JSON template, short-form intrinsics (``!Ref``) included."""
-    from cfnlint.decode import decode
+    """Parse a YAML/JSON template; short-form intrinsics become their long form
+    (``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``)."""
+    import yaml
 
-    template, matches = decode(str(path))
-    if template is None:
-        raise ValueError(f"{path}: cannot parse template: {[str(m) for m in matches]}")
+    class CfnLoader(yaml.SafeLoader):
+        pass
+
+    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if suffix == "Ref" or suffix == "Condition":
+            return {suffix: value}
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {f"Fn::{suffix}": value}
+
+    CfnLoader.add_multi_constructor("!", intrinsic)
+    template = yaml.load(Path(path).read_text(), Loader=CfnLoader)  # noqa: S506 (SafeLoader subclass)
+    if not isinstance(template, dict):
+        raise ValueError(f"{path}: not a CloudFormation template")
     return template
 
 

@@ -29,7 +29,6 @@ from fraudstream.messages import CardAggregate, DecodeError, Prediction, decode,
 
 STAGE = "fraud-scorer"
 log = logging.getLogger(__name__)
-_configs: dict[int, ScoringConfig] = {}
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,10 @@ def _missing(value: float) -> float | None:
 
 
 def scoring_config(res: HandlerResources) -> ScoringConfig:
-    config = _configs.get(id(res))
+    """The resources' scoring config (kept with them, so a warm container re-reads metadata only per TTL)."""
+    config = getattr(res, "scoring_config", None)
     if config is None:
-        config = _configs[id(res)] = ScoringConfig(res.settings)
+        config = res.scoring_config = ScoringConfig(res.settings)
     return config
 
 

@@ -189,27 +189,40 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
 
     def start(self) -> Heartbeat:
+        """Beat once right away, then every interval.
+
+        The first beat matters: after a quiet spell every partition is idle for Flink, and the
+        first partition to receive data would alone drive the watermark, so another partition's
+        records (re-timed traffic spans hours of event time in seconds) would arrive late. A beat
+        at the first event time on every partition keeps them all active from the start.
+        """
         if self.interval_s > 0:
+            self.beat()
+            self.producer.flush(10)
             self._thread.start()
         return self
 
-    def _loop(self) -> None:
+    def beat(self) -> None:
+        """One control transaction on every partition, at the event clock's time."""
         from fraudstream.messages import Transaction, encode
 
+        event_time = self.event_clock()
+        for partition in self.partitions:
+            card = control_card(partition)
+            tx = Transaction(
+                tid=f"{CONTROL_TID_PREFIX}{self.run_id}-{self.sent:06d}",
+                cc_num=card,
+                amount=1.0,
+                trans_time=event_time,
+                merchant="fraudstream-heartbeat",
+            )
+            self.producer.produce(self.topic, key=card.encode(), value=encode(tx), partition=partition)
+            self.sent += 1
+        self.producer.poll(0)
+
+    def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
-            event_time = self.event_clock()
-            for partition in self.partitions:
-                card = control_card(partition)
-                tx = Transaction(
-                    tid=f"{CONTROL_TID_PREFIX}{self.run_id}-{self.sent:06d}",
-                    cc_num=card,
-                    amount=1.0,
-                    trans_time=event_time,
-                    merchant="fraudstream-heartbeat",
-                )
-                self.producer.produce(self.topic, key=card.encode(), value=encode(tx), partition=partition)
-                self.sent += 1
-            self.producer.poll(0)
+            self.beat()
 
     def stop(self) -> None:
         self._stop.set()

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--model", default=os.environ.get("FRAUDSTREAM_MODEL_VERSION", "latest"))
     parser.add_argument("--host", default=os.environ.get("FRAUDSTREAM_SERVE_HOST", "0.0.0.0"))
-    parser.add_argument("--port", type=int, default=env_port(8080))
+    parser.add_argument("--port", type=int, default=env_port(int(os.environ.get("FRAUDSTREAM_ENDPOINT_PORT", 8080))))
     args = parser.parse_args(argv)
     run_server(args.model_dir, args.model, args.host, args.port)
     return 0

@@ -71,6 +71,8 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ValueError(f"Flink option {key!r} clashes with a shorter key")
+        if isinstance(node.get(parts[-1]), dict):
+            raise ValueError(f"Flink option {key!r} clashes with a longer key")
         node[parts[-1]] = value
     return tree
 

@@ -88,7 +88,8 @@ def prepare(settings: Settings, fresh: bool = False) -> None:
     if (data / "meta.properties").exists():
         return
     cmd = [
-        java_executable(), *_jvm_args(settings), "-cp", component_classpath("kafka"), STORAGE_TOOL,
+        java_executable(), *_jvm_args(settings), "-XX:TieredStopAtLevel=1", "-cp", component_classpath("kafka"),
+        STORAGE_TOOL,
         "format", "--config", str(config), "--cluster-id", _cluster_id(), "--ignore-formatted",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

@@ -1,0 +1,35 @@
+# SageMaker-compatible inference image for the fraud model (bring-your-own-container contract):
+#   docker build -t fraudstream-endpoint .
+#   docker run -p 8080:8080 -v "$PWD/models:/opt/ml/model:ro" fraudstream-endpoint serve
+# SageMaker starts the container with the argument `serve`, extracts model.tar.gz into /opt/ml/model
+# (a registry copy with `latest`, or one version directory with metadata.json + model.ubj) and
+# probes GET /ping and POST /invocations on port 8080. Only the serving dependencies are installed.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FRAUDSTREAM_SERVE_HOST=0.0.0.0 \
+    FRAUDSTREAM_MODEL_DIR=/opt/ml/model
+
+# xgboost's CPU wheel needs the OpenMP runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/program
+RUN pip install \
+        "xgboost-cpu>=3.0,<3.3" "numpy>=1.26,<2.2" "fastapi>=0.115,<1" "uvicorn>=0.30,<1" \
+        "prometheus-client>=0.20,<1" "pydantic>=2.8,<3" "pydantic-settings>=2.4,<3" "httpx>=0.27,<1"
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install --no-deps . \
+    && useradd --system --uid 1000 --no-create-home model \
+    && mkdir -p /opt/ml/model
+
+USER model
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/ping').status != 200)"
+ENTRYPOINT ["python", "-m", "fraudstream.serving"]
+CMD ["serve"]

@@ -1,0 +1,109 @@
+"""Benchmark: the endpoint (one uvicorn worker) measured from this separate process over loopback.
+
+Single-row CSV requests on keep-alive connections: latency p50/p99 with one client, and throughput
+(requests/s) with 1 and 8 concurrent clients. Writes ``benchmarks/results/endpoint.json``.
+
+    .venv/bin/python benchmarks/bench_endpoint.py [--model-dir models] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fraudstream.model import registry
+from fraudstream.testing.models import start_endpoint, stop_endpoint
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROWS = {
+    "anchor": "123.45,1.08,0.95,0.31",
+    "extended": "123.45,1.08,0.95,0.31,2,1.6",
+}
+
+
+def _request(port: int, body: bytes) -> bytes:
+    head = (
+        f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/csv\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _client(port: int, request: bytes, until: float, latencies: list[float], limit: int | None) -> None:
+    """One keep-alive connection sending requests back to back (a minimal HTTP/1.1 client, cheap per call)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < until and (limit is None or len(latencies) < limit):
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"endpoint answered {head[:40]!r}")
+            length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+async def _run(port: int, request: bytes, clients: int, seconds: float, limit: int | None = None) -> dict:
+    latencies: list[float] = []
+    began = time.perf_counter()
+    until = began + seconds
+    await asyncio.gather(*(_client(port, request, until, latencies, limit) for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    lat = np.array(latencies) * 1000
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 3),
+        "p99_ms": round(float(np.percentile(lat, 99)), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=Path("models"))
+    parser.add_argument("--model", default="latest")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    meta = registry.load_metadata(args.model_dir, args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        process, url = start_endpoint(args.model_dir, Path(tmp) / "serve.log", meta.version)
+        try:
+            port = int(url.rsplit(":", 1)[1])
+            request = _request(port, (ROWS[meta.feature_set] + "\n").encode())
+            asyncio.run(_run(port, request, 1, 2.0))  # warm-up
+            latency = asyncio.run(_run(port, request, 1, args.seconds * 3, limit=5000))
+            single = asyncio.run(_run(port, request, 1, args.seconds))
+            eight = asyncio.run(_run(port, request, 8, args.seconds))
+        finally:
+            stop_endpoint(process)
+    result = {
+        "benchmark": "endpoint",
+        "model_version": meta.version,
+        "feature_set": meta.feature_set,
+        "request": "POST /invocations text/csv, 1 row, keep-alive, loopback, 1 uvicorn worker",
+        "latency_one_row": {"requests": latency["requests"], "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"]},
+        "throughput_1_client": single,
+        "throughput_8_clients": eight,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "endpoint.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
