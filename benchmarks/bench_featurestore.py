@@ -177,6 +177,7 @@ def main() -> None:
         "benchmark": "featurestore_online_read",
         "backend": "DynamoDB Local (in-memory) via boto3, same host",
         "cards": args.cards,
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "load_seconds_both_groups": round(load_s, 2),
         "load_puts_per_second": round(2 * args.cards / load_s, 1),
         "latency": {name: summary(ms) for name, ms in lat.items()},

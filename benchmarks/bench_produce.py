@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,7 +74,9 @@ def main() -> None:
         )
         with broker(Path(tmp) / "state") as settings:
             try:
+                cpu_began = time.process_time()
                 summary = produce(path, settings, labels=not args.no_labels)
+                cpu_seconds = time.process_time() - cpu_began
             finally:
                 delete_topics(settings)
 
@@ -86,6 +89,8 @@ def main() -> None:
         "seconds": round(summary.seconds, 2),
         "records_per_s": round(summary.records_per_s),
         "transactions_per_s": round(summary.transactions_per_s),
+        "producer_cpu_seconds": round(cpu_seconds, 2),
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(peak_mb),
         "partitions": settings.partitions,
         "target_records_per_s": 100_000,
@@ -97,7 +102,9 @@ def main() -> None:
     print(
         f"produce --max: {summary.sent:,} records ({summary.transactions_sent:,} transactions + "
         f"{summary.labels_sent:,} labels) in {summary.seconds:.1f} s = {result['records_per_s']:,} records/s "
-        f"({result['transactions_per_s']:,} transactions/s), failed {summary.failed}, peak {result['peak_rss_mb']} MB"
+        f"({result['transactions_per_s']:,} transactions/s), failed {summary.failed}, "
+        f"producer cpu {result['producer_cpu_seconds']} s, load {result['load_average_1m']}, "
+        f"peak {result['peak_rss_mb']} MB"
     )
 
 

@@ -43,7 +43,7 @@ for component in "${COMPONENTS[@]}"; do
   echo "fetching $component ..."
   # stripVersion: sqlite4java looks for its native library by a fixed name (libsqlite4java-linux-amd64.so).
   mvn "${MVN_ARGS[@]}" -P "$component" dependency:copy-dependencies \
-    -DoutputDirectory="$(cd "$(dirname "$tmp")" && pwd)/$(basename "$tmp")" -DincludeScope=runtime -Dmdep.stripVersion=true \
+    -DoutputDirectory="$(cd "$(dirname "$tmp")" && pwd)/$(basename "$tmp")" -DincludeScope=runtime -Dmdep.stripVersion=true 2>&1 \
     | sed 's/\x1b\[[0-9;]*m//g'  # Maven 3.8 prints colour resets even with -B -q
   replace_dir "$tmp" "$LIB_DIR/$component"
   echo "  $component: $(find "$LIB_DIR/$component" -type f | wc -l) files, $(du -sh "$LIB_DIR/$component" | cut -f1)"

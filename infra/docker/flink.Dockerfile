@@ -19,7 +19,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY flink_jobs ./flink_jobs
-RUN pip install --no-cache-dir .
+# Editable install: `fraudstream flink submit` runs flink_jobs/cc_agg_job.py from the source tree.
+RUN pip install --no-cache-dir -e .
 
 # The PyFlink wheel carries a full Flink distribution (bin/, lib/, conf/): add the Kafka SQL connector to lib/.
 RUN FLINK_HOME="$(python -c 'import os, pyflink; print(os.path.dirname(pyflink.__file__))')" \
@@ -38,6 +39,7 @@ USER fraudstream
 
 ENV FLINK_HOME=/opt/flink \
     FRAUDSTREAM_STATE_DIR=/state \
+    FRAUDSTREAM_KAFKA_CONNECTOR_JAR=/opt/flink/lib/flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar \
     PYTHONUNBUFFERED=1
 ENTRYPOINT ["flink-entrypoint.sh"]
 CMD ["fraudstream", "--help"]

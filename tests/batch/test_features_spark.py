@@ -10,8 +10,8 @@ from fraudstream import features as F
 from fraudstream.batch.io import InputError, read_transactions
 from fraudstream.batch.stream_features import add_stream_features
 from fraudstream.batch.weekly_features import (
+    add_weekly_features,
     weekly_features,
-    weekly_features_at_active_days,
     weekly_features_for_days,
 )
 
@@ -118,7 +118,7 @@ def test_all_day_computations_equal_the_nightly_sql(random_tx) -> None:
     from pyspark.sql import functions as f
 
     days = [utc("2020-01-02 00:00:00"), utc("2020-01-08 00:00:00"), utc("2020-01-15 00:00:00")]
-    at_active = weekly_features_at_active_days(random_tx)
+    per_row = add_weekly_features(random_tx).withColumn("dt", f.to_date("trans_time"))
     for_days = weekly_features_for_days(random_tx, days[0].date(), days[-1].date())
     for day in days:
         nightly = {
@@ -131,7 +131,7 @@ def test_all_day_computations_equal_the_nightly_sql(random_tx) -> None:
             for r in for_days.where(f.col("as_of") == f.lit(day.date())).collect()
         }
         assert backfill == nightly
-        active = at_active.where(f.col("dt") == f.lit(day.date())).collect()
+        active = per_row.where(f.col("dt") == f.lit(day.date())).collect()
         assert active
         for r in active:
             expected = nightly.get(r["cc_num"], (None, None))

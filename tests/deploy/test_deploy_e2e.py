@@ -218,11 +218,12 @@ def test_not_exercised_list_is_exactly_what_moto_skipped(deployed, aws):
 
 
 def test_update_goes_through_an_update_change_set_and_keeps_previous_params(deployed, deploy_env, aws):
-    _cli(
+    update = _cli(
         deploy_env, "up", "--stack-name", STACK, "--bucket", BUCKET, "--no-package", "--out", str(deployed["out"]),
         "--params", "LambdaMemoryMB=1024", "--params", "ModelThreshold=0.9", "--poll-seconds", "0.2",
         cwd=deployed["work"],
     )  # fmt: skip
+    assert update.stdout.count("(already there)") == 3  # content-addressed keys: nothing re-uploaded
     stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     params = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}

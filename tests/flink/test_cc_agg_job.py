@@ -144,7 +144,7 @@ def job_run(settings: Settings, kafka_bootstrap: str, flink_rest: str) -> dict[s
     testkit.wait_consumed(run, group)
     testkit.produce(run, testkit.flush_rows(run, FLUSH_2))
     agg_all = testkit.consume(run, run.topic_agg, testkit.has_tids(phase1_tids + [r.tid for r in phase2]))
-    final_status = job_status(run)
+    final_status = wait_for_status(run, lambda s: s.get("records_in", 0) >= len(phase2))
     stop_job(run)
     return {
         "settings": run,

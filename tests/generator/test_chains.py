@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fraudstream.generator.chains import chain_lengths, chain_offsets, place_chains
-from fraudstream.generator.tids import hex_strings, unique_tids
+from fraudstream.generator.tids import hex_strings, mix64, unique_tids
 
 
 @pytest.mark.parametrize("total", [*range(3, 40), 97, 1000, 13_500])
@@ -37,17 +37,11 @@ def test_placed_chains_end_before_range_end() -> None:
     assert times.min() >= 0 and times.max() < 2_000_000
 
 
-def test_tids_are_distinct_even_when_the_rng_repeats() -> None:
-    class Repeating:
-        """An rng whose first draw is all duplicates: the redraw loop must resolve them."""
-
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def integers(self, low: int, high: int, size: int, dtype: object, endpoint: bool) -> np.ndarray:
-            self.calls += 1
-            return np.zeros(size, dtype=np.int64) if self.calls == 1 else np.arange(1, size + 1, dtype=np.int64)
-
-    tids = unique_tids(Repeating(), 5)  # type: ignore[arg-type]
-    assert len(set(tids.tolist())) == 5
-    assert hex_strings(np.array([255, 2**62])).tolist() == [b"00000000000000ff", b"4000000000000000"]
+def test_tid_mix_is_a_bijection_so_ids_never_collide() -> None:
+    rows = np.arange(2_000_000, dtype=np.uint64)
+    mixed = mix64(rows + np.uint64(2**64 - 1_000_000))  # wraps around 2**64 on purpose
+    assert np.unique(mixed).size == rows.size
+    tids = unique_tids(np.random.default_rng(1), 1000)
+    assert len(set(tids.tolist())) == 1000
+    assert not np.array_equal(tids, unique_tids(np.random.default_rng(2), 1000))
+    assert hex_strings(np.array([255, 2**62], dtype=np.uint64)).tolist() == [b"00000000000000ff", b"4000000000000000"]

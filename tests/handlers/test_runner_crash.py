@@ -88,7 +88,6 @@ def test_sigkill_mid_stream_then_restart_scores_every_transaction(scorer_setting
         proc.send_signal(signal.SIGKILL)  # no chance to finish the batch or commit
         proc.wait(10)
         killed_at = len(reader.tids)
-        print(f"killed after {killed_at} predictions")
         kafka_io.produce_aggs(second)  # the stream goes on while the scorer is down
 
         proc = start_runner(s, log_path)
@@ -101,5 +100,5 @@ def test_sigkill_mid_stream_then_restart_scores_every_transaction(scorer_setting
             proc.kill()
         reader.consumer.close()
     assert reader.tids == wanted
-    assert killed_at < N_BEFORE + N_AFTER
+    assert 30 <= killed_at < len(wanted), f"killed after {killed_at} predictions"
     assert reader.total >= len(wanted)  # at-least-once: re-delivered batches may score a tid twice

@@ -84,6 +84,9 @@ def test_heartbeat_clock_releases_future_events() -> None:
     future = [BASE + timedelta(minutes=1), BASE + timedelta(minutes=1, seconds=1)]
     clock = EventClock(future)
     assert clock.heartbeat_time(BASE) == BASE, "realtime: heartbeats follow the wall clock"
+    clock.mark_sent(future[0])
+    assert clock.heartbeat_time(BASE) == future[0], "a heartbeat is never behind what was sent (it would be late)"
+    clock = EventClock(future)
     for t in future:
         clock.mark_sent(t)
     assert clock.heartbeat_time(BASE) == future[-1] + timedelta(seconds=1.5)

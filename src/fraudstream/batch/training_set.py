@@ -17,7 +17,7 @@ from fraudstream import features as F
 from fraudstream.batch.io import LABEL_COLUMN, read_transactions
 from fraudstream.batch.stream_features import add_stream_features
 from fraudstream.batch.summary import SUMMARY_FILE, timed, write_summary
-from fraudstream.batch.weekly_features import as_day, weekly_features_at_active_days
+from fraudstream.batch.weekly_features import add_weekly_features, as_day
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,8 +74,7 @@ def training_frame(tx: DataFrame, from_date: date | str | None = None, to_date: 
     if first and last and first > last:
         raise ValueError(f"--from {first} is after --to {last}")
     context = _context_range(tx, first, last)
-    streamed = add_stream_features(context).withColumn(PARTITION_COLUMN, f.to_date("trans_time"))
-    rows = streamed.join(weekly_features_at_active_days(context), ["cc_num", PARTITION_COLUMN], "left")
+    rows = add_weekly_features(add_stream_features(context)).withColumn(PARTITION_COLUMN, f.to_date("trans_time"))
     if first is not None:
         rows = rows.where(f.col(PARTITION_COLUMN) >= f.lit(first))
     if last is not None:

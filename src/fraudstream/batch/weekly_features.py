@@ -3,9 +3,9 @@
 Three views of the same numbers, each for one consumer:
 
 * ``weekly_features(df, as_of)`` — one nightly run, straight from ``features.batch_aggregate_sql``;
-* ``weekly_features_at_active_days(df)`` — for the training set: for every (card, day) with a
-  transaction, what the nightly run of that day's midnight materialised, for all days at once
-  (daily totals + a 7-day range window that ends *before* the day: point-in-time correct);
+* ``add_weekly_features(df)`` — for the training set: on every transaction, what the nightly run
+  of its day's midnight materialised, for all days at once (a range window over day numbers that
+  ends *before* the row's day: point-in-time correct);
 * ``weekly_features_for_days(df, first, last)`` — for backfill: every nightly run in a range at
   once (each day's totals feed the seven following midnights).
 
@@ -76,20 +76,22 @@ def _features_from_totals(n: Column, amount_sum: Column) -> list[Column]:
     ]
 
 
-def weekly_features_at_active_days(df: DataFrame) -> DataFrame:
-    """``cc_num, dt`` (DATE) and the 1-week features the nightly run of ``dt`` wrote for that card.
+def add_weekly_features(df: DataFrame) -> DataFrame:
+    """``df`` plus, on every row, the 1-week features the nightly run of the row's UTC day wrote.
 
-    One row per card and day on which the card has a transaction; features are NULL when the card
-    had no transaction in the 7 days before ``dt`` (the store then holds no item for it).
+    That run covered [day - 7 d, day): a range window over day numbers that ends the day *before*
+    the row's day, so no transaction of the row's own day (or later) is ever used. NULL when the
+    card had no transaction in those 7 days (the store then holds no item for it). Partitioned by
+    ``cc_num`` like the 10-minute window, so Spark reuses that shuffle.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as f
 
-    week_before = Window.partitionBy("cc_num").orderBy("day_num").rangeBetween(-F.BATCH_WINDOW_DAYS, -1)
-    totals = daily_totals(df)
-    n = f.coalesce(f.sum("n").over(week_before), f.lit(0))
-    amount_sum = f.sum("amount_sum").over(week_before)
-    return totals.select("cc_num", f.col("day").alias("dt"), *_features_from_totals(n, amount_sum))
+    day_num = f.datediff(f.to_date(f.col("trans_time")), f.lit("1970-01-01").cast("date"))
+    week_before = Window.partitionBy("cc_num").orderBy("_day_num").rangeBetween(-F.BATCH_WINDOW_DAYS, -1)
+    n = f.count(f.lit(1)).over(week_before)
+    amount_sum = f.sum(f.col("amount").cast(F.AMOUNT_SQL_TYPE)).over(week_before)
+    return df.withColumn("_day_num", day_num).select("*", *_features_from_totals(n, amount_sum)).drop("_day_num")
 
 
 def weekly_features_for_days(df: DataFrame, first: date | str, last: date | str) -> DataFrame:

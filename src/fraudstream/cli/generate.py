@@ -71,7 +71,9 @@ def generate_command(
     fraud = int(table.column("fraud_label").to_numpy().sum())
     console.print(
         f"wrote {table.num_rows:,} transactions ({fraud:,} fraud, {config.profile} profile) to {out} "
-        f"in {seconds:.1f} s ({table.num_rows / seconds:,.0f} rows/s)"
+        f"in {seconds:.1f} s ({table.num_rows / seconds:,.0f} rows/s)",
+        soft_wrap=True,
+        markup=False,
     )
 
 

@@ -63,17 +63,19 @@ def produce_command(
             source, settings, rate=rate, speedup=speedup, selection=selection, labels=labels, on_progress=cb
         ))  # fmt: skip
     except (ConnectionError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
     console.print(
         f"sent {summary.transactions_sent:,} transactions and {summary.labels_sent:,} labels "
         f"to {settings.topic_transactions}/{settings.topic_labels} in {summary.seconds:.1f} s "
         f"({summary.records_per_s:,.0f} records/s); failed {summary.failed:,}; "
-        f"dead-lettered {summary.rejected:,}" + (" [interrupted]" if summary.interrupted else "")
+        f"dead-lettered {summary.rejected:,}" + ("; interrupted" if summary.interrupted else ""),
+        soft_wrap=True,
+        markup=False,
     )
     if summary.first_error:
-        console.print(f"[red]first delivery error:[/red] {summary.first_error}")
+        console.print(f"first delivery error: {summary.first_error}", style="red", markup=False, soft_wrap=True)
     if summary_json:
         summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
     if not summary.ok:

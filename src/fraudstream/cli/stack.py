@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
 
     @stack_app.command("down")
     def down(only: str | None = typer.Option(None, "--only", help=ONLY_HELP)) -> None:
-        """Stop the processes this stack started (by pid file); data is kept for the next ``up``."""
+        """Stop the processes this stack started (by pid file); data is kept for the next up."""
         from fraudstream.stack import StackError
         from fraudstream.stack.manager import Stack
 

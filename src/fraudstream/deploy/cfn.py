@@ -75,8 +75,12 @@ def deploy_stack(
     poll_seconds: float = 2.0,
     timeout_seconds: float = 3 * 3600,
     tags: dict[str, str] | None = None,
+    defaults: dict[str, str] | None = None,
 ) -> StackResult:
-    """Create or update ``name`` from ``template`` (``TemplateBody`` or ``TemplateURL``) and wait."""
+    """Create or update ``name`` from ``template`` (``TemplateBody`` or ``TemplateURL``) and wait.
+
+    ``defaults`` are the template's parameter defaults: on update, a previous value equal to its
+    default is not re-sent (the default applies), so only values someone chose are carried over."""
     from botocore.exceptions import ClientError
 
     notify = listener or (lambda _kind, _value: None)
@@ -89,7 +93,7 @@ def deploy_stack(
     if existing is not None and existing["StackStatus"].endswith(IN_PROGRESS_SUFFIX) and not creating:
         raise DeployError(f"stack {name} is busy ({existing['StackStatus']}); wait for it to finish")
 
-    params = _parameters(parameters, existing)
+    params = _parameters(parameters, existing, defaults or {})
     change_set_name = f"fraudstream-{int(time.time() * 1000)}"
     try:
         cfn.create_change_set(
@@ -124,14 +128,14 @@ def deploy_stack(
     return StackResult(name, status, outputs_of(stack), changed=True, changes=changes)
 
 
-def _parameters(given: dict[str, str], existing: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Given values, plus the stack's previous values for the rest (an update never silently resets a
-    parameter to its default). Previous values are re-sent explicitly, which every emulator
+def _parameters(given: dict[str, str], existing: dict[str, Any] | None, defaults: dict[str, str]):
+    """Given values, plus the stack's previous non-default values for the rest (an update never
+    silently resets a chosen value). Previous values are re-sent explicitly, which every emulator
     understands; only masked NoEcho values fall back to ``UsePreviousValue``."""
     params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in sorted(given.items())]
     for previous in sorted((existing or {}).get("Parameters", []), key=lambda p: p["ParameterKey"]):
         key, value = previous["ParameterKey"], previous.get("ParameterValue")
-        if key in given:
+        if key in given or (key in defaults and defaults[key] == value):
             continue
         if value is None or value == "****":
             params.append({"ParameterKey": key, "UsePreviousValue": True})

@@ -33,6 +33,14 @@ def templates_dir() -> Path:
     return Path(override) if override else REPO_ROOT / "infra" / "cloudformation"
 
 
+def parameter_defaults(path: Path) -> dict[str, str]:
+    """A template's parameter defaults as CloudFormation reports values (strings)."""
+    from fraudstream.deploy.policy import load_template
+
+    params = load_template(path).get("Parameters") or {}
+    return {name: str(spec["Default"]) for name, spec in params.items() if "Default" in spec}
+
+
 def bootstrap_stack_name(stack_name: str) -> str:
     return f"{stack_name}-artifacts"
 
@@ -88,6 +96,7 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
         _bootstrap_params(cloudformation, s3, req),
         listener=ui.listener,
         poll_seconds=req.poll_seconds,
+        defaults=parameter_defaults(templates_dir() / BOOTSTRAP_TEMPLATE),
     )
 
     ui.step(f"uploading artifacts to s3://{req.bucket}")
@@ -111,7 +120,7 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
     template = template_source(s3, req.bucket, main_template, req.target.region, req.target.endpoint_url)
     result = cfn.deploy_stack(
         cloudformation, req.stack_name, template, params, listener=ui.listener, poll_seconds=req.poll_seconds,
-        tags={"project": "fraudstream"},
+        tags={"project": "fraudstream"}, defaults=parameter_defaults(main_template),
     )  # fmt: skip
     app = result.outputs.get("FlinkApplicationName")
     if app and req.start_flink:

@@ -16,12 +16,21 @@ AMOUNT_BUCKETS: tuple[tuple[float, float, float], ...] = (
 
 
 def bucket_amount_cents(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` amounts in cents (int64): bucket chosen by share, uniform cents inside the bucket."""
+    """``n`` amounts in cents (int64): bucket chosen by share, uniform cents inside the bucket.
+
+    One uniform draw serves both choices: its bucket picks the range and its position inside
+    the bucket's share (itself uniform) picks the amount.
+    """
     shares = np.array([b[0] for b in AMOUNT_BUCKETS])
+    upper = np.cumsum(shares)
+    upper[-1] = 1.0
+    lower = upper - shares
     low = np.array([round(b[1] * 100) for b in AMOUNT_BUCKETS], dtype=np.int64)
-    high = np.array([round(b[2] * 100) for b in AMOUNT_BUCKETS], dtype=np.int64)
-    bucket = np.searchsorted(np.cumsum(shares), rng.random(n), side="right").clip(0, len(shares) - 1)
-    return rng.integers(low[bucket], high[bucket])
+    width = np.array([round(b[2] * 100) for b in AMOUNT_BUCKETS], dtype=np.int64) - low
+    u = rng.random(n)
+    bucket = np.searchsorted(upper, u, side="right").clip(0, len(shares) - 1)
+    within = ((u - lower[bucket]) / shares[bucket]).clip(0.0, np.nextafter(1.0, 0.0))
+    return low[bucket] + (within * width[bucket]).astype(np.int64)
 
 
 def cents_in_range(rng: np.random.Generator, n: int, low_dollars: float, high_dollars: float) -> np.ndarray:

@@ -263,10 +263,12 @@ def history_as_of(plan: ReplayPlan) -> datetime:
 class EventClock:
     """Event time for heartbeats that releases sent transactions without making unsent ones late.
 
-    While transactions are still to be sent, a heartbeat carries ``min(now, next unsent event
-    time)``, so no later transaction can fall behind the watermark (live traffic re-timed into
-    the past stays in order). Once everything is sent, it carries ``max(now, newest sent + 1.5 s)``,
-    past the watermark delay, so the last transactions are emitted too.
+    While transactions are still to be sent, a heartbeat carries ``now`` clamped between the
+    newest sent and the next unsent event time: never behind what was sent (a heartbeat must not
+    be late itself) and never ahead of what is to come (no later transaction may fall behind the
+    watermark; re-timed live traffic in the past stays in order). Once everything is sent, it
+    carries ``max(now, newest sent + 1.5 s)``, past the watermark delay, so the last transactions
+    are emitted too.
     """
 
     RELEASE_MARGIN = timedelta(seconds=1.5)
@@ -288,7 +290,8 @@ class EventClock:
     def heartbeat_time(self, now: datetime) -> datetime:
         pending = self._pending_min[self.sent]
         if pending is not None:
-            return min(now, pending)
+            floor = now if self._newest_sent is None else max(now, self._newest_sent)
+            return min(floor, pending)
         if self._newest_sent is None:
             return now
         return max(now, self._newest_sent + self.RELEASE_MARGIN)

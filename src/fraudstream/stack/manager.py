@@ -192,8 +192,7 @@ class Stack:
         selected = parse_only(only)
         external = self.external_engines()
         rows = []
-        for name, procs in self._known_processes([n for n in selected if n not in external]).items():
-            del name
+        for procs in self._known_processes([n for n in selected if n not in external]).values():
             for proc in procs:
                 rows.append(ServiceStatus(proc.name, proc.address, proc.running_pid(), proc.state()))
         for name in selected:
