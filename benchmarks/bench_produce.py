@@ -62,6 +62,29 @@ def delete_topics(settings: Settings) -> None:
         admin.delete_topics([settings.topic_transactions, settings.topic_labels, settings.topic_dead_letter])
 
 
+def plot_throughput(result: dict, samples: list[tuple[float, int]], path: Path) -> None:
+    """Records queued per second over the run, against the 100k/s target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    if len(samples) > 1:
+        times = [t for t, _ in samples]
+        rates = [(b - a) / max(tb - ta, 1e-9) for (ta, a), (tb, b) in zip(samples, samples[1:], strict=False)]
+        ax.plot(times[1:], rates, color="#4c72b0", label="records/s (interval)")
+    ax.axhline(result["target_records_per_s"], color="#c44e52", linestyle="--", label="target")
+    ax.axhline(result["records_per_s"], color="#55a868", label=f"overall {result['records_per_s']:,}/s")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("records/s")
+    ax.set_title(f"produce --max: {result['transactions']:,} transactions + {result['labels']:,} labels", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=2_000_000)
@@ -75,7 +98,13 @@ def main() -> None:
         with broker(Path(tmp) / "state") as settings:
             try:
                 cpu_began = time.process_time()
-                summary = produce(path, settings, labels=not args.no_labels)
+                samples: list[tuple[float, int]] = []
+                summary = produce(
+                    path,
+                    settings,
+                    labels=not args.no_labels,
+                    on_progress=lambda s: samples.append((s.seconds, s.sent)),
+                )
                 cpu_seconds = time.process_time() - cpu_began
             finally:
                 delete_topics(settings)
@@ -99,6 +128,7 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "produce.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_throughput(result, samples, RESULTS / "produce.png")
     print(
         f"produce --max: {summary.sent:,} records ({summary.transactions_sent:,} transactions + "
         f"{summary.labels_sent:,} labels) in {summary.seconds:.1f} s = {result['records_per_s']:,} records/s "

@@ -39,6 +39,7 @@ def plot(rss: dict[str, float], out: Path, up_seconds: float) -> None:
     ax.barh(names, [rss[n] for n in names], color="#4c72b0")
     for i, name in enumerate(names):
         ax.text(rss[name] + 5, i, f"{rss[name]:.0f} MiB", va="center")
+    ax.set_xlim(0, max(rss.values(), default=1) * 1.2)
     ax.set_xlabel("resident memory at idle (MiB)")
     ax.set_title(f"local stack: idle RSS per engine (total {sum(rss.values()):.0f} MiB), up in {up_seconds:.1f}s")
     ax.invert_yaxis()

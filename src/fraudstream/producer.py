@@ -10,7 +10,9 @@ what is queued and still reports.
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -127,6 +129,10 @@ class Pacer:
         self.count += n
         return offsets
 
+    def restart(self) -> None:
+        """Start the clock now (after connecting), so that setup time is not caught up in a burst."""
+        self.started = time.monotonic()
+
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
@@ -139,22 +145,21 @@ def produce(
     speedup: float | None = None,
     selection: Selection | None = None,
     labels: bool = True,
-    producer: Any = None,
     on_progress: Callable[[ProduceSummary], None] | None = None,
     stdin: Any = None,
 ) -> ProduceSummary:
     """Send ``source`` (a generated Parquet/CSV file, or ``-`` for JSON lines on stdin) to Kafka.
 
     Returns the summary after flushing; never raises on delivery failures (they are counted).
-    A ``producer`` passed in should report failures to a ``DeliveryTracker`` it was built with
-    (see :func:`make_producer`); otherwise failures are only visible as records left after flush.
+    Raises ``ValueError`` for contradictory pacing and ``ConnectionError`` when Kafka is unreachable.
     """
     settings = settings or get_settings()
+    pacer = Pacer(rate, speedup)
     tracker = DeliveryTracker()
-    producer = producer if producer is not None else make_producer(settings, tracker)
-    run = _Run(producer, settings, tracker, Pacer(rate, speedup), labels, on_progress)
+    producer = make_producer(settings, tracker)
+    run = _Run(producer, settings, tracker, pacer, labels, on_progress)
     try:
-        for batch in _batches(source, selection or Selection(), stdin):
+        for batch in prefetch(_batches(source, selection or Selection(), stdin)):
             if batch.rejected:
                 _dead_letter(producer, settings, source, batch)
                 run.summary.rejected += len(batch.rejected)
@@ -191,6 +196,7 @@ class _Run:
         self.queued_labels = 0
         self.began = time.monotonic()
         self.reported = 0.0
+        pacer.restart()
 
     def send(self, batch: EncodedBatch) -> None:
         """Queue a batch's transactions (and labels), each no earlier than its due time."""
@@ -261,6 +267,50 @@ def make_producer(settings: Settings, tracker: DeliveryTracker) -> Any:
     except Exception as exc:  # unreachable broker: say so now rather than after message.timeout.ms
         raise ConnectionError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
     return Producer(producer_config(settings, **THROUGHPUT_CONFIG, on_delivery=tracker))
+
+
+def prefetch(batches: Iterator[EncodedBatch], depth: int = 2) -> Iterator[EncodedBatch]:
+    """Encode the next batches on a worker thread while this one is being produced.
+
+    Arrow's compute kernels release the GIL, so encoding overlaps the produce loop. Errors in the
+    worker are re-raised here; leaving the loop early (limit, Ctrl-C) stops the worker.
+    """
+    done = object()
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def work() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                offer(batch)
+        except BaseException as exc:  # handed to the consumer thread, which re-raises it
+            offer(exc)
+        finally:
+            offer(done)
+
+    worker = threading.Thread(target=work, name="produce-encoder", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _batches(source: str | Path, selection: Selection, stdin: Any) -> Iterator[EncodedBatch]:

@@ -10,9 +10,7 @@ import pytest
 
 from fraudstream import features as F
 from fraudstream.aws_clients import dynamodb_client
-from fraudstream.batch.io import read_transactions
 from fraudstream.batch.nightly import run_backfill, run_nightly
-from fraudstream.batch.weekly_features import weekly_features
 from fraudstream.featurestore.dynamodb_store import from_item
 from fraudstream.featurestore.groups import BATCH_GROUP
 
@@ -81,23 +79,22 @@ def test_one_item_per_active_card_and_rerun_changes_nothing(spark, tx_path, isol
 
 def test_backfill_leaves_the_store_as_the_sequential_runs_would(spark, tx_path, isolated_tables) -> None:
     first_day, last_day = date(2020, 1, 10), date(2020, 1, 27)  # the data ends on 2020-01-24
-    tx = read_transactions(spark, tx_path)
-    final: dict[str, dict] = {}
+    final: dict[str, tuple[int, float, str]] = {}
     day = first_day
     while day <= last_day:  # what running `batch nightly` for each day in order leaves behind
-        for r in weekly_features(tx, day).collect():
-            final[r["cc_num"]] = {
-                "cc_num": r["cc_num"],
-                F.NUM_TRANS_LAST_1W: r[F.NUM_TRANS_LAST_1W],
-                F.AVG_AMT_LAST_1W: r[F.AVG_AMT_LAST_1W],
-                "as_of": f"{day.isoformat()}T00:00:00.000Z",
-            }
+        for card, (count, mean) in expected_week(tx_path, day).items():
+            final[card] = (count, mean, f"{day.isoformat()}T00:00:00.000Z")
         day += timedelta(days=1)
 
     summary = run_backfill(spark, tx_path, first_day, last_day, isolated_tables)
-    assert scan_batch_table(isolated_tables) == final
-    assert summary["days"] == 18 and summary["failed"] == 0
+    stored = scan_batch_table(isolated_tables)
+    assert set(stored) == set(final)
+    for card, (count, mean, as_of) in final.items():
+        item = stored[card]
+        assert (item[F.NUM_TRANS_LAST_1W], item["as_of"]) == (count, as_of)
+        assert item[F.AVG_AMT_LAST_1W] == pytest.approx(mean, rel=1e-12)
+    assert summary["days"] == 18 and summary["failed"] == 0 and summary["written"] == len(final)
     assert summary["cards_per_day"]["2020-01-15"] == len(expected_week(tx_path, AS_OF))
-    assert "2020-02-01" not in summary["cards_per_day"]
-    # not every card ends on the last day: idle cards keep the last run that wrote them
-    assert len({item["as_of"] for item in final.values()}) > 1
+    # idle cards keep the last run that wrote them (before 2020-01-13), the others end on the last day
+    ends = sorted({item["as_of"] for item in stored.values()})
+    assert ends[-1] == "2020-01-27T00:00:00.000Z" and ends[0] < "2020-01-13" and len(ends) > 1

@@ -61,3 +61,15 @@ def test_input_format_and_summary_file(tmp_path) -> None:
     path = write_summary({"rows": 3}, tmp_path / "out" / "_summary.json")
     assert json.loads(path.read_text()) == {"rows": 3}
     assert write_summary({"rows": 3}, "s3a://bucket/out/_summary.json") is None
+
+
+def test_cli_rejects_a_bad_day_before_starting_spark() -> None:
+    from typer.testing import CliRunner
+
+    from fraudstream.cli.main import app
+
+    result = CliRunner().invoke(app, ["batch", "nightly", "--input", "x.parquet", "--as-of", "2020-13-01"])
+    assert result.exit_code == 2
+    assert "as-of" in result.output
+    result = CliRunner().invoke(app, ["batch", "backfill", "--input", "x.parquet", "--from", "2020-01-01"])
+    assert result.exit_code == 2 and "--to" in result.output

@@ -3,12 +3,17 @@
 Usage: ``python moto_server.py PORT``. Two moto 5.2 CloudFormation bugs are fixed before it starts,
 each restoring what real CloudFormation does (nothing else is changed):
 
-1. Outputs after a change set: moto builds a stack's outputs when the stack object is created, and a
-   stack created through a CREATE change set is created *empty* (``REVIEW_IN_PROGRESS``), so after
-   ``ExecuteChangeSet`` it reports no outputs at all (and updates keep stale ones).
+1. Outputs and parameters after a change set: moto builds a stack's outputs when the stack object
+   is created, and a stack created through a CREATE change set is created *empty*
+   (``REVIEW_IN_PROGRESS``), so after ``ExecuteChangeSet`` it reports no outputs at all (and updates
+   keep stale ones); it also keeps comparing later change sets with the first parameters, so an
+   identical re-deploy after an update is not recognised as "no changes".
 2. Conditions on update: moto's update path re-parses every resource that references a changed
    parameter, including resources whose ``Condition`` is false and that were never created, and
    fails on their ``GetAtt`` of other never-created resources. CloudFormation leaves them alone.
+3. Route tables on delete: deleting ``AWS::EC2::RouteTable`` / ``SubnetRouteTableAssociation``
+   is a no-op in moto's CloudFormation, so the VPC of any stack with its own route table can never
+   be deleted ("has dependencies"). The patch deletes them as CloudFormation does.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ def _patch_change_set_outputs() -> None:
         stack.template = self.template
         stack._parse_template()
         stack.output_map = stack._create_output_map()
+        stack.parameters = self.parameters
 
     models.ChangeSet.apply = apply
 
@@ -54,10 +60,33 @@ def _patch_update_skips_inactive_resources() -> None:
     parsing.ResourceMap.build_resource_diff = build_resource_diff
 
 
+def _patch_route_table_deletion() -> None:
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.route_tables import RouteTable
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation
+
+    def delete_association(self, account_id: str, region_name: str) -> None:
+        route_table = ec2_backends[account_id][region_name].route_tables.get(self.route_table_id)
+        if route_table is None:  # already gone with its table
+            return
+        for association_id, subnet_id in list(route_table._associations.items()):
+            if subnet_id == self.subnet_id:
+                route_table._associations.pop(association_id)
+
+    def delete_route_table(self, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        if self.id in backend.route_tables:
+            backend.delete_route_table(self.id)
+
+    SubnetRouteTableAssociation.delete = delete_association
+    RouteTable.delete = delete_route_table
+
+
 def main() -> None:
     port = sys.argv[1]
     _patch_change_set_outputs()
     _patch_update_skips_inactive_resources()
+    _patch_route_table_deletion()
     from moto.server import main as moto_main
 
     moto_main(["--host", "127.0.0.1", "--port", port])

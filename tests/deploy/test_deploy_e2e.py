@@ -233,6 +233,12 @@ def test_update_goes_through_an_update_change_set_and_keeps_previous_params(depl
     assert scorer["MemorySize"] == 1024
     assert scorer["Environment"]["Variables"]["FRAUDSTREAM_THRESHOLD"] == "0.9"
 
+    again = _cli(
+        deploy_env, "up", "--stack-name", STACK, "--bucket", BUCKET, "--no-package", "--out", str(deployed["out"]),
+        "--params", "LambdaMemoryMB=1024", "--poll-seconds", "0.2", cwd=deployed["work"],
+    )  # fmt: skip
+    assert "UPDATE_COMPLETE (no changes)" in again.stdout  # same inputs: nothing executed
+
     status = _cli(deploy_env, "status", "--stack-name", STACK, "--json", cwd=deployed["work"])
     info = json.loads(status.stdout)
     assert info["status"] == "UPDATE_COMPLETE"
@@ -271,5 +277,9 @@ def test_down_deletes_both_stacks(deployed, deploy_env, aws):
     _cli(deploy_env, "down", "--stack-name", STACK, "--all", "--poll-seconds", "0.2", cwd=deployed["work"])
     remaining = {s["StackName"] for s in aws_stacks(deploy_env) if s["StackStatus"] != "DELETE_COMPLETE"}
     assert STACK not in remaining and f"{STACK}-artifacts" not in remaining
+    vpcs = {v["VpcId"] for v in aws("ec2").describe_vpcs()["Vpcs"]}
+    assert deployed["outputs"]["VpcId"] not in vpcs  # the stack's resources are really gone
+    with pytest.raises(aws("lambda").exceptions.ResourceNotFoundException):
+        aws("lambda").get_function(FunctionName=deployed["outputs"]["FraudScorerFunctionName"])
     result = subprocess.run([*CLI, "status", "--stack-name", STACK], env=deploy_env, capture_output=True, text=True)
     assert result.returncode == 1 and "does not exist" in result.stdout

@@ -31,6 +31,7 @@ def pipeline_settings(
 ) -> Iterator[Settings]:
     """Settings with topics and tables of this module, the trained model and its endpoint; the job and
     both handler runners running against them."""
+    from fraudstream.demo.pipeline import DEMO_IDLE_TIMEOUT_MS
     from fraudstream.demo.services import HANDLERS, handler_process
     from fraudstream.featurestore.groups import ensure_tables
     from fraudstream.kafka_clients import ensure_topics
@@ -48,6 +49,7 @@ def pipeline_settings(
             "table_batch": f"cc-agg-batch-fg-{suffix}",
             "model_dir": trained_model_dir,
             "endpoint_url_override": endpoint_url,
+            "flink_idle_timeout_ms": DEMO_IDLE_TIMEOUT_MS,  # as the demo submits it
         }
     )
     ensure_topics(s)

@@ -1,8 +1,9 @@
 """The cc-agg job on a real Flink cluster and a real Kafka broker: one job run, several scenarios.
 
 Each scenario uses its own card, so they share one job (a Flink job start is the expensive part):
-phase 1 (seed example, 10-minute bounds, multi-partition out-of-order, malformed records) →
-flush → a late record → stop with savepoint → phase 2 → resume → flush.
+submit → prime every partition (see ``testkit.prime``) → phase 1 (seed example, 10-minute bounds,
+multi-partition out-of-order, malformed records) → flush → a late record → stop with savepoint →
+phase 2 (one partition) → resume → flush.
 """
 
 from __future__ import annotations

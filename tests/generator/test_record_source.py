@@ -133,3 +133,19 @@ def test_pacer_rate_and_speedup_offsets() -> None:
     assert Pacer().due_offsets(np.zeros(2, dtype=np.int64)) is None
     with pytest.raises(ValueError):
         Pacer(rate=10, speedup=2)
+
+
+def test_prefetch_keeps_order_and_reraises_worker_errors() -> None:
+    from fraudstream.producer import prefetch
+
+    assert list(prefetch(iter(range(10)))) == list(range(10))  # type: ignore[arg-type]
+
+    def failing():  # type: ignore[no-untyped-def]
+        yield 1
+        raise FileNotFoundError("gone")
+
+    got = []
+    with pytest.raises(FileNotFoundError, match="gone"):
+        for item in prefetch(failing()):
+            got.append(item)
+    assert got == [1]

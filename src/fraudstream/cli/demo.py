@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -29,7 +30,7 @@ def demo(
     from fraudstream.settings import get_settings
     from fraudstream.stack.errors import StackError
 
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     options = DemoOptions(cards=cards, transactions=transactions, data=data, live=live, rate=rate,
                           timeout_s=timeout, reports=reports, down=down, retrain=retrain)  # fmt: skip
     try:

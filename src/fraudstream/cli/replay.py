@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def replay(
     ),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the predictions after the last send."),
     heartbeat: float = typer.Option(
-        0.5, "--heartbeat", help="Seconds between control transactions that advance the watermark (0 = none)."
+        0.25, "--heartbeat", help="Seconds between control transactions that advance the watermark (0 = none)."
     ),
     json_path: Path | None = typer.Option(
         None, "--json", help="Write the report here (PNG beside it); default reports/replay-NAME.json."
@@ -46,7 +47,7 @@ def replay(
     from fraudstream.replay.scenario_file import ScenarioError, load_scenario_file
     from fraudstream.replay.scenarios import BUILTIN_SCENARIOS, builtin_scenario
 
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     if list_scenarios:
         for name, factory in BUILTIN_SCENARIOS.items():
             sc = factory()

@@ -73,7 +73,7 @@ def consumer_group_active(settings: Settings, group_id: str) -> bool:
     """True when the consumer group has at least one member (the runner has joined and got partitions)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 3})
     futures = admin.describe_consumer_groups([group_id], request_timeout=5)
     description: Any = futures[group_id].result(timeout=10)
     return bool(description.members) and any(m.assignment.topic_partitions for m in description.members)

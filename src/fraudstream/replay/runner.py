@@ -188,18 +188,24 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
 
-    def start(self) -> Heartbeat:
-        """Beat once right away, then every interval.
+    def start(self, warmup_s: float = 0.0) -> Heartbeat:
+        """Beat for ``warmup_s`` (every 0.2 s, waiting here), then every interval in the background.
 
-        The first beat matters: after a quiet spell every partition is idle for Flink, and the
-        first partition to receive data would alone drive the watermark, so another partition's
-        records (re-timed traffic spans hours of event time in seconds) would arrive late. A beat
-        at the first event time on every partition keeps them all active from the start.
+        The warm-up matters: after a quiet spell every partition is idle for Flink, and the first
+        partition whose records the source emits would alone drive the watermark, so another
+        partition's records (re-timed traffic spans hours of event time in seconds) would arrive
+        late. Beats at the first event time on every partition make them all active first.
         """
-        if self.interval_s > 0:
+        if self.interval_s <= 0:
+            return self
+        deadline = time.monotonic() + warmup_s
+        while True:
             self.beat()
             self.producer.flush(10)
-            self._thread.start()
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        self._thread.start()
         return self
 
     def beat(self) -> None:
@@ -301,11 +307,15 @@ def run_plan(
     plan: ReplayPlan,
     settings: Settings,
     timeout_s: float = 60.0,
-    heartbeat_interval_s: float = 0.5,
+    heartbeat_interval_s: float = 0.25,
     seed_history: bool = True,
     progress: ProgressCallback | None = None,
+    warmup_s: float = 3.0,
 ) -> tuple[list[Outcome], RunStats]:
-    """Send ``plan``, wait up to ``timeout_s`` after the last send for every prediction, return outcomes."""
+    """Send ``plan``, wait up to ``timeout_s`` after the last send for every prediction, return outcomes.
+
+    ``warmup_s`` of heartbeats precede the first transaction (see ``Heartbeat.start``).
+    """
     from confluent_kafka import Producer
 
     from fraudstream.kafka_clients import producer_config
@@ -325,7 +335,7 @@ def run_plan(
         heartbeat = Heartbeat(
             producer, settings, partitions, lambda: clock.heartbeat_time(datetime.now(UTC)), plan.run_id,
             heartbeat_interval_s,
-        ).start()  # fmt: skip
+        ).start(warmup_s)  # fmt: skip
         start = time.monotonic()
         total = len(outcomes)
         for n, outcome in enumerate(send_order, 1):

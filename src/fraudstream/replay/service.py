@@ -45,7 +45,7 @@ def replay_scenario(
     at: datetime | None = None,
     pacing: Pacing | None = None,
     timeout_s: float = 60.0,
-    heartbeat_interval_s: float = 0.5,
+    heartbeat_interval_s: float = 0.25,
     progress: ProgressCallback | None = None,
 ) -> ReplayResult:
     """Plan ``scenario`` (event times from ``at``, else now or just after the newest event seen), run it, report.

@@ -1,0 +1,58 @@
+"""The job's SQL validation agrees with ``fraudstream.messages.decode`` on which field is wrong.
+
+Runs the real parsed view on a local PyFlink (batch, no cluster) over a VALUES table.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fraudstream.messages import DecodeError, Transaction, decode
+from fraudstream.streaming import sql
+
+pytestmark = pytest.mark.integration
+
+OK = '"tid":"a","cc_num":"1234567812345678","amount":50.0,"trans_time":"2020-01-01T22:01:00.000Z"'
+PAYLOADS = [
+    "{" + OK + "}",
+    "{" + OK.replace('"tid":"a"', '"tid":""') + "}",
+    "{" + OK.replace('"tid":"a"', '"tid":7') + "}",
+    "{" + OK.replace('"tid":"a",', "") + "}",
+    "{" + OK.replace("1234567812345678", "123456781234567") + "}",
+    "{" + OK.replace("50.0", "-1") + "}",
+    "{" + OK.replace("50.0", "2000000") + "}",
+    "{" + OK.replace("50.0", '"5"') + "}",
+    "{" + OK.replace('"2020-01-01T22:01:00.000Z"', "20200101") + "}",
+    "{" + OK.replace("2020-01-01T22:01:00.000Z", "yesterday") + "}",
+    "{" + OK.replace(".000Z", "Z") + "}",
+    "[1]",
+    "nope",
+]
+
+
+def python_field(payload: str) -> str | None:
+    try:
+        decode(Transaction, payload)
+        return None
+    except DecodeError as exc:
+        return exc.field
+
+
+def test_sql_rejects_the_same_field_as_messages_decode():
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    values = ", ".join(f"({sql.quote(p)})" for p in PAYLOADS)
+    t_env.execute_sql(
+        f"CREATE TEMPORARY VIEW {sql.SOURCE_TABLE} AS SELECT payload, 0 AS `partition`, "
+        f"CAST(0 AS BIGINT) AS `offset`, {sql.trans_time_expr()} AS trans_time FROM (VALUES {values}) AS v(payload)"
+    )
+    t_env.execute_sql(sql.parsed_view_sql())
+    with t_env.execute_sql(f"SELECT payload, error FROM {sql.PARSED_VIEW}").collect() as rows:
+        errors = {row[0]: row[1] for row in rows}
+    assert set(errors) == set(PAYLOADS)
+    for payload, error in errors.items():
+        field = python_field(payload)
+        assert (error is None) == (field is None), (payload, error, field)
+        if error is not None:
+            assert error.split(":")[0] == field, (payload, error, field)
