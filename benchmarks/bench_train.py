@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path("models"))
     parser.add_argument("--feature-set", action="append", default=None, help="anchor, extended (default: both)")
     parser.add_argument("--imbalance", default="sqrt", choices=["none", "sqrt", "balanced"])
+    parser.add_argument("--nthread", type=int, default=0, help="XGBoost threads (0 = all cores)")
     args = parser.parse_args()
     feature_sets = args.feature_set or ["anchor", "extended"]
     console = Console()
@@ -55,7 +56,7 @@ def main() -> None:
         meta, report = train_one(
             frame,
             split,
-            TrainingConfig(feature_set=fs, imbalance=args.imbalance),
+            TrainingConfig(feature_set=fs, imbalance=args.imbalance, nthread=args.nthread),
             args.model_dir,
             digest,
             True,
@@ -89,6 +90,7 @@ def main() -> None:
         "data_hash": digest,
         "split": split.to_dict(),
         "seconds_load": round(load_seconds, 2),
+        "nthread": args.nthread,
         "models": models,
         "latest": registry.latest_version(args.model_dir),
         "anchor_pr_auc_floor": ANCHOR_PR_AUC_FLOOR,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fraudstream.demo.live import plan_live_slice, slice_start
+from fraudstream.demo.live import fit_slice, plan_live_slice
 from fraudstream.demo.pipeline import DemoOptions
 from fraudstream.demo.services import env_name, settings_env
 from fraudstream.settings import Settings
@@ -76,10 +76,14 @@ def test_live_slice_keeps_spacing_and_ends_at_the_start_plus_span() -> None:
     assert len({t.tid for t in plan.transactions}) == 3 and all(t.tid.startswith("live-") for t in plan.transactions)
 
 
-def test_slice_start_never_goes_behind_events_already_sent() -> None:
+def test_slice_is_trimmed_so_that_no_event_goes_behind_or_into_the_future() -> None:
+    frame = _frame()  # 10:00:00, 10:00:30, 12:00:00 (a 2 h span)
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    span = timedelta(hours=2)
-    assert slice_start(span, now, None) == now - span
-    assert slice_start(span, now, now - timedelta(hours=5)) == now - span
-    recent = now - timedelta(minutes=30)
-    assert slice_start(span, now, recent) == recent + timedelta(seconds=1)
+    rows, start = fit_slice(frame, now, None)
+    assert len(rows) == 3 and start == now - timedelta(hours=2)
+    rows, start = fit_slice(frame, now, now - timedelta(hours=5))
+    assert len(rows) == 3 and start == now - timedelta(hours=2)
+    rows, start = fit_slice(frame, now, now - timedelta(hours=1, minutes=59, seconds=40))
+    assert list(rows["tid"]) == ["c"] and start == now, "rows before the newest sent event are dropped"
+    rows, _ = fit_slice(frame, now, now)
+    assert rows.empty

@@ -73,13 +73,13 @@ def live_result(pipeline_settings: Settings, small_transactions_path: Path):
     """The tail of the small generated data, re-timed to now and sent as fast as possible."""
     from datetime import UTC, datetime
 
-    from fraudstream.demo.live import plan_live_slice, read_tail, slice_start
+    from fraudstream.demo.live import fit_slice, plan_live_slice, read_tail
     from fraudstream.replay.report import build_rows, summarize
     from fraudstream.replay.runner import latest_event_time, run_plan
 
-    frame = read_tail(small_transactions_path, LIVE_TRANSACTIONS)
-    span = (frame["trans_time"].iloc[-1] - frame["trans_time"].iloc[0]).to_pytimedelta()
-    start = slice_start(span, datetime.now(UTC), latest_event_time(pipeline_settings))
+    frame, start = fit_slice(
+        read_tail(small_transactions_path, LIVE_TRANSACTIONS), datetime.now(UTC), latest_event_time(pipeline_settings)
+    )
     plan = plan_live_slice(frame, start, rate_per_s=0)
     outcomes, stats = run_plan(plan, pipeline_settings, timeout_s=90, seed_history=False)
     return plan, outcomes, summarize("live", build_rows(outcomes), stats)

@@ -40,7 +40,7 @@ def demo(
         raise typer.Exit(1) from None
     print_closing(result, console)
     seed = (result.seed or {}).get("summary", {})
-    if seed.get("missing", 1) or (result.live or {}).get("missing", 1):
+    if seed.get("missing", 1) or (result.live or {}).get("missing", 0):
         raise typer.Exit(1)
 
 

@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         max_rounds: int = typer.Option(1000),
         learning_rate: float = typer.Option(0.1),
         max_depth: int = typer.Option(6),
+        nthread: int = typer.Option(0, help="XGBoost threads (0 = all cores; 1 on a busy machine)."),
     ) -> None:
         """Train one model per feature set, evaluate it on the test period and register it."""
         from rich.console import Console
@@ -62,6 +63,7 @@ def register(app: typer.Typer) -> None:
             max_rounds=max_rounds,
             learning_rate=learning_rate,
             max_depth=max_depth,
+            nthread=nthread,
         )
         try:
             metas = train_feature_sets(training_set, _model_dir(model_dir), feature_set, config, split, latest, console)

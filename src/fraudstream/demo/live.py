@@ -3,8 +3,10 @@
 The slice is the last ``n`` transactions of the data file (the newest day or so), shifted so that
 it ends now: the original spacing is kept (compressing time would change every 10-minute
 feature), and the events sit in the past, so the seed scenario that follows at "now" is never
-behind the watermark. When an earlier run already sent events later than ``now - span`` (a
-re-run within the span), the slice starts just after them instead.
+behind the watermark. Events are never put in the future (that would push the Flink job's
+watermark ahead of the clock and make later "now" traffic late): when an earlier run already sent
+events later than ``now - span`` (a re-run within the span), the slice is trimmed to the part
+that fits after them.
 """
 
 from __future__ import annotations
@@ -40,12 +42,17 @@ def _as_utc(series):
     return series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
 
 
-def slice_start(span: timedelta, now: datetime, latest_event_time: datetime | None) -> datetime:
-    """Start of the re-timed slice: ``now - span``, or just after the newest event already sent."""
-    start = now - span
+def fit_slice(frame, now: datetime, latest_event_time: datetime | None, margin: timedelta = timedelta(seconds=1)):
+    """``(rows, start)``: the rows of ``frame`` that fit in ``(latest_event_time + margin, now]`` once
+    the slice is shifted to end at ``now``, and the re-timed time of the first kept row."""
+    last = frame["trans_time"].iloc[-1].to_pydatetime()
+    shift = now.astimezone(UTC) - last
+    kept = frame
     if latest_event_time is not None:
-        start = max(start, latest_event_time + timedelta(seconds=1))
-    return start
+        kept = frame[frame["trans_time"] + shift >= latest_event_time + margin].reset_index(drop=True)
+    if kept.empty:
+        return kept, now
+    return kept, kept["trans_time"].iloc[0].to_pydatetime() + shift
 
 
 def plan_live_slice(frame, start: datetime, rate_per_s: float, run_id: str | None = None) -> ReplayPlan:

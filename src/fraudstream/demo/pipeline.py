@@ -140,7 +140,7 @@ def nightly_loaded(settings: Settings, data: Path, as_of: date) -> bool:
 @dataclass
 class DemoResult:
     stages: list[StageRecord]
-    live: dict[str, Any] | None = None
+    live: dict[str, Any] | None = None  # empty when the slice was skipped
     seed: dict[str, Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     report_json: Path | None = None
@@ -343,19 +343,27 @@ def _handlers(log: StageLog, settings: Settings, restart: bool) -> None:
 def _live(log: StageLog, options: DemoOptions, data: Path, settings: Settings, console: Any) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fraudstream.demo.live import plan_live_slice, read_tail, slice_start
+    from fraudstream.demo.live import fit_slice, plan_live_slice, read_tail
     from fraudstream.replay.report import build_rows, summarize
     from fraudstream.replay.runner import latest_event_time, run_plan
 
     with log.stage("live traffic") as rec:
-        frame = read_tail(data, options.live)
+        frame, start = fit_slice(read_tail(data, options.live), datetime.now(UTC), latest_event_time(settings))
+        if len(frame) < options.live:
+            console.print(
+                f"[yellow]events up to {start:%Y-%m-%d %H:%M:%S} UTC were already sent by an earlier run: the slice "
+                f"is trimmed to the {len(frame):,} transactions that fit before now (events never go into the future)[/]"
+            )
+        if frame.empty:
+            rec.status, rec.detail = "skipped", "no room before now; re-run later for a live slice"
+            return {}
         span = frame["trans_time"].iloc[-1] - frame["trans_time"].iloc[0]
-        start = slice_start(span.to_pytimedelta(), datetime.now(UTC), latest_event_time(settings))
         plan = plan_live_slice(frame, start, options.rate)
         console.print(
             f"{len(plan.transactions):,} transactions ({span} of traffic, "
-            f"{sum(t.role == 'attack' for t in plan.transactions)} fraud) re-timed to end at "
-            f"{plan.transactions[-1].event_time:%H:%M:%S} UTC, sent at {options.rate:,.0f}/s"
+            f"{sum(t.role == 'attack' for t in plan.transactions)} fraud) re-timed to "
+            f"{plan.transactions[0].event_time:%m-%d %H:%M:%S} .. {plan.transactions[-1].event_time:%m-%d %H:%M:%S} UTC, "
+            f"sent at {options.rate:,.0f}/s"
         )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
