@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from fraudstream.kafka_auth import auth_config
 from fraudstream.settings import Settings, get_settings
+
+
+def base_config(settings: Settings) -> dict[str, Any]:
+    """Bootstrap servers plus the authentication the settings ask for (``FRAUDSTREAM_KAFKA_AUTH``)."""
+    return {"bootstrap.servers": settings.kafka_bootstrap, **auth_config(settings.kafka_auth, settings.aws_region)}
 
 
 def producer_config(settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
     """Idempotent producer: retries never duplicate or reorder a partition's records."""
     settings = settings or get_settings()
     cfg: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **base_config(settings),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
@@ -27,7 +33,7 @@ def consumer_config(group_id: str, settings: Settings | None = None, **overrides
     """Consumer that commits only when told to (at-least-once) and reads committed data only."""
     settings = settings or get_settings()
     cfg: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **base_config(settings),
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -48,7 +54,7 @@ def ensure_topics(
 
     settings = settings or get_settings()
     topics = topics or settings.all_topics
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(base_config(settings))
     existing = set(admin.list_topics(timeout=timeout).topics)
     missing = [t for t in topics if t not in existing]
     if not missing:

@@ -30,7 +30,7 @@ def create_topics(bootstrap: str, topics: list[str], partitions: int, region: st
     """Create the topics that do not exist yet (replication factor: the cluster default)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from fraudstream.deploy.msk_iam import msk_iam_config
+    from fraudstream.kafka_auth import msk_iam_config
 
     admin = AdminClient({"bootstrap.servers": bootstrap, **msk_iam_config(region)})
     admin.poll(5)  # fetch the first OAUTHBEARER token before the first request

@@ -1,6 +1,6 @@
 """confluent-kafka settings for Amazon MSK with IAM access control (SASL/OAUTHBEARER over TLS).
 
-Used by the topic bootstrap function, and by any client configured with
+Used by every client built by ``kafka_clients`` and by the topic bootstrap function when
 ``FRAUDSTREAM_KAFKA_AUTH=msk-iam`` (the deployed Lambdas and Flink job get that variable).
 """
 
