@@ -4,13 +4,14 @@ Pacing: ``rate`` (transactions per second), ``speedup`` (replay event time X tim
 real) or neither (as fast as possible). The producer is idempotent (``kafka_clients.producer_config``)
 and asks for delivery reports on failures only, so success costs no Python callback; what was
 sent is what was queued minus what failed, once ``flush`` has drained the queue. Records that do
-not decode as transactions go to ``dead-letter`` with the reason. Ctrl-C stops reading, flushes
-what is queued and still reports.
+not decode as transactions go to ``dead-letter`` with the reason. Ctrl-C (or SIGTERM) stops
+between chunks, flushes what is queued and still reports.
 """
 
 from __future__ import annotations
 
 import queue
+import signal
 import sys
 import threading
 import time
@@ -25,6 +26,7 @@ from fraudstream.record_source import EncodedBatch, Selection, file_batches, lin
 from fraudstream.settings import Settings, get_settings
 
 STAGE = "producer"
+CHUNK = 5_000  # records queued between checks for a stop request
 MAX_SLEEP_S = 0.1  # pacing sleeps in short steps so that delivery reports and Ctrl-C stay responsive
 FLUSH_TIMEOUT_S = 60.0
 THROUGHPUT_CONFIG: dict[str, Any] = {
@@ -158,17 +160,37 @@ def produce(
     tracker = DeliveryTracker()
     producer = make_producer(settings, tracker)
     run = _Run(producer, settings, tracker, pacer, labels, on_progress)
+    previous = _route_interrupts(run.request_stop)
     try:
         for batch in prefetch(_batches(source, selection or Selection(), stdin)):
+            if run.stop_requested:
+                break
             if batch.rejected:
                 _dead_letter(producer, settings, source, batch)
                 run.summary.rejected += len(batch.rejected)
             run.send(batch)
-    except KeyboardInterrupt:
-        run.summary.interrupted = True
+    except KeyboardInterrupt:  # only when signals could not be routed (not the main thread)
+        run.stop_requested = True
     finally:
         remaining = _flush(producer)
+        _restore_interrupts(previous)
+    run.summary.interrupted = run.stop_requested
     return run.finish(remaining)
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _route_interrupts(handler: Callable[[int, Any], None]) -> dict[int, Any] | None:
+    """Ctrl-C and ``kill`` ask the run to stop between chunks instead of raising mid-record."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return {sig: signal.signal(sig, handler) for sig in INTERRUPTS}
+
+
+def _restore_interrupts(previous: dict[int, Any] | None) -> None:
+    for sig, handler in (previous or {}).items():
+        signal.signal(sig, handler)
 
 
 class _Run:
@@ -196,19 +218,23 @@ class _Run:
         self.queued_labels = 0
         self.began = time.monotonic()
         self.reported = 0.0
+        self.stop_requested = False
         pacer.restart()
 
     def send(self, batch: EncodedBatch) -> None:
-        """Queue a batch's transactions (and labels), each no earlier than its due time."""
+        """Queue a batch's transactions (and labels), each no earlier than its due time.
+
+        Stops between chunks once a stop was requested (Ctrl-C), so the counts stay exact.
+        """
         n = len(batch)
         due = self.pacer.due_offsets(batch.times_ms)
         start = 0
-        while start < n:
+        while start < n and not self.stop_requested:
             if due is None:
-                stop = n
+                stop = min(n, start + CHUNK)
             else:
                 now = self.pacer.elapsed()
-                stop = int(np.searchsorted(due, now, side="right"))
+                stop = min(int(np.searchsorted(due, now, side="right")), start + CHUNK)
                 if stop <= start:
                     time.sleep(min(MAX_SLEEP_S, float(due[start]) - now))
                     self.producer.poll(0)
@@ -223,6 +249,10 @@ class _Run:
             self.producer.poll(0)
             start = stop
             self._progress()
+
+    def request_stop(self, _signum: int = 0, _frame: object = None) -> None:
+        """Signal handler: finish the current chunk, then stop reading and flush."""
+        self.stop_requested = True
 
     def _progress(self) -> None:
         now = time.monotonic()
@@ -367,8 +397,5 @@ def _dead_letter(producer: Any, settings: Settings, source: str | Path, batch: E
 
 
 def _flush(producer: Any) -> int:
-    """Drain the queue (again if Ctrl-C interrupts the first flush); returns records left undelivered."""
-    try:
-        return int(producer.flush(FLUSH_TIMEOUT_S))
-    except KeyboardInterrupt:
-        return int(producer.flush(FLUSH_TIMEOUT_S))
+    """Drain the queue; returns the number of records left undelivered."""
+    return int(producer.flush(FLUSH_TIMEOUT_S))

@@ -83,7 +83,7 @@ def test_slice_is_trimmed_so_that_no_event_goes_behind_or_into_the_future() -> N
     assert len(rows) == 3 and start == now - timedelta(hours=2)
     rows, start = fit_slice(frame, now, now - timedelta(hours=5))
     assert len(rows) == 3 and start == now - timedelta(hours=2)
-    rows, start = fit_slice(frame, now, now - timedelta(hours=1, minutes=59, seconds=40))
+    rows, start = fit_slice(frame, now, now - timedelta(hours=1, minutes=59, seconds=20))
     assert list(rows["tid"]) == ["c"] and start == now, "rows before the newest sent event are dropped"
     rows, _ = fit_slice(frame, now, now)
     assert rows.empty

@@ -102,3 +102,17 @@ def test_msf_properties_are_read_from_the_job_group(tmp_path):
 def test_kafka_property_pairs_reject_garbage():
     with pytest.raises(ValueError):
         JobConfig(bootstrap_servers="b", kafka_properties="novalue").kafka_property_pairs()
+
+
+def test_kafka_properties_accept_json_for_values_with_semicolons():
+    cfg = JobConfig(bootstrap_servers="b", kafka_properties='{"sasl.jaas.config": "IAMLoginModule required;"}')
+    assert cfg.kafka_property_pairs() == [("sasl.jaas.config", "IAMLoginModule required;")]
+
+
+def test_example_msf_properties_build_a_config():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "flink_jobs" / "application_properties.example.json"
+    cfg = JobConfig(bootstrap_servers="x").with_overrides(msf_overrides(example))
+    assert cfg.bootstrap_servers.endswith(":9098")
+    assert ("sasl.mechanism", "AWS_MSK_IAM") in cfg.kafka_property_pairs()

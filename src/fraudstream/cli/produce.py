@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -56,7 +55,6 @@ def produce_command(
         retime=retime,
     )
     settings = get_settings()
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops like Ctrl-C: flush, report, exit 130
     total = limit if source == "-" else _expected_rows(count_file_rows(source), limit, from_time or to_time)
     try:
         summary = _run_with_progress(console, total, lambda cb: produce(
@@ -82,10 +80,6 @@ def produce_command(
         raise typer.Exit(1)
     if summary.interrupted:
         raise typer.Exit(130)
-
-
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _expected_rows(file_rows: int | None, limit: int | None, sliced: object) -> int | None:

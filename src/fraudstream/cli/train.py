@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         current = latest_version(directory)
         table = Table(title=f"models in {directory}")
         for col in ("", "version", "feature set", "threshold", "test PR-AUC", "test recall@thr", "created"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col in ("version", "created"))
         for m in list_versions(directory):
             table.add_row(
                 "*" if m.version == current else "",

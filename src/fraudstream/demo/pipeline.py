@@ -348,11 +348,12 @@ def _live(log: StageLog, options: DemoOptions, data: Path, settings: Settings, c
     from fraudstream.replay.runner import latest_event_time, run_plan
 
     with log.stage("live traffic") as rec:
-        frame, start = fit_slice(read_tail(data, options.live), datetime.now(UTC), latest_event_time(settings))
-        if len(frame) < options.live:
+        latest = latest_event_time(settings)
+        frame, start = fit_slice(read_tail(data, options.live), datetime.now(UTC), latest)
+        if len(frame) < options.live and latest is not None:
             console.print(
-                f"[yellow]events up to {start:%Y-%m-%d %H:%M:%S} UTC were already sent by an earlier run: the slice "
-                f"is trimmed to the {len(frame):,} transactions that fit before now (events never go into the future)[/]"
+                f"[yellow]an earlier run already sent events up to {latest:%Y-%m-%d %H:%M:%S} UTC: the slice is "
+                f"trimmed to the {len(frame):,} transactions that fit between then and now[/]"
             )
         if frame.empty:
             rec.status, rec.detail = "skipped", "no room before now; re-run later for a live slice"
@@ -362,7 +363,7 @@ def _live(log: StageLog, options: DemoOptions, data: Path, settings: Settings, c
         console.print(
             f"{len(plan.transactions):,} transactions ({span} of traffic, "
             f"{sum(t.role == 'attack' for t in plan.transactions)} fraud) re-timed to "
-            f"{plan.transactions[0].event_time:%m-%d %H:%M:%S} .. {plan.transactions[-1].event_time:%m-%d %H:%M:%S} UTC, "
+            f"{plan.transactions[0].event_time:%m-%d %H:%M:%S}..{plan.transactions[-1].event_time:%m-%d %H:%M:%S} UTC, "
             f"sent at {options.rate:,.0f}/s"
         )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

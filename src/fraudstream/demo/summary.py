@@ -21,7 +21,6 @@ def demo_document(result: Any) -> dict[str, Any]:
 
 def look_around(info: dict[str, Any]) -> list[str]:
     """Commands a user can type next."""
-    seed = []
     return [
         "fraudstream stack status",
         "fraudstream flink status",
@@ -30,7 +29,6 @@ def look_around(info: dict[str, Any]) -> list[str]:
         "fraudstream replay --scenario card-testing   (or burst, slow-drip --at ..., --file my.yaml)",
         "fraudstream models list",
         "fraudstream demo --down   (stops the services and the stack)",
-        *seed,
     ]
 
 
@@ -59,6 +57,7 @@ def _plot(result: Any, path: Path) -> None:
     for y, (sec, stage) in enumerate(zip(seconds[::-1], result.stages[::-1], strict=True)):
         ax_stages.text(sec, y, f" {sec:.0f} s" + (" (reused)" if stage.status == "reused" else ""), va="center")
     total = result.info.get("total_seconds") or sum(seconds)
+    ax_stages.set_xlim(0, max(seconds + [1.0]) * 1.3)
     ax_stages.set_title(f"demo stages: {total:.0f} s in total")
     ax_stages.set_xlabel("seconds")
 
@@ -82,9 +81,10 @@ def _plot(result: Any, path: Path) -> None:
         f"seed attack: {summary.get('attack_flagged', '?')}/{summary.get('attack_transactions', '?')} flagged, "
         f"{summary.get('false_positives', '?')} false positives\n"
         f"live traffic: {live.get('predicted', 0):,} scored at {live.get('throughput_per_s') or 0:,.0f}/s, "
-        f"p50 {live.get('latency_ms_p50') or 0:,.0f} ms / p99 {live.get('latency_ms_p99') or 0:,.0f} ms, "
-        f"{live.get('false_positives', 0)} false positives of {live.get('normal_transactions', 0):,}",
-        fontsize=10,
+        f"p50 {live.get('latency_ms_p50') or 0:,.0f} ms / p99 {live.get('latency_ms_p99') or 0:,.0f} ms\n"
+        f"{live.get('false_positives', 0)} false positives of {live.get('normal_transactions', 0):,} normal, "
+        f"{live.get('attack_flagged', 0)} of {live.get('attack_transactions', 0)} fraud flagged",
+        fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)

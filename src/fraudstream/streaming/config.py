@@ -45,7 +45,8 @@ class JobConfig:
     """Local path of the Kafka SQL connector for the client's classpath (``pipeline.jars``);
     None when the runtime already has it (``flink run --jarfile``, MSF application jar)."""
     kafka_properties: str = ""
-    """Extra Kafka client properties (``k=v;k=v``), e.g. MSK IAM auth; passed to source and sinks."""
+    """Extra Kafka client properties for source and sinks, e.g. MSK IAM auth: ``k=v;k=v`` or a JSON
+    object (use JSON when a value contains ``;``, like ``sasl.jaas.config``)."""
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -76,6 +77,9 @@ class JobConfig:
 
     def kafka_property_pairs(self) -> list[tuple[str, str]]:
         """``kafka_properties`` as (key, value) pairs."""
+        text = self.kafka_properties.strip()
+        if text.startswith("{"):
+            return [(str(k), str(v)) for k, v in json.loads(text).items()]
         pairs = []
         for item in self.kafka_properties.split(";"):
             if item.strip():
