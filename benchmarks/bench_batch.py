@@ -31,34 +31,41 @@ RESULTS = ROOT / "benchmarks" / "results" / "batch.json"
 
 
 # ------------------------------------------------------------------ measuring a process tree
-def _tree_rss_bytes(root_pid: int) -> int:
-    """Summed resident memory of ``root_pid`` and all its descendants (Linux /proc)."""
+def _tree_usage(root_pid: int) -> tuple[int, dict[int, float]]:
+    """Summed resident bytes of ``root_pid`` and its descendants, and each one's CPU seconds (Linux /proc)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            stat = Path(entry.path, "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
             pages = int(Path(entry.path, "statm").read_text().split()[1])
         except (OSError, ValueError, IndexError):
             continue
         pid = int(entry.name)
-        children.setdefault(ppid, []).append(pid)
+        children.setdefault(int(fields[1]), []).append(pid)
         rss[pid] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root_pid]
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, tree_cpu, stack = 0, {}, [root_pid]
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        tree_cpu[pid] = cpu.get(pid, 0.0)
         stack.extend(children.get(pid, []))
-    return total
+    return total, tree_cpu
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None, label: str = "") -> dict:
-    """Run ``cmd``; wall seconds and peak tree RSS sampled every 0.2 s. Raises on failure."""
+    """Run ``cmd``: wall seconds, peak tree RSS and tree CPU seconds, sampled every 0.2 s. Raises on failure.
+
+    CPU seconds make runs comparable when other work shares the machine (wall time does not).
+    """
     print(f"[bench] {label}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     peak = 0
+    cpu_by_pid: dict[int, float] = {}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     done = threading.Event()
@@ -66,7 +73,10 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, label: str = "") 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_bytes(proc.pid))
+            rss, cpu = _tree_usage(proc.pid)
+            peak = max(peak, rss)
+            for pid, seconds in cpu.items():
+                cpu_by_pid[pid] = max(cpu_by_pid.get(pid, 0.0), seconds)
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -78,7 +88,12 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, label: str = "") 
     if proc.returncode != 0:
         sys.stderr.write(output.decode(errors="replace")[-4000:])
         raise SystemExit(f"{label} failed with exit code {proc.returncode}")
-    result = {"wall_s": round(wall, 2), "peak_rss_mib": round(peak / 2**20, 1)}
+    result = {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(sum(cpu_by_pid.values()), 1),
+        "peak_rss_mib": round(peak / 2**20, 1),
+        "load_avg_1m_after": round(os.getloadavg()[0], 1),
+    }
     print(f"[bench] {label}: {result}", file=sys.stderr, flush=True)
     return result
 
@@ -172,6 +187,9 @@ def main() -> None:
             results["spark_nightly"] = bench_nightly(source, args.as_of, work)
         spark_ts, duck_ts = results["spark_training_set"]["wall_s"], results["duckdb_training_set"]["wall_s"]
         results["ratio_training_set_spark_over_duckdb"] = round(spark_ts / duck_ts, 2)
+        results["cpu_ratio_training_set_spark_over_duckdb"] = round(
+            results["spark_training_set"]["cpu_s"] / max(results["duckdb_training_set"]["cpu_s"], 0.1), 2
+        )
         if "spark_nightly" in results:
             results["ratio_nightly_spark_over_duckdb_compute"] = round(
                 results["spark_nightly"]["wall_s"] / results["duckdb_nightly_compute"]["wall_s"], 2

@@ -87,6 +87,8 @@ def test_train_cli_on_the_training_set(model_training_set_path: Path, tmp_path: 
             "anchor",
             "--max-rounds",
             "30",
+            "--nthread",
+            "1",
         ],
     )
     assert result.exit_code == 0, result.output
