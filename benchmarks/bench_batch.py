@@ -217,7 +217,8 @@ def bench_nightly(source: Path, as_of: str, work: Path) -> dict:
             label="spark nightly",
         )
         summary = json.loads((settings.state_dir / "batch" / f"nightly-{as_of}.json").read_text())
-        result |= {k: summary[k] for k in ("cards", "written", "skipped", "failed", "duration_s")}
+        keys = ("cards", "written", "skipped", "failed", "duration_s", "compute_s", "load_s")
+        result |= {k: summary[k] for k in keys if k in summary}
         return result
     finally:
         stack.down(only="dynamodb")

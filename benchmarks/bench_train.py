@@ -32,6 +32,39 @@ def _positions(report: dict, key: str) -> dict[int, float]:
     return {r["position"]: round(r["recall"], 4) for r in report["recall_by_chain_position"][key]}
 
 
+def summarize(meta: registry.ModelMetadata, report: dict, seconds_total: float | None) -> dict:
+    """The figures of one trained model, from its registry report."""
+    return {
+        "version": meta.version,
+        "seconds_total": None if seconds_total is None else round(seconds_total, 2),
+        "seconds_xgboost_train": round(report["training"]["seconds"], 2),
+        "nthread": report["training"]["config"]["nthread"],
+        "best_iteration": report["training"]["best_iteration"],
+        "scale_pos_weight": round(report["training"]["scale_pos_weight"], 3),
+        "train_rows": report["train"]["rows"],
+        "threshold": meta.threshold,
+        "threshold_rule": meta.threshold_rule,
+        "test_rows": report["rows"],
+        "test_frauds": report["frauds"],
+        "test_pr_auc": round(report["pr_auc"], 4),
+        "test_roc_auc": round(report["roc_auc"], 4),
+        "validation_pr_auc": round(report["validation"]["pr_auc"], 4),
+        "at_threshold": {k: report["at_threshold"][k] for k in ("precision", "recall", "f1", "confusion")},
+        "at_0_5": {k: report["at_0_5"][k] for k in ("precision", "recall", "f1", "confusion")},
+        "recall_by_chain_position_at_threshold": _positions(report, "at_threshold"),
+        "recall_by_chain_position_at_0_5": _positions(report, "at_0_5"),
+    }
+
+
+def from_registry(model_dir: Path, feature_sets: list[str]) -> dict[str, dict]:
+    """Figures of the newest registered version of each feature set (no training)."""
+    out = {}
+    for meta in registry.list_versions(model_dir):
+        if meta.feature_set in feature_sets:
+            out[meta.feature_set] = summarize(meta, registry.load_report(model_dir, meta.version), None)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--training-set", type=Path, default=Path("data/model_training_set"))
@@ -39,6 +72,8 @@ def main() -> None:
     parser.add_argument("--feature-set", action="append", default=None, help="anchor, extended (default: both)")
     parser.add_argument("--imbalance", default="sqrt", choices=["none", "sqrt", "balanced"])
     parser.add_argument("--nthread", type=int, default=0, help="XGBoost threads (0 = all cores)")
+    parser.add_argument("--results", default="train.json", help="File name under benchmarks/results/")
+    parser.add_argument("--from-registry", action="store_true", help="Summarise registered models, no training")
     args = parser.parse_args()
     feature_sets = args.feature_set or ["anchor", "extended"]
     console = Console()
@@ -50,37 +85,12 @@ def main() -> None:
     split = split_for(frame)
     console.print(f"loaded {len(frame):,} rows in {load_seconds:.1f} s; split {split.to_dict()}")
 
-    models = {}
-    for fs in feature_sets:
+    models = from_registry(args.model_dir, feature_sets) if args.from_registry else {}
+    for fs in [] if args.from_registry else feature_sets:
         started = time.perf_counter()
-        meta, report = train_one(
-            frame,
-            split,
-            TrainingConfig(feature_set=fs, imbalance=args.imbalance, nthread=args.nthread),
-            args.model_dir,
-            digest,
-            True,
-            console,
-        )
-        models[fs] = {
-            "version": meta.version,
-            "seconds_total": round(time.perf_counter() - started, 2),
-            "seconds_xgboost_train": round(report["training"]["seconds"], 2),
-            "best_iteration": report["training"]["best_iteration"],
-            "scale_pos_weight": round(report["training"]["scale_pos_weight"], 3),
-            "train_rows": report["train"]["rows"],
-            "threshold": meta.threshold,
-            "threshold_rule": meta.threshold_rule,
-            "test_rows": report["rows"],
-            "test_frauds": report["frauds"],
-            "test_pr_auc": round(report["pr_auc"], 4),
-            "test_roc_auc": round(report["roc_auc"], 4),
-            "validation_pr_auc": round(report["validation"]["pr_auc"], 4),
-            "at_threshold": {k: report["at_threshold"][k] for k in ("precision", "recall", "f1", "confusion")},
-            "at_0_5": {k: report["at_0_5"][k] for k in ("precision", "recall", "f1", "confusion")},
-            "recall_by_chain_position_at_threshold": _positions(report, "at_threshold"),
-            "recall_by_chain_position_at_0_5": _positions(report, "at_0_5"),
-        }
+        config = TrainingConfig(feature_set=fs, imbalance=args.imbalance, nthread=args.nthread)
+        meta, report = train_one(frame, split, config, args.model_dir, digest, True, console)
+        models[fs] = summarize(meta, report, time.perf_counter() - started)
     if "extended" in models:  # the pipeline serves the extended model; anchor stays in the registry
         registry.set_latest(args.model_dir, models["extended"]["version"])
     result = {
@@ -98,7 +108,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / args.results).write_text(json.dumps(result, indent=2) + "\n")
     console.print_json(json.dumps(result))
 
 

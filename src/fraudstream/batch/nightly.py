@@ -101,12 +101,16 @@ def run_nightly(
     day = as_day(as_of)
     summary: dict[str, Any] = {"command": "nightly", "input": str(input_path), "as_of": as_of_text(day)}
     with timed(summary):
+        started = time.perf_counter()
         features_df: DataFrame = weekly_features(read_transactions(spark, input_path), day)
         records = to_records((row.asDict() for row in features_df.toLocalIterator()), as_of=day)
+        summary["compute_s"] = round(time.perf_counter() - started, 3)
         summary["cards"] = len(records)
         summary["transactions_in_window"] = sum(r[F.NUM_TRANS_LAST_1W] for r in records)
         store = store or _default_store(settings)
+        started = time.perf_counter()
         summary |= load_records(store, records, label=f"nightly {day}")
+        summary["load_s"] = round(time.perf_counter() - started, 3)
     summary["table"] = BATCH_GROUP.table_name(getattr(store, "settings", None) or settings)
     summary["summary_path"] = str(write_summary(summary, _summary_path(settings, f"nightly-{day}.json")))
     return summary

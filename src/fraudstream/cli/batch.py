@@ -31,14 +31,21 @@ def _finish(summary: dict[str, Any], title: str) -> None:
         raise typer.Exit(1)
 
 
-def _run(job, *args: Any, master: str | None) -> dict[str, Any]:
+def _run(job, *args: Any, master: str | None, spinner: str | None = None) -> dict[str, Any]:
     """Run ``job(spark, *args)`` with a session; bad input becomes a clear usage error."""
+    from rich.console import Console
+
     from fraudstream.batch.io import InputError
     from fraudstream.batch.spark_session import get_spark
 
-    spark = get_spark(master)
+    console = Console(stderr=True)
+    with console.status("starting Spark..."):
+        spark = get_spark(master)
     try:
-        return job(spark, *args)
+        if not spinner:  # the job shows its own progress (the DynamoDB load)
+            return job(spark, *args)
+        with console.status(f"{spinner} (Spark {spark.sparkContext.master})..."):
+            return job(spark, *args)
     except (InputError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
     finally:
@@ -77,6 +84,7 @@ def training_set_command(
         from_date.date() if from_date else None,
         to_date.date() if to_date else None,
         master=master,
+        spinner="computing the training set",
     )
     _finish(summary, "batch training-set")
 

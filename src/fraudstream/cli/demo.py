@@ -19,6 +19,9 @@ def demo(
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for predictions after the last send."),
     reports: Path = typer.Option(Path("reports"), "--reports", help="Where the JSON and PNG reports go."),
     retrain: bool = typer.Option(False, "--retrain", help="Train a new model even if one of this data exists."),
+    feature_set: list[str] = typer.Option(
+        ["extended"], "--feature-set", help="Feature sets to train (repeat; the last one is served): anchor, extended."
+    ),
     down: bool = typer.Option(False, "--down", help="Stop the services and the stack at the end."),
 ) -> None:
     """Stack up → data → batch → train → serve → Flink → handlers → live traffic → seed attack → summary."""
@@ -32,7 +35,8 @@ def demo(
 
     console = Console() if sys.stdout.isatty() else Console(width=160)
     options = DemoOptions(cards=cards, transactions=transactions, data=data, live=live, rate=rate,
-                          timeout_s=timeout, reports=reports, down=down, retrain=retrain)  # fmt: skip
+                          timeout_s=timeout, reports=reports, down=down, retrain=retrain,
+                          feature_sets=tuple(feature_set))  # fmt: skip
     try:
         result = run_demo(options, get_settings(), console)
     except (DemoError, StackError) as exc:

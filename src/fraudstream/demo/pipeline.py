@@ -51,6 +51,7 @@ class DemoOptions:
     reports: Path = Path("reports")
     down: bool = False
     retrain: bool = False
+    feature_sets: tuple[str, ...] = ("extended",)  # the served set; add "anchor" for the article's 4 inputs
     seed: int = 123
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -250,12 +251,18 @@ def _train(log: StageLog, options: DemoOptions, training: Path, settings: Settin
             and stamp
             and stamp.get("training") == fingerprint
             and stamp.get("version") == current
+            and stamp.get("feature_sets") == list(options.feature_sets)
         ):
             rec.status, rec.detail = "reused", f"model {current}"
             return False
-        run_cli(["train", "--training-set", str(training), "--model-dir", str(settings.model_dir)], settings, console)
+        args = ["train", "--training-set", str(training), "--model-dir", str(settings.model_dir)]
+        for feature_set in options.feature_sets:
+            args += ["--feature-set", feature_set]
+        run_cli(args, settings, console)
         version = latest_version(settings.model_dir)
-        write_stamp(settings, "model", {"training": fingerprint, "version": version})
+        write_stamp(
+            settings, "model", {"training": fingerprint, "version": version, "feature_sets": list(options.feature_sets)}
+        )
         rec.detail = f"model {version}"
         return True
 
