@@ -21,7 +21,8 @@ RUN apt-get update \
 WORKDIR /opt/program
 RUN pip install \
         "xgboost-cpu>=3.0,<3.3" "numpy>=1.26,<2.2" "fastapi>=0.115,<1" "uvicorn>=0.30,<1" \
-        "prometheus-client>=0.20,<1" "pydantic>=2.8,<3" "pydantic-settings>=2.4,<3"
+        "prometheus-client>=0.20,<1" "pydantic>=2.8,<3" "pydantic-settings>=2.4,<3" \
+        "uvloop>=0.19,<1" "httptools>=0.6,<1"
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install --no-deps . \

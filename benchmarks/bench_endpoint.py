@@ -54,13 +54,42 @@ async def _client(port: int, request: bytes, until: float, latencies: list[float
         writer.close()
 
 
-async def _run(port: int, request: bytes, clients: int, seconds: float, limit: int | None = None) -> dict:
+def _plot(latencies_ms: np.ndarray, result: dict, path: Path) -> None:
+    """Latency distribution of single-row requests and throughput per concurrency, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    ordered = np.sort(latencies_ms)
+    left.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size)
+    for q, style in ((50, "--"), (99, ":")):
+        left.axvline(
+            np.percentile(ordered, q), linestyle=style, color="grey", label=f"p{q} {np.percentile(ordered, q):.2f} ms"
+        )
+    left.set(xscale="log", xlabel="latency (ms, log)", ylabel="share of requests", title="1 row, 1 client")
+    left.legend()
+    runs = [result["throughput_1_client"], result["throughput_8_clients"]]
+    right.bar([f"{r['clients']} client(s)" for r in runs], [r["requests_per_s"] for r in runs], color="tab:blue")
+    right.set(ylabel="requests / s", title="throughput, one uvicorn worker")
+    fig.suptitle(f"endpoint {result['model_version']} (load avg {result['machine']['load_avg'][0]:.1f})")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+async def _run(
+    port: int, request: bytes, clients: int, seconds: float, limit: int | None = None, keep: list | None = None
+) -> dict:
     latencies: list[float] = []
     began = time.perf_counter()
     until = began + seconds
     await asyncio.gather(*(_client(port, request, until, latencies, limit) for _ in range(clients)))
     elapsed = time.perf_counter() - began
     lat = np.array(latencies) * 1000
+    if keep is not None:
+        keep.extend(lat.tolist())
     return {
         "clients": clients,
         "requests": len(latencies),
@@ -85,7 +114,8 @@ def main() -> None:
             port = int(url.rsplit(":", 1)[1])
             request = _request(port, (ROWS[meta.feature_set] + "\n").encode())
             asyncio.run(_run(port, request, 1, 2.0))  # warm-up
-            latency = asyncio.run(_run(port, request, 1, args.seconds * 3, limit=5000))
+            samples: list[float] = []
+            latency = asyncio.run(_run(port, request, 1, args.seconds * 3, limit=5000, keep=samples))
             single = asyncio.run(_run(port, request, 1, args.seconds))
             eight = asyncio.run(_run(port, request, 8, args.seconds))
         finally:
@@ -102,6 +132,7 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "endpoint.json").write_text(json.dumps(result, indent=2) + "\n")
+    _plot(np.array(samples), result, RESULTS / "endpoint.png")
     print(json.dumps(result, indent=2))
 
 

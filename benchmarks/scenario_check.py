@@ -2,6 +2,9 @@
 10-minute window features as DESIGN.md defines them, the shared model inputs, the model's verdict.
 
     .venv/bin/python benchmarks/scenario_check.py --model-dir models [--model VERSION]
+
+Writes ``benchmarks/results/model_scenarios.json``: per model and scenario, frauds flagged, the first
+flagged attack position, false positives and the attack's probabilities.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from fraudstream import features as F
 from fraudstream.model import registry
 from fraudstream.model.training import predict
 from fraudstream.replay.scenarios import BUILTIN_SCENARIOS
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def scenario_verdicts(scenario, booster, meta: registry.ModelMetadata) -> dict:
@@ -67,6 +72,8 @@ def main() -> None:
             "threshold": meta.threshold,
             **{name: scenario_verdicts(make(), booster, meta) for name, make in BUILTIN_SCENARIOS.items()},
         }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "model_scenarios.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 
 

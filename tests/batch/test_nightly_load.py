@@ -79,11 +79,16 @@ def test_one_item_per_active_card_and_rerun_changes_nothing(spark, tx_path, isol
 
 def test_backfill_leaves_the_store_as_the_sequential_runs_would(spark, tx_path, isolated_tables) -> None:
     first_day, last_day = date(2020, 1, 10), date(2020, 1, 27)  # the data ends on 2020-01-24
-    final: dict[str, tuple[int, float, str]] = {}
+    final: dict[str, tuple[int, float | None, str]] = {}
     day = first_day
+    previous = set(expected_week(tx_path, first_day - timedelta(days=1)))
     while day <= last_day:  # what running `batch nightly` for each day in order leaves behind
-        for card, (count, mean) in expected_week(tx_path, day).items():
+        week = expected_week(tx_path, day)
+        for card, (count, mean) in week.items():
             final[card] = (count, mean, f"{day.isoformat()}T00:00:00.000Z")
+        for card in previous - set(week):  # the card's week just emptied: an explicit empty item
+            final[card] = (0, None, f"{day.isoformat()}T00:00:00.000Z")
+        previous = set(week)
         day += timedelta(days=1)
 
     summary = run_backfill(spark, tx_path, first_day, last_day, isolated_tables)
@@ -92,9 +97,28 @@ def test_backfill_leaves_the_store_as_the_sequential_runs_would(spark, tx_path, 
     for card, (count, mean, as_of) in final.items():
         item = stored[card]
         assert (item[F.NUM_TRANS_LAST_1W], item["as_of"]) == (count, as_of)
-        assert item[F.AVG_AMT_LAST_1W] == pytest.approx(mean, rel=1e-12)
+        if mean is None:
+            assert F.AVG_AMT_LAST_1W not in item
+        else:
+            assert item[F.AVG_AMT_LAST_1W] == pytest.approx(mean, rel=1e-12)
+    assert summary["cards_expired"] == sum(1 for count, _, _ in final.values() if count == 0) == IDLE_CARDS
     assert summary["days"] == 18 and summary["failed"] == 0 and summary["written"] == len(final)
     assert summary["cards_per_day"]["2020-01-15"] == len(expected_week(tx_path, AS_OF))
-    # idle cards keep the last run that wrote them (before 2020-01-13), the others end on the last day
+    # idle cards end with the empty item of the day their week emptied (before 2020-01-13)
     ends = sorted({item["as_of"] for item in stored.values()})
     assert ends[-1] == "2020-01-27T00:00:00.000Z" and ends[0] < "2020-01-13" and len(ends) > 1
+
+
+def test_a_card_whose_week_just_emptied_gets_an_empty_item(spark, tx_path, isolated_tables) -> None:
+    """The store must not keep serving last week's values once the week holds no transaction."""
+    as_of = date(2020, 1, 12)
+    emptied = set(expected_week(tx_path, as_of - timedelta(days=1))) - set(expected_week(tx_path, as_of))
+    assert emptied, "the fixture's idle cards were last active on 2020-01-04"
+
+    summary = run_nightly(spark, tx_path, as_of, isolated_tables)
+    stored = scan_batch_table(isolated_tables)
+    assert summary["cards_expired"] == len(emptied)
+    for card in emptied:
+        assert stored[card][F.NUM_TRANS_LAST_1W] == 0 and F.AVG_AMT_LAST_1W not in stored[card]
+        row = F.model_input_row(50.0, 1, 50.0, stored[card][F.NUM_TRANS_LAST_1W], None)
+        assert row[1:] == [None, None, None]  # the scorer sees no history, as the training set does

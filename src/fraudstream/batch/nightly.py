@@ -3,7 +3,10 @@
 Writes go through ``DynamoFeatureStore`` (the one DynamoDB writer): conditional newer-wins puts
 keyed by ``cc_num`` with ``as_of`` as the event time, so a re-run with the same inputs rewrites
 the same items (equal event time) and an older run can never replace a newer one. Cards with no
-transaction in the week get no item; the scorer then sees no history (missing ratios).
+transaction in the week get no item; a card that the previous run wrote but this one does not
+(its week just emptied) gets an explicit empty item (count 0, no mean), so the store never
+serves a week that has expired; the scorer then sees no history (missing ratios), exactly as
+the point-in-time training set does.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
 from fraudstream.batch.io import read_transactions
 from fraudstream.batch.summary import timed, write_summary
-from fraudstream.batch.weekly_features import as_day, weekly_features, weekly_features_for_days
+from fraudstream.batch.weekly_features import as_day, expired_cards, weekly_features, weekly_features_for_days
 from fraudstream.featurestore.groups import BATCH_GROUP
 from fraudstream.settings import Settings, get_settings
 
@@ -44,11 +47,16 @@ def to_records(rows: Iterable[Mapping[str, Any]], as_of: date | None = None) -> 
         {
             "cc_num": row["cc_num"],
             F.NUM_TRANS_LAST_1W: int(row[F.NUM_TRANS_LAST_1W]),
-            F.AVG_AMT_LAST_1W: float(row[F.AVG_AMT_LAST_1W]),
+            F.AVG_AMT_LAST_1W: None if row.get(F.AVG_AMT_LAST_1W) is None else float(row[F.AVG_AMT_LAST_1W]),
             "as_of": as_of_text(as_of or row["as_of"]),
         }
         for row in rows
     ]
+
+
+def expired_records(cc_nums: Iterable[str], as_of: date) -> list[dict[str, Any]]:
+    """Empty items (count 0, no mean) for cards whose week has just emptied."""
+    return to_records(({"cc_num": c, F.NUM_TRANS_LAST_1W: 0, F.AVG_AMT_LAST_1W: None} for c in cc_nums), as_of)
 
 
 def load_records(store: Any, records: list[dict[str, Any]], label: str = "loading") -> dict[str, Any]:
@@ -102,10 +110,14 @@ def run_nightly(
     summary: dict[str, Any] = {"command": "nightly", "input": str(input_path), "as_of": as_of_text(day)}
     with timed(summary):
         started = time.perf_counter()
-        features_df: DataFrame = weekly_features(read_transactions(spark, input_path), day)
+        tx = read_transactions(spark, input_path)
+        features_df: DataFrame = weekly_features(tx, day)
         records = to_records((row.asDict() for row in features_df.toLocalIterator()), as_of=day)
-        summary["compute_s"] = round(time.perf_counter() - started, 3)
         summary["cards"] = len(records)
+        expired = expired_records((row["cc_num"] for row in expired_cards(tx, day).toLocalIterator()), day)
+        summary["cards_expired"] = len(expired)
+        records += expired
+        summary["compute_s"] = round(time.perf_counter() - started, 3)
         summary["transactions_in_window"] = sum(r[F.NUM_TRANS_LAST_1W] for r in records)
         store = store or _default_store(settings)
         started = time.perf_counter()
@@ -128,7 +140,8 @@ def run_backfill(
 
     All runs are computed in one Spark job; since puts are newer-wins per card, running the days
     in order leaves each card with its values of the *last* run that wrote it, so exactly that
-    record is loaded (one put per card instead of one per card and day).
+    record is loaded (one put per card instead of one per card and day): the run of ``to_date``
+    for cards active in its week, else the empty item of the day after the card's last run.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as f
@@ -138,17 +151,29 @@ def run_backfill(
         raise ValueError(f"--from {first} is after --to {last}")
     summary: dict[str, Any] = {"command": "backfill", "input": str(input_path), "from": str(first), "to": str(last)}
     with timed(summary):
-        runs = weekly_features_for_days(read_transactions(spark, input_path), first, last).cache()
+        # From the day before ``first``: a card last written by that run expires on ``first``.
+        runs = weekly_features_for_days(read_transactions(spark, input_path), first - timedelta(days=1), last).cache()
         try:
             per_day = {
                 str(r["as_of"]): int(r["cards"])
-                for r in runs.groupBy("as_of").count().withColumnRenamed("count", "cards").collect()
+                for r in runs.where(f.col("as_of") >= f.lit(first))
+                .groupBy("as_of")
+                .count()
+                .withColumnRenamed("count", "cards")
+                .collect()
             }
             latest = Window.partitionBy("cc_num").orderBy(f.col("as_of").desc())
             final = runs.withColumn("_rank", f.row_number().over(latest)).where("_rank = 1").drop("_rank")
-            records = to_records(row.asDict() for row in final.toLocalIterator())
+            records, expired = [], []
+            for row in final.toLocalIterator():
+                if row["as_of"] == last:
+                    records.append(row.asDict())
+                else:  # the card's week emptied the day after its last run, inside the range
+                    expired.append((row["cc_num"], row["as_of"] + timedelta(days=1)))
         finally:
             runs.unpersist()
+        records = to_records(records) + [r for c, d in expired for r in expired_records([c], d)]
+        summary["cards_expired"] = len(expired)
         summary["cards_per_day"] = dict(sorted(per_day.items()))
         summary["days"] = (last - first).days + 1
         summary["cards"] = len(records)

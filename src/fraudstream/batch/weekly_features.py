@@ -53,6 +53,25 @@ def weekly_features(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
         df.sparkSession.catalog.dropTempView(view)
 
 
+def expired_cards(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
+    """Cards the previous nightly run wrote but the run of ``as_of`` does not: ``cc_num`` only.
+
+    The run of ``as_of - 1 day`` covered [as_of - 8 d, as_of - 1 d); a card whose only
+    transactions there fall in [as_of - 8 d, as_of - 7 d) has no history any more. The nightly
+    load writes it an explicit empty item so that the store stops serving last week's values,
+    exactly as the training set (which sees no history for it) expects.
+    """
+    from pyspark.sql import functions as f
+
+    midnight = f.lit(as_of_literal(as_of).removeprefix("TIMESTAMP ").strip("'")).cast("timestamp")
+    week = f.expr(f"INTERVAL {F.BATCH_WINDOW_DAYS} DAYS")
+    day = f.expr("INTERVAL 1 DAYS")
+    t = f.col("trans_time")
+    dropped_edge = df.where((t >= midnight - week - day) & (t < midnight - week)).select("cc_num").distinct()
+    active = df.where((t >= midnight - week) & (t < midnight)).select("cc_num").distinct()
+    return dropped_edge.join(active, "cc_num", "left_anti")
+
+
 def daily_totals(df: DataFrame) -> DataFrame:
     """Per card and UTC day: ``day`` (DATE), ``day_num`` (days since epoch), ``n``, ``amount_sum`` (exact)."""
     from pyspark.sql import functions as f

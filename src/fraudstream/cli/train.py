@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         current = latest_version(directory)
         table = Table(title=f"models in {directory}")
         for col in ("", "version", "feature set", "threshold", "test PR-AUC", "test recall@thr", "created"):
-            table.add_column(col, no_wrap=col in ("version", "created"))
+            table.add_column(col, no_wrap=col == "version")
         for m in list_versions(directory):
             table.add_row(
                 "*" if m.version == current else "",
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
                 f"{m.threshold:.4f}",
                 f"{m.metrics.get('test_pr_auc', float('nan')):.4f}",
                 f"{m.metrics.get('test_recall_at_threshold', float('nan')):.3f}",
-                m.created_at,
+                m.created_at[:16].replace("T", " "),
             )
         Console().print(table)
 
