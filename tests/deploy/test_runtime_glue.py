@@ -11,8 +11,8 @@ import pytest
 import typer
 
 from fraudstream.cli.deploy import _parse_params
-from fraudstream.kafka_auth import auth_config
 from fraudstream.deploy.topics_resource import arn_prefixes, handler
+from fraudstream.kafka_auth import auth_config
 
 CLUSTER = "arn:aws:kafka:eu-west-1:123456789012:cluster/fs-msk/1a2b3c4d-5e6f-7a8b-9c0d-e1f2a3b4c5d6-s1"
 
