@@ -17,9 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +24,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import numpy as np
 from bench_featurestore import RESULTS, engines
 
@@ -60,37 +56,14 @@ def tiny_model(model_dir: Path) -> None:
 
 @contextlib.contextmanager
 def endpoint(model_dir: Path, log: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "fraudstream.serving",
-        "serve",
-        "--model-dir",
-        str(model_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """A real ``fraudstream serve`` process for the run (the same launcher the tests use)."""
+    from fraudstream.testing.models import start_endpoint, stop_endpoint
+
+    proc, url = start_endpoint(model_dir, log)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None:
-                raise RuntimeError(f"endpoint exited: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_endpoint(proc)
 
 
 def produce(settings: Settings, n: int, cards: int) -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from fraudstream.messages import CardAggregate, encode
@@ -74,89 +70,10 @@ def kafka_io(isolated_settings: Settings) -> Iterator[KafkaIO]:
     io.producer.flush(10)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tiny_model(model_dir: Path) -> None:
-    """A small real XGBoost model on the anchor inputs (fallback until the shared fixture exists)."""
-    import numpy as np
-    import xgboost as xgb
-
-    from fraudstream import features as F
-    from fraudstream.model.registry import save_model
-
-    rng = np.random.default_rng(7)
-    x = rng.gamma(2.0, 2.0, size=(2000, 4))
-    x[rng.random(2000) < 0.2, 1:] = np.nan  # no 1-week history
-    y = ((x[:, 3] > 4) | (x[:, 0] > 9)).astype(int)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(x, label=y), 20)
-    names = list(F.model_input_names("anchor"))
-    save_model(
-        model_dir,
-        booster,
-        feature_set="anchor",
-        feature_names=names,
-        threshold=0.5,
-        threshold_rule="test",
-        training_window={"from": "2020-01-01", "to": "2020-01-02"},
-        data_hash="test",
-    )
-
-
 @pytest.fixture(scope="session")
-def scoring_endpoint(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path]]:
-    """``(url, model_dir)`` of a real endpoint process: the shared fixtures when present, else our own."""
-    try:
-        url = request.getfixturevalue("endpoint_url")
-        model_dir = request.getfixturevalue("trained_model_dir")
-        yield url.rstrip("/"), Path(model_dir)
-        return
-    except pytest.FixtureLookupError:
-        pass
-    model_dir = tmp_path_factory.mktemp("models")
-    _tiny_model(model_dir)
-    port = _free_port()
-    log = open(model_dir / "serve.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fraudstream.serving",
-            "serve",
-            "--model-dir",
-            str(model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (model_dir / "serve.log").read_text()
-            time.sleep(0.2)
-        yield url, model_dir
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+def scoring_endpoint(endpoint_url: str, trained_model_dir: Path) -> tuple[str, Path]:
+    """``(url, model_dir)`` of the session's real endpoint process and its model registry."""
+    return endpoint_url.rstrip("/"), Path(trained_model_dir)
 
 
 @pytest.fixture

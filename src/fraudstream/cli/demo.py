@@ -14,7 +14,7 @@ def demo(
     data: Path | None = typer.Option(None, "--data", help="Use this transactions file (skip generation if it exists)."),
     live: int = typer.Option(20_000, "--live", min=1, help="Transactions in the live slice re-timed to now."),
     rate: float = typer.Option(
-        1_000.0, "--rate", min=0, help="Live slice send rate per second (0 = as fast as possible)."
+        500.0, "--rate", min=0, help="Live slice send rate per second (0 = as fast as possible)."
     ),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for predictions after the last send."),
     reports: Path = typer.Option(Path("reports"), "--reports", help="Where the JSON and PNG reports go."),

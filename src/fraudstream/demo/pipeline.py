@@ -46,7 +46,7 @@ class DemoOptions:
     data: Path | None = None  # default: data/transactions.parquet (or a size-specific name)
     training_dir: Path | None = None  # default: data/training-set[-size]
     live: int = 20_000  # transactions in the live slice
-    rate: float = 1_000.0  # live slice send rate (transactions/s)
+    rate: float = 500.0  # live slice send rate (transactions/s)
     timeout_s: float = 120.0  # wait for predictions after the last send
     reports: Path = Path("reports")
     down: bool = False
