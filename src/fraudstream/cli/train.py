@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from fraudstream.model.training import TrainingConfig  # numpy only: keeps `--help` fast
+
 FEATURE_SETS_HELP = "Feature set to train (repeatable): anchor (4 inputs) and/or extended (6 inputs)."
 
 
@@ -34,9 +36,9 @@ def register(app: typer.Typer) -> None:
         imbalance: str = typer.Option("sqrt", help="scale_pos_weight: none | sqrt | balanced."),
         threshold_rule: str = typer.Option("best_f1", help="best_f1 | recall_at_precision:<p> (on validation)."),
         seed: int = typer.Option(42),
-        max_rounds: int = typer.Option(1000),
-        learning_rate: float = typer.Option(0.1),
-        max_depth: int = typer.Option(6),
+        max_rounds: int = typer.Option(TrainingConfig.max_rounds),
+        learning_rate: float = typer.Option(TrainingConfig.learning_rate),
+        max_depth: int = typer.Option(TrainingConfig.max_depth),
         nthread: int = typer.Option(0, help="XGBoost threads (0 = all cores; 1 on a busy machine)."),
     ) -> None:
         """Train one model per feature set, evaluate it on the test period and register it."""
