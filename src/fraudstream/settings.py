@@ -106,3 +106,25 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable a ``Settings`` field is read from (its alias when it has one)."""
+    field = Settings.model_fields[field_name]
+    alias = field.validation_alias
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return str(choices[0])
+    if isinstance(alias, str):
+        return alias
+    return f"FRAUDSTREAM_{field_name.upper()}"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every explicitly-valued setting as environment variables, so a child process sees the same settings."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[env_name(name)] = str(Path(value).resolve()) if isinstance(value, Path) else str(value)
+    return env

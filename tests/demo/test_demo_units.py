@@ -9,8 +9,7 @@ import pandas as pd
 
 from fraudstream.demo.live import fit_slice, plan_live_slice
 from fraudstream.demo.pipeline import DemoOptions
-from fraudstream.demo.services import env_name, settings_env
-from fraudstream.settings import Settings
+from fraudstream.settings import Settings, env_name, settings_env
 
 
 def test_default_and_reduced_sizes_use_different_files() -> None:

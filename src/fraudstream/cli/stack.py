@@ -13,6 +13,27 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def _start_handlers(console) -> None:
+    """Start (or reuse) both handler runners as managed background processes."""
+    from fraudstream.demo.services import HANDLERS, handler_process
+    from fraudstream.settings import get_settings
+
+    procs = [handler_process(get_settings(), name) for name in HANDLERS]
+    for proc in procs:
+        proc.start()  # a no-op for a runner that is already running
+    for proc in procs:
+        proc.wait_ready(timeout=90)
+        console.print(f"handler runner {proc.name}: ready (pid {proc.running_pid()}, log {proc.log_file})")
+
+
+def _stop_services() -> list[str]:
+    """Stop the background services started next to the engines (endpoint, handler runners)."""
+    from fraudstream.demo.services import demo_processes
+    from fraudstream.settings import get_settings
+
+    return [proc.name for proc in reversed(demo_processes(get_settings())) if proc.stop()]
+
+
 def _status_table(stack, only: str | None):
     from rich.table import Table
 
@@ -35,6 +56,9 @@ def register(app: typer.Typer) -> None:
     def up(
         only: str | None = typer.Option(None, "--only", help=ONLY_HELP),
         fresh: bool = typer.Option(False, "--fresh", help="Wipe Kafka, DynamoDB and Flink checkpoint data first."),
+        with_handlers: bool = typer.Option(
+            False, "--with-handlers", help="Also run the agg-writer and fraud-scorer handler runners in the background."
+        ),
     ) -> None:
         """Start the engines, wait until each is really ready, create the topics and tables."""
         from rich.console import Console
@@ -59,6 +83,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"topics created: {', '.join(result.topics_created)}")
         if result.tables_created:
             console.print(f"tables created: {', '.join(result.tables_created)}")
+        if with_handlers:
+            _start_handlers(console)
         console.print(_status_table(stack, only))
 
     @stack_app.command("down")
@@ -68,7 +94,8 @@ def register(app: typer.Typer) -> None:
         from fraudstream.stack.manager import Stack
 
         try:
-            stopped = Stack().down(only)
+            stopped = [] if only else _stop_services()
+            stopped += Stack().down(only)
         except StackError as exc:
             _fail(str(exc))
         typer.echo(f"stopped {', '.join(stopped)}" if stopped else "stack already down: nothing to stop")

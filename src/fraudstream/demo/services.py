@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fraudstream.settings import Settings
+from fraudstream.settings import Settings, settings_env
 from fraudstream.stack.process import ManagedProcess
 
 HANDLERS = ("agg-writer", "fraud-scorer")
@@ -21,28 +21,6 @@ ENDPOINT = "endpoint"
 def cli_argv() -> list[str]:
     """How to run the ``fraudstream`` CLI in a child process (same interpreter, same install)."""
     return [sys.executable, "-m", "fraudstream.cli.main"]
-
-
-def env_name(field_name: str) -> str:
-    """The environment variable a ``Settings`` field is read from (its alias when it has one)."""
-    field = Settings.model_fields[field_name]
-    alias = field.validation_alias
-    choices = getattr(alias, "choices", None)
-    if choices:
-        return str(choices[0])
-    if isinstance(alias, str):
-        return alias
-    return f"FRAUDSTREAM_{field_name.upper()}"
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Every explicitly-valued setting as environment variables, so a child process sees the same settings."""
-    env: dict[str, str] = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        env[env_name(name)] = str(Path(value).resolve()) if isinstance(value, Path) else str(value)
-    return env
 
 
 def _http_ok(url: str, timeout: float = 2.0) -> bool:

@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fraudstream.demo.services import cli_argv, settings_env
-from fraudstream.settings import Settings
+from fraudstream.demo.services import cli_argv
+from fraudstream.settings import Settings, settings_env
 
 
 class DemoError(RuntimeError):

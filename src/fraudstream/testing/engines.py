@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.settings import Settings
+from fraudstream.settings import Settings, settings_env  # noqa: F401 - re-exported for tests
 from fraudstream.stack.manager import Stack
 from fraudstream.stack.ports import free_ports
 
@@ -45,28 +45,6 @@ def make_test_settings(state_dir: Path) -> Settings:
         model_dir=state_dir / "models",
         flink_task_slots=4,
     )
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a subprocess (CLI, handler runner, server) use these settings."""
-    return {
-        "FRAUDSTREAM_STATE_DIR": str(settings.state_dir),
-        "FRAUDSTREAM_HOST": settings.host,
-        "FRAUDSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "AWS_ENDPOINT_URL": settings.aws_endpoint_url or "aws",
-        "FRAUDSTREAM_AWS_REGION": settings.aws_region,
-        "FRAUDSTREAM_FLINK_REST": settings.flink_rest,
-        "FRAUDSTREAM_ENDPOINT_PORT": str(settings.endpoint_port),
-        "FRAUDSTREAM_MODEL_DIR": str(settings.model_dir),
-        "FRAUDSTREAM_PARTITIONS": str(settings.partitions),
-        "FRAUDSTREAM_TOPIC_TRANSACTIONS": settings.topic_transactions,
-        "FRAUDSTREAM_TOPIC_LABELS": settings.topic_labels,
-        "FRAUDSTREAM_TOPIC_AGG": settings.topic_agg,
-        "FRAUDSTREAM_TOPIC_PREDICTIONS": settings.topic_predictions,
-        "FRAUDSTREAM_TOPIC_DEAD_LETTER": settings.topic_dead_letter,
-        "FRAUDSTREAM_TABLE_AGG": settings.table_agg,
-        "FRAUDSTREAM_TABLE_BATCH": settings.table_batch,
-    }
 
 
 @pytest.fixture(scope="session")
