@@ -7,6 +7,7 @@ Uses ``--only kafka,dynamodb``: the session's Flink cluster (test_flink_sql) alr
 starts and gets ready through the same Stack code, and a second Flink start would add ~30 s.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -38,6 +39,19 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*FRAUDSTREAM, "stack", *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+def _pid_records(state_dir: Path) -> list[str]:
+    """The pid-file records of the two handler runners."""
+    return [p.read_text() for p in sorted(state_dir.rglob("*.pid")) if p.stem in ("agg-writer", "fraud-scorer")]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
 @pytest.mark.slow
 def test_up_status_noop_down(tmp_path: Path) -> None:
     ports = free_ports(3)
@@ -55,13 +69,18 @@ def test_up_status_noop_down(tmp_path: Path) -> None:
         assert len(rows) == 2 and all("ready" in row for row in rows), status.stdout
         assert f"127.0.0.1:{ports[0]}" in status.stdout
 
-        again = _run(env, "up", *only)
+        again = _run(env, "up", *only, "--with-handlers")
         assert again.returncode == 0, again.stderr
         assert "stack already up: nothing to start" in again.stdout
+        for runner in ("agg-writer", "fraud-scorer"):  # ready = its consumer group has partitions
+            assert f"handler runner {runner}: ready" in again.stdout
+        pids = [json.loads(record)["pid"] for record in _pid_records(tmp_path / "state")]
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
 
         down = _run(env, "down")
         assert down.returncode == 0, down.stderr
-        assert "stopped dynamodb, kafka" in down.stdout
+        assert "stopped fraud-scorer, agg-writer, dynamodb, kafka" in down.stdout
+        assert not any(_alive(pid) for pid in pids)
         assert not any(is_listening("127.0.0.1", port) for port in ports)
         assert (tmp_path / "state" / "kafka" / "data" / "transactions-0").is_dir()  # data kept for the next up
     finally:
