@@ -87,3 +87,17 @@ def test_cli_params_parse_pairs():
     assert _parse_params(["KafkaMode=none", "A=1 B=x=y"]) == {"KafkaMode": "none", "A": "1", "B": "x=y"}
     with pytest.raises(typer.BadParameter):
         _parse_params(["novalue"])
+
+
+def test_flink_kafka_properties_in_the_template_parse_with_the_jaas_terminator():
+    """The Managed Flink runtime properties reach JobConfig intact, `;` ending the JAAS config included."""
+    from fraudstream.deploy.deployer import templates_dir
+    from fraudstream.deploy.policy import load_template
+    from fraudstream.streaming.config import JobConfig
+
+    app = load_template(templates_dir() / "fraudstream.yaml")["Resources"]["FlinkApplication"]
+    groups = app["Properties"]["ApplicationConfiguration"]["EnvironmentProperties"]["PropertyGroups"]
+    (props,) = [g["PropertyMap"]["kafka_properties"] for g in groups if "kafka_properties" in g["PropertyMap"]]
+    pairs = dict(JobConfig(bootstrap_servers="b-1:9098", kafka_properties=props).kafka_property_pairs())
+    assert pairs["sasl.jaas.config"] == "software.amazon.msk.auth.iam.IAMLoginModule required;"
+    assert pairs["security.protocol"] == "SASL_SSL" and pairs["sasl.mechanism"] == "AWS_MSK_IAM"
