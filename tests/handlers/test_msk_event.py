@@ -88,7 +88,7 @@ def _recs(partition: int, offsets: list[int]) -> list[KafkaRecord]:
 def test_first_failed_offset_per_partition() -> None:
     records = _recs(0, [10, 11, 12]) + _recs(1, [5, 6])
     response = batch_response([records[2], records[1], records[4]])
-    assert response["batchItemFailures"][0] == {"itemIdentifier": {"partition": "cc-agg-0", "offset": 12}}
+    assert response["batchItemFailures"][0] == {"itemIdentifier": {"topic-partition": "cc-agg-0", "offset": 12}}
     assert first_failed_offsets(response, records) == {"cc-agg-0": 11, "cc-agg-1": 6}
     assert first_failed_offsets({"batchItemFailures": []}, records) == {}
     assert first_failed_offsets(None, records) == {}

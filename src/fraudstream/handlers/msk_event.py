@@ -12,8 +12,9 @@ Documented shape (AWS Lambda developer guide, "Using Lambda with Amazon MSK")::
 
 Records are grouped by ``"<topic>-<partition>"`` and ordered by offset inside a group; a batch may
 hold several partitions. The handlers answer ``{"batchItemFailures": [...]}``; each item's
-``itemIdentifier`` names a failed record as ``{"partition": "<topic>-<partition>", "offset": N}``
-(a bare offset is accepted too when the batch holds a single partition).
+``itemIdentifier`` names a failed record as ``{"topic-partition": "<topic>-<partition>", "offset": N}``,
+the shape Lambda's Kafka partial batch response uses (a bare offset is accepted too when the batch
+holds a single partition).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def _parse_record(raw: Mapping[str, Any]) -> KafkaRecord:
 # ---------------------------------------------------------------------------- partial failures
 def failure_item(record: KafkaRecord) -> dict[str, Any]:
     """A ``batchItemFailures`` entry naming ``record`` by topic-partition and offset."""
-    return {"itemIdentifier": {"partition": record.partition_key, "offset": record.offset}}
+    return {"itemIdentifier": {"topic-partition": record.partition_key, "offset": record.offset}}
 
 
 def batch_response(failed: Iterable[KafkaRecord]) -> dict[str, list[dict[str, Any]]]:
@@ -183,7 +184,7 @@ def first_failed_offsets(response: Any, records: Sequence[KafkaRecord]) -> dict[
     for item in items:
         ident = item.get("itemIdentifier") if isinstance(item, Mapping) else None
         if isinstance(ident, Mapping):
-            targets = [(str(ident.get("partition")), ident.get("offset"))]
+            targets = [(str(ident.get("topic-partition")), ident.get("offset"))]
         elif ident not in (None, ""):
             targets = [(key, ident) for key in held]
         else:
