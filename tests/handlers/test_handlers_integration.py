@@ -73,7 +73,8 @@ def test_agg_writer_newer_wins_and_dead_letters_poison(isolated_settings, kafka_
     # a store outage is transient: each card's first offset is reported, its partition comes again
     broken = HandlerResources(s.model_copy(update={"table_agg": "no-such-table"}))
     response = agg_writer.handle(first, None, broken)
-    failed = {(f["itemIdentifier"]["topic-partition"], f["itemIdentifier"]["offset"]) for f in response["batchItemFailures"]}
+    idents = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    failed = {(ident["topic-partition"], ident["offset"]) for ident in idents}
     by_card = {
         decode(CardAggregate, base64.b64decode(r["value"])).cc_num: (key, r["offset"])
         for key, recs in first["records"].items()
