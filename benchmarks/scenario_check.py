@@ -1,5 +1,5 @@
 """Offline check of the replay scenarios against registered models (no engines): per transaction, the
-10-minute window features as DESIGN.md defines them, the shared model inputs, the model's verdict.
+10-minute window features from the shared reference (streaming.testkit), the shared model inputs, the verdict.
 
     .venv/bin/python benchmarks/scenario_check.py --model-dir models [--model VERSION]
 
@@ -24,25 +24,23 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def scenario_verdicts(scenario, booster, meta: registry.ModelMetadata) -> dict:
+    """Window features by the shared reference definition, then the model's verdict per transaction."""
+    from datetime import UTC, datetime, timedelta
+
+    from fraudstream.streaming.testkit import Tx, reference_features
+
     cards = {c.alias: c for c in scenario.cards}
-    window = F.STREAM_WINDOW.total_seconds()
-    seen: dict[str, list[tuple[float, float]]] = {}
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    txs = sorted(scenario.transactions, key=lambda t: float(t.at))
+    sent = [Tx(f"s{i}", tx.card, tx.amount, start + timedelta(seconds=float(tx.at))) for i, tx in enumerate(txs)]
+    window = reference_features(sent)
     rows, labels = [], []
-    for tx in sorted(scenario.transactions, key=lambda t: float(t.at)):
-        at = float(tx.at)
-        history = [(t, a) for t, a in seen.get(tx.card, []) if at - t <= window] + [(at, tx.amount)]
-        seen.setdefault(tx.card, []).append((at, tx.amount))
-        amounts = [a for _, a in history]
+    for tx, ref in zip(txs, sent, strict=True):
+        count, mean, largest = window[ref.tid]
         card = cards[tx.card]
         rows.append(
             F.compute_model_inputs(
-                tx.amount,
-                len(amounts),
-                sum(amounts) / len(amounts),
-                card.num_trans_last_1w,
-                card.avg_amt_last_1w,
-                max(amounts),
-                meta.feature_set,
+                tx.amount, count, mean, card.num_trans_last_1w, card.avg_amt_last_1w, largest, meta.feature_set
             )[0]
         )
         labels.append(bool(tx.is_fraud))
