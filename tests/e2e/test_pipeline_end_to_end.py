@@ -36,21 +36,14 @@ def pipeline_settings(
     from fraudstream.featurestore.groups import ensure_tables
     from fraudstream.kafka_clients import ensure_topics
     from fraudstream.streaming.submit import stop_job, submit_job
+    from fraudstream.testing.engines import isolated_copy
 
-    suffix = f"e2e-{uuid.uuid4().hex[:8]}"
-    s = settings.model_copy(
-        update={
-            "topic_transactions": f"transactions-{suffix}",
-            "topic_labels": f"labels-{suffix}",
-            "topic_agg": f"cc-agg-{suffix}",
-            "topic_predictions": f"predictions-{suffix}",
-            "topic_dead_letter": f"dead-letter-{suffix}",
-            "table_agg": f"cc-agg-fg-{suffix}",
-            "table_batch": f"cc-agg-batch-fg-{suffix}",
-            "model_dir": trained_model_dir,
-            "endpoint_url_override": endpoint_url,
-            "flink_idle_timeout_ms": DEMO_IDLE_TIMEOUT_MS,  # as the demo submits it
-        }
+    s = isolated_copy(
+        settings,
+        f"e2e-{uuid.uuid4().hex[:8]}",
+        model_dir=trained_model_dir,
+        endpoint_url_override=endpoint_url,
+        flink_idle_timeout_ms=DEMO_IDLE_TIMEOUT_MS,  # as the demo submits it
     )
     ensure_topics(s)
     ensure_tables(s)

@@ -108,6 +108,11 @@ def _table_update(settings: Settings, suffix: str) -> dict[str, str]:
     return {"table_agg": f"{settings.table_agg}-{suffix}", "table_batch": f"{settings.table_batch}-{suffix}"}
 
 
+def isolated_copy(settings: Settings, suffix: str, **updates: object) -> Settings:
+    """A copy of ``settings`` whose topic and table names end in ``suffix`` (nothing is created)."""
+    return settings.model_copy(update={**_topic_update(settings, suffix), **_table_update(settings, suffix), **updates})
+
+
 def _create_topics(settings: Settings) -> None:
     from fraudstream.kafka_clients import ensure_topics
 
@@ -117,8 +122,10 @@ def _create_topics(settings: Settings) -> None:
 def _delete_topics(settings: Settings) -> None:
     from confluent_kafka.admin import AdminClient
 
+    from fraudstream.kafka_clients import base_config
+
     with contextlib.suppress(Exception):
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(list(settings.all_topics))
+        AdminClient(base_config(settings)).delete_topics(list(settings.all_topics))
 
 
 def _create_tables(settings: Settings) -> None:
