@@ -43,6 +43,35 @@ def consumer_config(group_id: str, settings: Settings | None = None, **overrides
     return cfg
 
 
+LOG_APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+"""``transactions`` records carry the broker's append time, which only grows within a partition: the
+cc-agg job's watermark is on it (see ``fraudstream.streaming.sql.ARRIVAL_TIME``)."""
+
+
+def topic_config(topic: str, settings: Settings) -> dict[str, str]:
+    """Topic-level configs a topic is created with."""
+    return dict(LOG_APPEND_TIME) if topic == settings.topic_transactions else {}
+
+
+def _set_log_append_time(admin: Any, topics: list[str], timeout: float) -> None:
+    """Make existing topics use log-append time (idempotent; a topic made before this setting existed)."""
+    if not topics:
+        return
+    import logging
+
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    entries = [
+        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in LOG_APPEND_TIME.items()
+    ]
+    resources = [ConfigResource(ResourceType.TOPIC, t, incremental_configs=entries) for t in topics]
+    for resource, fut in admin.incremental_alter_configs(resources, request_timeout=timeout).items():
+        try:
+            fut.result()
+        except Exception as exc:  # e.g. a managed cluster that refuses: the job still runs, see docs/streaming.md
+            logging.getLogger(__name__).warning("could not set LogAppendTime on %s: %s", resource.name, exc)
+
+
 def ensure_topics(
     settings: Settings | None = None,
     topics: tuple[str, ...] | None = None,
@@ -57,10 +86,19 @@ def ensure_topics(
     admin = AdminClient(base_config(settings))
     existing = set(admin.list_topics(timeout=timeout).topics)
     missing = [t for t in topics if t not in existing]
+    _set_log_append_time(admin, [t for t in topics if t in existing and topic_config(t, settings)], timeout)
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(t, num_partitions=partitions or settings.partitions, replication_factor=1) for t in missing],
+        [
+            NewTopic(
+                t,
+                num_partitions=partitions or settings.partitions,
+                replication_factor=1,
+                config=topic_config(t, settings),
+            )
+            for t in missing
+        ],
         operation_timeout=timeout,
     )
     created = []

@@ -15,7 +15,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -305,8 +305,37 @@ class DeadLetter(Message):
     failed_at: UtcTime
 
 
+HEARTBEAT_PREFIX = b'{"control":"heartbeat"'
+"""Every heartbeat value starts with these bytes (``control`` is its first field), so a consumer of
+``transactions`` (the Flink job's SQL, the handlers, any reader) tells one apart without parsing."""
+
+
+class Heartbeat(Message):
+    """A control record of the stream clock on ``transactions``: moves event time, carries no transaction.
+
+    The clock sends one to every partition every few milliseconds, so that Flink's watermark (the
+    minimum over partitions) keeps up with the wall clock when traffic is quiet. The Flink job reads
+    its ``trans_time`` for the watermark and drops the record before any validation, window or sink:
+    a heartbeat never reaches ``cc-agg``, the store, the model, ``predictions`` or a report.
+    """
+
+    control: Literal["heartbeat"] = "heartbeat"
+    trans_time: UtcTime
+    clock: Text
+    seq: Count
+
+
+def is_heartbeat(value: bytes | bytearray | str | None) -> bool:
+    """True when a ``transactions`` value is a clock heartbeat rather than a transaction."""
+    if value is None:
+        return False
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    return raw.startswith(HEARTBEAT_PREFIX)
+
+
 RECORD_MODELS: dict[str, type[Message]] = {
     "transaction": Transaction,
+    "heartbeat": Heartbeat,
     "label": Label,
     "card_aggregate": CardAggregate,
     "prediction": Prediction,

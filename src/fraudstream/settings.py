@@ -46,14 +46,39 @@ class Settings(BaseSettings):
     table_agg: str = "cc-agg-fg"
     table_batch: str = "cc-agg-batch-fg"
 
+    # --- online store cache (the fraud-scorer's copy of the 1-week features; fraudstream.featurestore.batch_cache)
+    batch_cache_check_interval_s: float = 1.0
+    """How often (at most) the scorer re-reads the batch-version marker; a nightly load is seen within it."""
+    batch_cache_max_cards: int = 1_000_000
+    """Cards the scorer keeps (least recently used evicted, ~0.5 KB each); 0 turns the cache off."""
+
     # --- Flink
     flink_rest_port: int = 8081
     flink_rpc_port: int = 6123  # JobManager RPC (Pekko); tests pick a free one
     flink_rest_override: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_FLINK_REST"))
     flink_parallelism: int = 1
     flink_checkpoint_interval_ms: int = 10_000
-    flink_watermark_delay_ms: int = 1_000
-    flink_idle_timeout_ms: int = 2_000
+    flink_watermark_delay_ms: int = 0
+    """Allowed per-card disorder: a transaction more than this before the newest event time already read
+    for its card is late (dead-lettered); every transaction also waits this long after its arrival for
+    stragglers of its card before it is computed."""
+    flink_idle_timeout_ms: int = 0
+    """0 = never declare a partition idle: the clock beats on every partition, and an idle partition
+    could later deliver rows behind the others' watermark. Without a clock nothing is lost, only held."""
+    flink_watermark_interval_ms: int = 5
+    """How often the source emits its watermark (``pipeline.auto-watermark-interval``)."""
+    flink_buffer_timeout_ms: int = 2
+    """Longest a record waits in a network buffer between Flink tasks (``execution.buffer-timeout``)."""
+
+    # --- stream clock (heartbeats that keep event time moving; fraudstream.streaming.clock)
+    clock_interval_ms: int = 20
+    clock_enabled: bool = True
+    """``stack up`` starts the clock when Kafka is part of the stack."""
+
+    # --- handler runners (the local stand-in for Lambda's event source mapping)
+    handler_profile: str = "low-latency"
+    """``low-latency`` (process what has arrived at once) or ``lambda`` (Lambda's defaults: batches of
+    up to 100 records, 500 ms batching window); see fraudstream.handlers.profiles."""
 
     # --- model endpoint (SageMaker container contract)
     endpoint_port: int = 8080

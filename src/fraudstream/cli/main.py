@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "generate",
     "produce",
     "flink",
+    "clock",
     "featurestore",
     "handlers",
     "batch",

@@ -57,8 +57,9 @@ def consumer_group_active(settings: Settings, group_id: str) -> bool:
     return bool(description.members) and any(m.assignment.topic_partitions for m in description.members)
 
 
-def handler_process(settings: Settings, name: str, batch_size: int = 500, max_wait_ms: int = 50) -> ManagedProcess:
-    """``fraudstream handlers run NAME``, ready when its consumer group has partitions assigned."""
+def handler_process(settings: Settings, name: str) -> ManagedProcess:
+    """``fraudstream handlers run NAME`` with the settings' batching profile, ready when its consumer
+    group has partitions assigned."""
     from fraudstream.handlers.runner import group_id_for
 
     if name not in HANDLERS:
@@ -66,7 +67,7 @@ def handler_process(settings: Settings, name: str, batch_size: int = 500, max_wa
     group = group_id_for(name, settings)
     return ManagedProcess(
         name=name,
-        argv=[*cli_argv(), "handlers", "run", name, "--batch-size", str(batch_size), "--max-wait-ms", str(max_wait_ms)],
+        argv=[*cli_argv(), "handlers", "run", name, "--profile", settings.handler_profile],
         run_dir=Path(settings.state_dir).resolve(),
         env=settings_env(settings),
         host=settings.host,

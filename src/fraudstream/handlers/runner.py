@@ -1,6 +1,8 @@
 """Local stand-in for the Lambda MSK event source mapping: a Kafka consumer group that invokes a handler.
 
-It polls up to ``batch_size`` records (or whatever arrived within ``max_wait_ms`` of the first),
+It waits for one record, then takes up to ``batch_size`` records that have arrived (waiting at most
+``max_wait_ms`` more; the batching of each handler comes from a named profile, see
+:mod:`fraudstream.handlers.profiles`),
 builds exactly the Lambda MSK event, calls the handler, and commits offsets only after the handler
 succeeded (at-least-once; the handlers are idempotent):
 
@@ -35,6 +37,7 @@ from fraudstream.handlers.msk_event import (
     iter_partitions,
     local_event_source_arn,
 )
+from fraudstream.handlers.profiles import batching
 from fraudstream.handlers.resources import HandlerResources
 from fraudstream.settings import Settings, get_settings
 
@@ -88,17 +91,20 @@ class HandlerRunner:
         self,
         name: str,
         settings: Settings | None = None,
-        batch_size: int = 100,
-        max_wait_ms: int = 500,
+        batch_size: int | None = None,
+        max_wait_ms: int | None = None,
         stop_event: threading.Event | None = None,
         group_id: str | None = None,
         resources: HandlerResources | None = None,
         invoke: Callable[..., Any] | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
         self.name = name
         self.settings = settings or get_settings()
+        profile = batching(name, self.settings.handler_profile) if name in HANDLER_MODULES else None
+        batch_size = batch_size if batch_size is not None else (profile.batch_size if profile else 100)
+        max_wait_ms = max_wait_ms if max_wait_ms is not None else (profile.max_wait_ms if profile else 0)
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
         self.max_wait_s = max(0, max_wait_ms) / 1000.0
         self.stop_event = stop_event or threading.Event()
@@ -110,6 +116,7 @@ class HandlerRunner:
         self._pending: list[KafkaRecord] = []
         self._consumer: Any = None
         self._backoff = 0.0
+        self._committed: dict[tuple[str, int], int] = {}
 
     # ------------------------------------------------------------------ Kafka
     def _make_consumer(self) -> Any:
@@ -130,26 +137,31 @@ class HandlerRunner:
         log.info("%s: revoked %s", self.name, sorted(p.partition for p in partitions))
 
     def _collect(self) -> list[KafkaRecord]:
-        """Up to batch_size records, waiting at most max_wait after the first arrived."""
+        """Up to batch_size records: blocks only for the first; then takes what has arrived, waiting at
+        most ``max_wait`` for more (0 = no batching window: a lone record is handed over at once)."""
         self._pending = []
-        deadline: float | None = None
+        first = self._consumer.poll(0.25)  # returns the moment one record is there
+        if first is None or not self._accept(first):
+            return []
+        deadline = time.monotonic() + self.max_wait_s
         while len(self._pending) < self.batch_size and not self.stop_event.is_set():
-            timeout = 0.25 if deadline is None else deadline - time.monotonic()
-            if timeout <= 0:
-                break
-            messages = self._consumer.consume(
-                num_messages=self.batch_size - len(self._pending), timeout=min(timeout, 0.25)
-            )
+            remaining = max(0.0, deadline - time.monotonic())
+            messages = self._consumer.consume(num_messages=self.batch_size - len(self._pending), timeout=remaining)
             for message in messages:
-                if message.error():
-                    if not message.error().fatal():
-                        log.warning("%s: consumer error %s", self.name, message.error())
-                        continue
-                    raise RuntimeError(f"fatal Kafka error: {message.error()}")
-                self._pending.append(from_confluent(message))
-            if self._pending and deadline is None:
-                deadline = time.monotonic() + self.max_wait_s
+                self._accept(message)
+            if remaining <= 0 or not messages:
+                break
         return list(self._pending)
+
+    def _accept(self, message: Any) -> bool:
+        """Add a fetched message to the batch; False for a (non-fatal) error event."""
+        if message.error():
+            if not message.error().fatal():
+                log.warning("%s: consumer error %s", self.name, message.error())
+                return False
+            raise RuntimeError(f"fatal Kafka error: {message.error()}")
+        self._pending.append(from_confluent(message))
+        return True
 
     def _commit(self, positions: dict[tuple[str, int], int]) -> None:
         from confluent_kafka import KafkaException, TopicPartition
@@ -157,11 +169,26 @@ class HandlerRunner:
         if not positions:
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        self._committed.update(positions)
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            # asynchronous: the next batch need not wait for the broker; commits are sent in order, a
+            # lost one only means re-delivery (at-least-once), and stopping commits synchronously
+            self._consumer.commit(offsets=offsets, asynchronous=True)
             self.stats.commits += 1
         except KafkaException as exc:  # e.g. a rebalance: the records come again (at-least-once)
             log.warning("%s: commit failed (%s); records will be re-delivered", self.name, exc)
+
+    def _final_commit(self) -> None:
+        """Commit the last positions synchronously before leaving the group (clean stop, no re-delivery)."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        if not self._committed:
+            return
+        try:
+            offsets = [TopicPartition(t, p, o) for (t, p), o in self._committed.items()]
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("%s: final commit failed (%s); the last records will be re-delivered", self.name, exc)
 
     def _seek(self, positions: dict[tuple[str, int], int]) -> None:
         from confluent_kafka import KafkaException, TopicPartition
@@ -227,6 +254,7 @@ class HandlerRunner:
                     last_report = time.monotonic()
                     log.info("%s: %s", self.name, self.stats)
         finally:
+            self._final_commit()
             self._consumer.close()
             log.info("%s: stopped: %s", self.name, self.stats)
         return self.stats
@@ -235,8 +263,8 @@ class HandlerRunner:
 def run_handler(
     name: str,
     settings: Settings | None = None,
-    batch_size: int = 100,
-    max_wait_ms: int = 500,
+    batch_size: int | None = None,
+    max_wait_ms: int | None = None,
     stop_event: threading.Event | None = None,
     **kwargs: Any,
 ) -> RunStats:

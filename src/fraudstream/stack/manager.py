@@ -15,6 +15,7 @@ from types import ModuleType
 
 from fraudstream.settings import Settings, get_settings
 from fraudstream.stack import dynamodb, flink, kafka
+from fraudstream.stack.clock import clock_process
 from fraudstream.stack.errors import StackError
 from fraudstream.stack.ports import wait_closed
 from fraudstream.stack.process import ManagedProcess
@@ -127,8 +128,21 @@ class Stack:
 
         if provision:
             result.topics_created, result.tables_created = self.provision(selected)
+            if "kafka" in selected and self.settings.clock_enabled:
+                self._start_clock(result)
         result.seconds = time.monotonic() - t0
         return result
+
+    def _start_clock(self, result: UpResult) -> None:
+        """The stream clock, once the topics exist (no-op when it is already beating)."""
+        proc = clock_process(self.settings)
+        if proc.running_pid() is not None:
+            result.already_running.append(proc.name)
+            return
+        self.report("starting the stream clock")
+        proc.start()
+        result.started.append(proc.name)
+        proc.wait_ready(timeout=60)
 
     def _wait_flink_slot(self, timeout: float = 60.0) -> None:
         rest = f"http://{self.settings.host}:{self.settings.flink_rest_port}"
@@ -165,6 +179,10 @@ class Stack:
         selected = [n for n in parse_only(only) if n not in self.external_engines()]
         procs = [p for ps in self._known_processes(selected).values() for p in ps]
         stopped = []
+        if "kafka" in parse_only(only):
+            clock = clock_process(self.settings)
+            if clock.stop():
+                stopped.append(clock.name)
         for proc in reversed(procs):
             if proc.stop():
                 stopped.append(proc.name)
@@ -198,6 +216,10 @@ class Stack:
         for name in selected:
             if name in external:
                 rows.append(ServiceStatus(name, self._external_address(name), None, "external"))
+        if "kafka" in selected and self.settings.clock_enabled:
+            clock = clock_process(self.settings)
+            state = clock.state() if clock.running_pid() is not None or clock.pid_file.exists() else "stopped"
+            rows.append(ServiceStatus(clock.name, clock.address, clock.running_pid(), state))
         return rows
 
     def _external_address(self, name: str) -> str:

@@ -34,8 +34,11 @@ class JobConfig:
     topic_dead_letter: str = "dead-letter"
     group_id: str = JOB_NAME_PREFIX
     job_name: str = JOB_NAME_PREFIX
-    watermark_delay_ms: int = 1_000
-    idle_timeout_ms: int = 2_000
+    watermark_delay_ms: int = 0
+    """Allowed per-card disorder (ms), and the watermark delay (see ``sql`` for the lateness rule)."""
+    idle_timeout_ms: int = 0
+    watermark_interval_ms: int = 5
+    buffer_timeout_ms: int = 2
     checkpoint_interval_ms: int = 10_000
     checkpoint_dir: str | None = None
     """URI for checkpoints; None keeps the cluster's ``execution.checkpointing.dir``."""
@@ -44,6 +47,9 @@ class JobConfig:
     connector_jar: str | None = None
     """Local path of the Kafka SQL connector for the client's classpath (``pipeline.jars``);
     None when the runtime already has it (``flink run --jarfile``, MSF application jar)."""
+    udf_jar: str | None = None
+    """Local path of the job's Java function (``fraudstream.streaming.udf``), shipped with the job;
+    None when the runtime already has it on its classpath."""
     kafka_properties: str = ""
     """Extra Kafka client properties for source and sinks, e.g. MSK IAM auth: ``k=v;k=v`` or a JSON
     object (use JSON when a value contains ``;``, like ``sasl.jaas.config``)."""
@@ -118,6 +124,8 @@ def config_from_settings(settings: Settings, **changes: Any) -> JobConfig:
         job_name=name,
         watermark_delay_ms=settings.flink_watermark_delay_ms,
         idle_timeout_ms=settings.flink_idle_timeout_ms,
+        watermark_interval_ms=settings.flink_watermark_interval_ms,
+        buffer_timeout_ms=settings.flink_buffer_timeout_ms,
         checkpoint_interval_ms=settings.flink_checkpoint_interval_ms,
         parallelism=settings.flink_parallelism,
     )

@@ -25,6 +25,9 @@ def flink_options(cfg: JobConfig, remote: tuple[str, int] | None = None) -> dict
         "pipeline.name": cfg.job_name,
         "table.local-time-zone": "UTC",
         "table.exec.source.idle-timeout": f"{cfg.idle_timeout_ms} ms",
+        # latency: the source's watermark every few ms, network buffers flushed after a few ms
+        "pipeline.auto-watermark-interval": f"{cfg.watermark_interval_ms} ms",
+        "execution.buffer-timeout.interval": f"{cfg.buffer_timeout_ms} ms",
         "execution.checkpointing.interval": f"{cfg.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
@@ -36,8 +39,9 @@ def flink_options(cfg: JobConfig, remote: tuple[str, int] | None = None) -> dict
         opts["parallelism.default"] = str(cfg.parallelism)
     if cfg.from_savepoint:
         opts["execution.state-recovery.path"] = cfg.from_savepoint
-    if cfg.connector_jar:
-        opts["pipeline.jars"] = Path(cfg.connector_jar).resolve().as_uri()
+    jars = [Path(j).resolve().as_uri() for j in (cfg.connector_jar, cfg.udf_jar) if j]
+    if jars:
+        opts["pipeline.jars"] = ";".join(jars)
     if remote:
         host, port = remote
         opts.update({"execution.target": "remote", "rest.address": host, "rest.port": str(port)})

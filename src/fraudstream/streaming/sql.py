@@ -3,9 +3,23 @@
 Shape of the job (one statement set, so one Flink job writes every sink)::
 
     transactions (raw STRING + partition/offset metadata, trans_time parsed, watermark)
+        ├─ clock heartbeats (messages.Heartbeat)  ─► dropped here; their trans_time moved the watermark
         ├─ invalid rows (bad JSON, missing/invalid field, bad time) ─► dead-letter  (error = reason)
-        ├─ late rows (trans_time <= CURRENT_WATERMARK)              ─► dead-letter  (error = "late: ...")
-        └─ valid rows ─► OVER window (features.stream_aggregate_select_sql) ─► cc-agg (key cc_num)
+        └─ valid rows ─► card_window(TABLE ... PARTITION BY cc_num)   (a Java process table function)
+              ├─ kind = 'late': more than the allowed delay behind its card ─► dead-letter ("late for card ...")
+              └─ kind = 'agg': 10-minute COUNT/SUM/MAX of the card ─► cc-agg (key cc_num)
+
+Event-time semantics are per card. Nothing is judged against the global watermark: it is the
+minimum over partitions, moved on by the stream clock, and after a pause, in a burst-produced
+backlog, on a catch-up after a restart or in a backfill behind live traffic it runs ahead of rows
+that are perfectly in order for their cards. ``card_window`` (see ``udf`` and the Java class) keeps
+each card's last window of rows and its newest time, prunes them by the card's own event time only,
+calls a row late only when it is more than ``watermark_delay_ms`` before the newest time already
+read for its card, and emits every other row once the watermark has passed it (so peers with the
+same time are in), computed exactly. A card's rows share a partition (the key is ``cc_num``), so a
+time-sorted backlog has no late row, at any speed and over any number of partitions. Flink's own
+OVER window was not enough: it clears a card's state when the watermark is 15 minutes past the
+card's last row, which a far-ahead watermark does before the card's next row arrives.
 
 The value is read as a raw string and validated in SQL, with the same rules (and the same
 ``field: reason`` wording) as :class:`fraudstream.messages.Transaction`, so that no record is
@@ -19,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fraudstream import features
-from fraudstream.messages import MAX_AMOUNT, RECORD_FIELD
+from fraudstream.messages import HEARTBEAT_PREFIX, MAX_AMOUNT, RECORD_FIELD
 from fraudstream.streaming.config import JobConfig
 
 SOURCE_TABLE = "transactions_raw"
@@ -54,6 +68,10 @@ def kafka_options(cfg: JobConfig, topic: str) -> dict[str, str]:
     return opts
 
 
+SINK_PRODUCER_PROPERTIES = {"properties.linger.ms": "0"}
+"""Sinks send each record at once (the Kafka 4 client would wait 5 ms to fill a batch)."""
+
+
 def json_value(field: str) -> str:
     return f"JSON_VALUE(payload, '$.{field}')"
 
@@ -79,8 +97,14 @@ def watermark_interval(delay_ms: int) -> str:
     return f"INTERVAL '{delay_ms // 1000}.{delay_ms % 1000:03d}' SECOND"
 
 
+ARRIVAL_TIME = "arrival_time"
+"""The Kafka record's timestamp: the broker's log-append time on ``transactions`` (the topic is created
+with ``message.timestamp.type=LogAppendTime``), so it only grows within a partition. The watermark is
+on this column: it says how far the log has been read, never what a transaction's event time is."""
+
+
 def source_ddl(cfg: JobConfig) -> str:
-    """Kafka source: the value as raw text, its partition/offset, ``trans_time`` as event time."""
+    """Kafka source: the value as raw text, its partition/offset/arrival time, ``trans_time`` parsed."""
     options = {
         **kafka_options(cfg, cfg.topic_transactions),
         "properties.group.id": cfg.group_id,
@@ -96,8 +120,9 @@ def source_ddl(cfg: JobConfig) -> str:
   payload STRING,
   `partition` INT METADATA FROM 'partition' VIRTUAL,
   `offset` BIGINT METADATA FROM 'offset' VIRTUAL,
+  {ARRIVAL_TIME} TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   trans_time AS {trans_time_expr()},
-  WATERMARK FOR trans_time AS trans_time - {watermark_interval(cfg.watermark_delay_ms)}
+  WATERMARK FOR {ARRIVAL_TIME} AS {ARRIVAL_TIME} - INTERVAL '0.001' SECOND
 ) WITH (
   {_with(options)}
 )"""
@@ -177,28 +202,60 @@ def error_expr() -> str:
     )
 
 
+HEARTBEAT_CONDITION = f"COALESCE(payload LIKE {quote(HEARTBEAT_PREFIX.decode() + '%')}, FALSE)"
+"""A clock heartbeat (:class:`messages.Heartbeat`): recognised by its first bytes, without parsing."""
+
+
 def parsed_view_sql() -> str:
-    """Every source row with its typed fields and ``error`` (NULL when the row is valid)."""
+    """Every transaction row with its typed fields and ``error`` (NULL when valid); heartbeats are dropped.
+
+    A heartbeat's ``trans_time`` has already moved the source's watermark (the WATERMARK clause sees
+    every source row); past this view it exists nowhere.
+    """
     return f"""CREATE TEMPORARY VIEW {PARSED_VIEW} AS
 SELECT
-  payload, `partition`, `offset`, trans_time,
+  payload, `partition`, `offset`, trans_time, {ARRIVAL_TIME},
   {json_value("tid")} AS tid,
   {json_value("cc_num")} AS cc_num,
   TRY_CAST({json_value("amount")} AS {features.AMOUNT_SQL_TYPE}) AS amount,
   {error_expr()} AS error
-FROM {SOURCE_TABLE}"""
+FROM {SOURCE_TABLE}
+WHERE NOT {HEARTBEAT_CONDITION}"""
 
 
-LATE_CONDITION = "CURRENT_WATERMARK(trans_time) IS NOT NULL AND trans_time <= CURRENT_WATERMARK(trans_time)"
-"""Behind the watermark: the OVER window would drop the row, so it goes to dead-letter instead."""
+WINDOWS_VIEW = "card_windows"
+WINDOW_UID = "card-window"
+"""The state id of the window function: keep it, and a savepoint of the job stays restorable."""
 
 
 def valid_view_sql() -> str:
-    """Valid, on-time rows with ``amount`` as ``features.AMOUNT_SQL_TYPE``: the window's input."""
+    """Valid transactions (``amount`` as ``features.AMOUNT_SQL_TYPE``) with their arrival time (the rowtime)."""
     return f"""CREATE TEMPORARY VIEW {VALID_VIEW} AS
-SELECT tid, cc_num, amount, trans_time
+SELECT payload, `partition`, `offset`, tid, cc_num, amount, trans_time, {ARRIVAL_TIME}
 FROM {PARSED_VIEW}
-WHERE error IS NULL AND NOT ({LATE_CONDITION})"""
+WHERE error IS NULL"""
+
+
+def function_ddl() -> str:
+    """Registers the Java window function (its jar is on ``pipeline.jars``)."""
+    from fraudstream.streaming.udf import FUNCTION_CLASS, FUNCTION_NAME
+
+    return f"CREATE TEMPORARY FUNCTION {FUNCTION_NAME} AS {quote(FUNCTION_CLASS)} LANGUAGE JAVA"
+
+
+def windows_view_sql(cfg: JobConfig) -> str:
+    """Every valid row through ``card_window``, partitioned by card; emission on arrival time."""
+    from fraudstream.streaming.udf import FUNCTION_NAME
+
+    window_ms = int(features.STREAM_WINDOW.total_seconds() * 1000)
+    return f"""CREATE TEMPORARY VIEW {WINDOWS_VIEW} AS
+SELECT * FROM {FUNCTION_NAME}(
+  input => TABLE {VALID_VIEW} PARTITION BY cc_num,
+  on_time => DESCRIPTOR({ARRIVAL_TIME}),
+  allowed_delay_ms => CAST({int(cfg.watermark_delay_ms)} AS BIGINT),
+  window_ms => CAST({window_ms} AS BIGINT),
+  uid => {quote(WINDOW_UID)}
+)"""
 
 
 def agg_sink_ddl(cfg: JobConfig) -> str:
@@ -210,6 +267,7 @@ def agg_sink_ddl(cfg: JobConfig) -> str:
         "value.format": "json",
         "value.fields-include": "ALL",
         "sink.delivery-guarantee": "at-least-once",
+        **SINK_PRODUCER_PROPERTIES,
     }
     feature_cols = ",\n  ".join(f"{a.name} {a.sql_type}" for a in features.STREAM_AGGREGATES)
     return f"""CREATE TEMPORARY TABLE {AGG_SINK} (
@@ -232,6 +290,7 @@ def dead_letter_sink_ddl(cfg: JobConfig, table: str = DEAD_LETTER_SINK) -> str:
         "value.format": "json",
         "value.fields-include": "EXCEPT_KEY",
         "sink.delivery-guarantee": "at-least-once",
+        **SINK_PRODUCER_PROPERTIES,
     }
     return f"""CREATE TEMPORARY TABLE {table} (
   dl_key STRING,
@@ -247,18 +306,25 @@ def dead_letter_sink_ddl(cfg: JobConfig, table: str = DEAD_LETTER_SINK) -> str:
 )"""
 
 
-def _dead_letter_select(cfg: JobConfig, error: str, where: str) -> str:
+def _dead_letter_select(
+    cfg: JobConfig,
+    error: str,
+    where: str,
+    source: str = PARSED_VIEW,
+    partition_col: str = "`partition`",
+    offset_col: str = "`offset`",
+) -> str:
     topic = quote(cfg.topic_transactions)
     return f"""SELECT
-  {topic} || '-' || CAST(`partition` AS STRING) || '-' || CAST(`offset` AS STRING) AS dl_key,
+  {topic} || '-' || CAST({partition_col} AS STRING) || '-' || CAST({offset_col} AS STRING) AS dl_key,
   {quote(DEAD_LETTER_STAGE)} AS stage,
   {topic} AS source_topic,
-  `partition`,
-  `offset`,
+  {partition_col} AS `partition`,
+  {offset_col} AS `offset`,
   {error} AS error,
   COALESCE(payload, '') AS payload,
   DATE_FORMAT(CURRENT_TIMESTAMP, '{ISO_MILLIS_FORMAT}') AS failed_at
-FROM {PARSED_VIEW}
+FROM {source}
 WHERE {where}"""
 
 
@@ -266,29 +332,54 @@ def invalid_insert_sql(cfg: JobConfig) -> str:
     return f"INSERT INTO {DEAD_LETTER_SINK}\n" + _dead_letter_select(cfg, "error", "error IS NOT NULL")
 
 
-def late_insert_sql(cfg: JobConfig) -> str:
-    reason = (
-        f"'late: trans_time ' || DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') || ' of tid ' || tid || "
-        f"' is not after the watermark ' || DATE_FORMAT(CURRENT_WATERMARK(trans_time), '{ISO_MILLIS_FORMAT}')"
+LATE_REASON_PREFIX = "late for card "
+"""Every per-card late row's ``error`` starts with this (``late for card <cc_num>: ...``)."""
+
+
+def late_reason_expr(cfg: JobConfig) -> str:
+    """``late for card C: trans_time X of tid T is before Y, the newest trans_time already read for
+    this card, by more than the allowed per-card delay of D ms``."""
+    return (
+        f"{quote(LATE_REASON_PREFIX)} || cc_num || ': trans_time ' || DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') "
+        f"|| ' of tid ' || tid || ' is before ' || DATE_FORMAT(card_newest_time, '{ISO_MILLIS_FORMAT}') "
+        f"|| {quote(', the newest trans_time already read for this card, by more than the allowed per-card delay')}"
+        f" || ' of {int(cfg.watermark_delay_ms)} ms'"
     )
-    return f"INSERT INTO {LATE_SINK}\n" + _dead_letter_select(cfg, reason, f"error IS NULL AND {LATE_CONDITION}")
+
+
+def late_insert_sql(cfg: JobConfig) -> str:
+    return f"INSERT INTO {LATE_SINK}\n" + _dead_letter_select(
+        cfg, late_reason_expr(cfg), "kind = 'late'", WINDOWS_VIEW, "src_partition", "src_offset"
+    )
+
+
+WINDOW_OUTPUT = {
+    features.NUM_TRANS_LAST_10M: "num_trans_last_10m",
+    features.AVG_AMT_LAST_10M: "CAST(sum_amt_last_10m AS DOUBLE) / num_trans_last_10m",
+    features.MAX_AMT_LAST_10M: "CAST(max_amt_last_10m AS DOUBLE)",
+}
+"""Each streaming feature from the function's exact COUNT/SUM/MAX, with the same SQL arithmetic as
+``features.STREAM_AGGREGATES`` (the mean is CAST(SUM AS DOUBLE) / COUNT, as in Spark)."""
+assert set(WINDOW_OUTPUT) == {a.name for a in features.STREAM_AGGREGATES}
 
 
 def agg_insert_sql() -> str:
-    """The shared OVER-window SELECT (``features.stream_aggregate_select_sql``) into ``cc-agg``."""
-    window_select = features.stream_aggregate_select_sql(VALID_VIEW)
-    feature_names = ", ".join(a.name for a in features.STREAM_AGGREGATES)
+    """The window function's ``agg`` rows into ``cc-agg``."""
+    cols = ", ".join(f"{expr} AS {name}" for name, expr in WINDOW_OUTPUT.items())
     return f"""INSERT INTO {AGG_SINK}
-SELECT cc_num, tid, amount, DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') AS trans_time, {feature_names}
-FROM ({window_select})"""
+SELECT cc_num, tid, CAST(amount AS DOUBLE) AS amount, DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') AS trans_time, {cols}
+FROM {WINDOWS_VIEW}
+WHERE kind = 'agg'"""
 
 
 def ddl_statements(cfg: JobConfig) -> list[str]:
     """Tables and views, in the order they must be created."""
     return [
         source_ddl(cfg),
+        function_ddl(),
         parsed_view_sql(),
         valid_view_sql(),
+        windows_view_sql(cfg),
         agg_sink_ddl(cfg),
         dead_letter_sink_ddl(cfg, DEAD_LETTER_SINK),
         dead_letter_sink_ddl(cfg, LATE_SINK),

@@ -38,8 +38,12 @@ def _connector_jar() -> str | None:
 
 
 def job_config(settings: Settings, parallelism: int | None = None, from_savepoint: str | None = None) -> JobConfig:
-    """The job's configuration for these settings (connector jar from the stack)."""
-    cfg = config_from_settings(settings, connector_jar=_connector_jar(), from_savepoint=from_savepoint)
+    """The job's configuration for these settings (connector jar from the stack, the Java function built)."""
+    from fraudstream.streaming.udf import card_window_jar
+
+    cfg = config_from_settings(
+        settings, connector_jar=_connector_jar(), udf_jar=str(card_window_jar(settings)), from_savepoint=from_savepoint
+    )
     return cfg.replace(parallelism=parallelism) if parallelism else cfg
 
 

@@ -44,6 +44,8 @@ def make_test_settings(state_dir: Path) -> Settings:
         endpoint_port=endpoint,
         model_dir=state_dir / "models",
         flink_task_slots=4,
+        # tests use topics of their own: each starts a StreamClock on its topics when it needs one
+        clock_enabled=False,
     )
 
 
