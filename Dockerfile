@@ -3,7 +3,8 @@
 #   docker run -p 8080:8080 -v "$PWD/models:/opt/ml/model:ro" fraudstream-endpoint serve
 # SageMaker starts the container with the argument `serve`, extracts model.tar.gz into /opt/ml/model
 # (a registry copy with `latest`, or one version directory with metadata.json + model.ubj) and
-# probes GET /ping and POST /invocations on port 8080. Only the serving dependencies are installed.
+# probes GET /ping and POST /invocations on port 8080. Only the serving dependencies are installed, from a
+# hash-checked lock. The endpoint runs with network isolation: nothing here may need the network at run time.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,14 +20,14 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/program
-RUN pip install \
-        "xgboost-cpu>=3.0,<3.3" "numpy>=1.26,<2.2" "fastapi>=0.115,<1" "uvicorn>=0.30,<1" \
-        "prometheus-client>=0.20,<1" "pydantic>=2.8,<3" "pydantic-settings>=2.4,<3" \
-        "uvloop>=0.19,<1" "httptools>=0.6,<1"
-COPY pyproject.toml README.md ./
+# Exact versions with hashes (infra/docker/serving.lock.txt, from infra/docker/serving.in), wheels only.
+COPY infra/docker/serving.lock.txt /tmp/serving.lock.txt
+RUN pip install --no-cache-dir --require-hashes --only-binary=:all: -r /tmp/serving.lock.txt \
+    && rm /tmp/serving.lock.txt
+# The package runs from source (no build step, so no unpinned build tools in the image).
 COPY src ./src
-RUN pip install --no-deps . \
-    && useradd --system --uid 1000 --no-create-home model \
+ENV PYTHONPATH=/opt/program/src
+RUN useradd --system --uid 1000 --no-create-home model \
     && mkdir -p /opt/ml/model
 
 USER model

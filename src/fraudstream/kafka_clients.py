@@ -49,8 +49,11 @@ cc-agg job's watermark is on it (see ``fraudstream.streaming.sql.ARRIVAL_TIME``)
 
 
 def topic_config(topic: str, settings: Settings) -> dict[str, str]:
-    """Topic-level configs a topic is created with."""
-    return dict(LOG_APPEND_TIME) if topic == settings.topic_transactions else {}
+    """Topic-level configs a topic is created with: log-append time on the three topics of the verdict
+    path (``transactions`` for the job's watermark; ``cc-agg`` and ``predictions`` so that every hop's
+    time is on the records, see benchmarks/bench_latency.py)."""
+    timed = (settings.topic_transactions, settings.topic_agg, settings.topic_predictions)
+    return dict(LOG_APPEND_TIME) if topic in timed else {}
 
 
 def _set_log_append_time(admin: Any, topics: list[str], timeout: float) -> None:
@@ -61,9 +64,7 @@ def _set_log_append_time(admin: Any, topics: list[str], timeout: float) -> None:
 
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
-    entries = [
-        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in LOG_APPEND_TIME.items()
-    ]
+    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in LOG_APPEND_TIME.items()]
     resources = [ConfigResource(ResourceType.TOPIC, t, incremental_configs=entries) for t in topics]
     for resource, fut in admin.incremental_alter_configs(resources, request_timeout=timeout).items():
         try:

@@ -1,6 +1,6 @@
 """Run moto in server mode as a separate local process (the AWS API emulator of the deploy tests).
 
-Usage: ``python moto_server.py PORT``. Two moto 5.2 CloudFormation bugs are fixed before it starts,
+Usage: ``python moto_server.py PORT``. Four moto 5.2 CloudFormation bugs are fixed before it starts,
 each restoring what real CloudFormation does (nothing else is changed):
 
 1. Outputs and parameters after a change set: moto builds a stack's outputs when the stack object
@@ -14,6 +14,10 @@ each restoring what real CloudFormation does (nothing else is changed):
 3. Route tables on delete: deleting ``AWS::EC2::RouteTable`` / ``SubnetRouteTableAssociation``
    is a no-op in moto's CloudFormation, so the VPC of any stack with its own route table can never
    be deleted ("has dependencies"). The patch deletes them as CloudFormation does.
+4. ``TemplateURL`` on an emulator address: moto reads a path-style URL (``http://host/bucket/key``)
+   only when the host is ``localhost``; for ``127.0.0.1`` it takes ``127`` for the bucket. The main
+   template is larger than CloudFormation's inline limit, so ``deploy up`` uploads it and passes
+   the URL, as it does on AWS; the patch reads any non-AWS host path-style.
 """
 
 from __future__ import annotations
@@ -82,11 +86,30 @@ def _patch_route_table_deletion() -> None:
     RouteTable.delete = delete_route_table
 
 
+def _patch_path_style_template_url() -> None:
+    from urllib.parse import urlparse
+
+    from moto.cloudformation import models, responses, utils
+
+    original = utils.get_stack_from_s3_url
+
+    def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
+        host = urlparse(template_url).hostname or ""
+        if not host.endswith("amazonaws.com") and "localhost" not in template_url:
+            parts = urlparse(template_url)
+            template_url = parts._replace(netloc=f"localhost:{parts.port or 80}").geturl()
+        return original(template_url, account_id=account_id, partition=partition)
+
+    for module in (utils, models, responses):
+        module.get_stack_from_s3_url = get_stack_from_s3_url
+
+
 def main() -> None:
     port = sys.argv[1]
     _patch_change_set_outputs()
     _patch_update_skips_inactive_resources()
     _patch_route_table_deletion()
+    _patch_path_style_template_url()
     from moto.server import main as moto_main
 
     moto_main(["--host", "127.0.0.1", "--port", port])

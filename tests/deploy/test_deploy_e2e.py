@@ -43,6 +43,8 @@ NOT_EXERCISED_ON_MOTO = {
     "AWS::Lambda::EventSourceMapping": "KafkaMode=none (MSK event sources only)",
     "AWS::Logs::LogStream": "KafkaMode=none (Flink log stream); moto lacks it",
     "AWS::IAM::Policy": "KafkaMode=none (the kafka-cluster policies are the only ones)",
+    "AWS::Scheduler::Schedule": "KafkaMode=none (the clock beats only with Kafka); moto lacks it",
+    "AWS::Lambda::EventInvokeConfig": "moto lacks it (the clock's async retry / event-age limits)",
     "AWS::EC2::SecurityGroupIngress": "KafkaMode=none (broker port rules only)",
     "AWS::EC2::SecurityGroupEgress": "KafkaMode=none (broker port rules only); moto lacks it",
     # types moto's CloudFormation skips even in the core stack
@@ -100,20 +102,30 @@ def test_package_reports_what_it_built(deployed):
     assert {"lambda-handlers", "flink-app", "model"} <= set(deployed["manifest"]["artifacts"])
 
 
-def test_artifacts_uploaded_content_addressed(deployed, aws):
+def _data_key(aws) -> str:
+    outputs = aws("cloudformation").describe_stacks(StackName=f"{STACK}-artifacts")["Stacks"][0]["Outputs"]
+    return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "DataKeyArn")
+
+
+def test_artifacts_uploaded_content_addressed_with_the_deployment_key(deployed, aws):
     s3 = aws("s3")
     for artifact in deployed["manifest"]["artifacts"].values():
         key = f"fraudstream/{artifact['name']}-{artifact['sha256'][:16]}{''.join(Path(artifact['path']).suffixes)}"
-        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == artifact["sha256"]
+        got = s3.get_object(Bucket=BUCKET, Key=key, ExpectedBucketOwner="123456789012")
+        assert hashlib.sha256(got["Body"].read()).hexdigest() == artifact["sha256"]
+        assert got["ServerSideEncryption"] == "aws:kms" and got["SSEKMSKeyId"] == _data_key(aws)
 
 
-def test_bootstrap_stack_made_an_encrypted_bucket_and_the_image_repository(deployed, aws):
+def test_bootstrap_stack_made_the_key_an_encrypted_bucket_and_an_immutable_repository(deployed, aws):
     # moto's AWS::S3::Bucket applies BucketEncryption and Tags only; versioning and the public access
     # block are not applied by the emulator, so they are enforced by the policy test, not here.
+    key = _data_key(aws)
+    assert aws("kms").get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is True
     rules = aws("s3").get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
-    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-serving"])["repositories"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
+    (repo,) = aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-serving"])["repositories"]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    # moto's AWS::ECR::Repository drops EncryptionConfiguration (KMS): the policy test enforces it.
 
 
 def test_stack_created_through_a_change_set_and_outputs_printed(deployed, aws):
@@ -123,8 +135,8 @@ def test_stack_created_through_a_change_set_and_outputs_printed(deployed, aws):
     outputs = deployed["outputs"]
     expected = {
         "VpcId", "PrivateSubnetIds", "HandlerSecurityGroupId", "AggWriterFunctionName", "FraudScorerFunctionName",
-        "StreamFeatureTable", "BatchFeatureTable", "SageMakerEndpointName", "ServingImageUri", "ModelDataUrl",
-        "FailureQueueUrl", "AlarmTopicArn",
+        "ClockFunctionName", "StreamFeatureTable", "BatchFeatureTable", "SageMakerEndpointName", "ServingImageTag",
+        "ServingImageUri", "ModelDataUrl", "FailureQueueUrl", "AlarmTopicArn",
     }  # fmt: skip
     assert set(outputs) == expected  # Kafka/Flink outputs are conditional on KafkaMode
     for key in ("StreamFeatureTable", "AggWriterFunctionName", "SageMakerEndpointName"):
@@ -140,6 +152,7 @@ def test_lambdas_run_the_uploaded_zip_with_the_settings_env(deployed, aws):
     handlers = {
         "AggWriterFunctionName": "lambdas/agg_writer.handler",
         "FraudScorerFunctionName": "lambdas/fraud_scorer.handler",
+        "ClockFunctionName": "lambdas/clock.handler",
     }
     for output, handler in handlers.items():
         config = lam.get_function_configuration(FunctionName=outputs[output])
@@ -149,6 +162,9 @@ def test_lambdas_run_the_uploaded_zip_with_the_settings_env(deployed, aws):
         assert len(config["VpcConfig"]["SubnetIds"]) == 2
         env = config["Environment"]["Variables"]
         assert env["FRAUDSTREAM_AWS_ENDPOINT_URL"] == "aws"
+        assert env["FRAUDSTREAM_KAFKA_AUTH"] == "none"  # KafkaMode=none
+        if output == "ClockFunctionName":
+            continue
         assert env["FRAUDSTREAM_TABLE_AGG"] == outputs["StreamFeatureTable"]
         assert env["FRAUDSTREAM_TABLE_BATCH"] == outputs["BatchFeatureTable"]
         assert env["FRAUDSTREAM_TOPIC_AGG"] == "cc-agg"
@@ -158,12 +174,26 @@ def test_lambdas_run_the_uploaded_zip_with_the_settings_env(deployed, aws):
     assert "FRAUDSTREAM_THRESHOLD" not in scorer  # empty ModelThreshold: the endpoint's own threshold
 
 
+def test_clock_runs_alone_every_minute_budget(deployed, aws):
+    """One invocation at a time (reserved concurrency 1), 70 s, the interval from ClockIntervalMs."""
+    lam, name = aws("lambda"), deployed["outputs"]["ClockFunctionName"]
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["Timeout"] == 70
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 1
+    env = config["Environment"]["Variables"]
+    assert str(env["FRAUDSTREAM_CLOCK_INTERVAL_MS"]) == "20"  # moto keeps the number; AWS a string
+    assert env["FRAUDSTREAM_TOPIC_TRANSACTIONS"] == "transactions"
+    assert str(env["FRAUDSTREAM_PARTITIONS"]) == "4"
+
+
 def test_feature_tables_are_on_demand_keyed_by_card(deployed, aws):
     ddb = aws("dynamodb")
     for output in ("StreamFeatureTable", "BatchFeatureTable"):
         table = ddb.describe_table(TableName=deployed["outputs"][output])["Table"]
         assert table["KeySchema"] == [{"AttributeName": "cc_num", "KeyType": "HASH"}]
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        # moto's AWS::DynamoDB::Table drops SSESpecification: the policy test enforces the CMK.
+        assert table["DeletionProtectionEnabled"] is True
 
 
 def test_sagemaker_endpoint_serves_the_uploaded_model(deployed, aws):
@@ -173,16 +203,27 @@ def test_sagemaker_endpoint_serves_the_uploaded_model(deployed, aws):
     model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == deployed["outputs"]["ModelDataUrl"]
     assert model["PrimaryContainer"]["Image"] == deployed["outputs"]["ServingImageUri"]
+    assert "@sha256:" in model["PrimaryContainer"]["Image"]  # pinned (a placeholder: no image in moto's ECR)
     assert model["PrimaryContainer"]["Environment"]["FRAUDSTREAM_MODEL_DIR"] == "/opt/ml/model"
+    assert len(model["VpcConfig"]["Subnets"]) == 2
+    # moto's AWS::SageMaker::Model always reports EnableNetworkIsolation false: the policy test enforces it.
+    assert config["KmsKeyId"] == _data_key(aws)
 
 
 def test_roles_grant_named_actions_only(deployed, aws):
     iam = aws("iam")
     resources = aws("cloudformation").list_stack_resources(StackName=STACK)["StackResourceSummaries"]
     roles = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"]
-    assert len(roles) == 3  # agg-writer, fraud-scorer, SageMaker (the Kafka/Flink roles need KafkaMode != none)
+    # agg-writer, fraud-scorer, clock, SageMaker, flow logs (topics/Flink/scheduler roles need KafkaMode != none)
+    assert len(roles) == 5
     for role in roles:
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []  # no managed policies
+        trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        if isinstance(trust, str):
+            trust = _policy_text(trust)
+        for statement in trust["Statement"]:  # confused deputy: bound to this account
+            conditions = {key for block in statement["Condition"].values() for key in block}
+            assert {"aws:SourceAccount", "aws:SourceArn"} <= conditions, (role, statement)
         for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
             document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
             if isinstance(document, str):
@@ -271,6 +312,16 @@ def aws_stacks(env: dict[str, str]) -> list[dict]:
         aws_secret_access_key="testing",
     )
     return cfn.describe_stacks()["Stacks"]
+
+
+def test_stack_names_that_cannot_name_every_resource_are_refused_before_any_call(deploy_env, tmp_path):
+    for name in ("Fraud", "fraud_stream", "fraud--x", "x" * 41):
+        result = subprocess.run(
+            [*CLI, "up", "--stack-name", name, "--bucket", "fs-never", "--no-package", "--out", str(tmp_path)],
+            env=deploy_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 2 and "stack name" in result.stdout + result.stderr, name
+    assert not {"Fraud", "fraud_stream"} & {s["StackName"] for s in aws_stacks(deploy_env)}
 
 
 def test_down_deletes_both_stacks(deployed, deploy_env, aws):

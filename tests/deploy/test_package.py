@@ -12,6 +12,7 @@ import pytest
 from fraudstream.deploy.deployer import templates_dir
 from fraudstream.deploy.package import (
     FLINK_JAR_NAME,
+    LAMBDA_ENTRY_POINTS,
     LAMBDA_PYTHON,
     LINUX_PLATFORMS,
     PackageManifest,
@@ -36,6 +37,21 @@ def test_lambda_zip_holds_handlers_and_package_but_not_test_code(tmp_path: Path)
     assert {"lambdas/agg_writer.py", "lambdas/fraud_scorer.py"} <= names
     assert {"fraudstream/settings.py", "fraudstream/deploy/topics_resource.py", "fraudstream/features.py"} <= names
     assert not any("/testing/" in n or "__pycache__" in n or n.endswith(".pyc") for n in names)
+
+
+def test_every_template_handler_is_a_file_of_the_lambda_zip(tmp_path: Path):
+    """Handler "lambdas/clock.handler" means lambdas/clock.py at the zip root (where the template's
+    functions look); the clock entry point is written with issue 12 and must land in lambdas/."""
+    names = _names(build_lambda_zip(tmp_path, with_dependencies=False).path)
+    template = load_template(templates_dir() / "fraudstream.yaml")
+    handlers = {
+        r["Properties"]["Handler"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert {f"lambdas/{h}.handler" for h in LAMBDA_ENTRY_POINTS} <= handlers
+    missing = sorted(h for h in handlers if f"{h.rsplit('.', 1)[0].replace('.', '/')}.py" not in names)
+    if missing == ["lambdas/clock.handler"] and not (Path(__file__).parents[2] / "lambdas" / "clock.py").exists():
+        pytest.skip("lambdas/clock.py is not written yet (issue 12); the template already runs it")
+    assert missing == []
 
 
 def test_zips_are_reproducible_and_keys_content_addressed(tmp_path: Path):
@@ -117,18 +133,19 @@ LAMBDA_IMPORTABLE = {
 
 
 def test_handlers_import_nothing_the_lambda_zip_lacks(tmp_path: Path):
-    """Import the three Lambda entry points in a fresh interpreter and list every third-party
+    """Import the Lambda entry points in a fresh interpreter and list every third-party
     top-level module they load: a heavy import (pandas, pyspark, xgboost...) would break Lambda."""
     import subprocess
     import sys
 
+    root = Path(__file__).resolve().parents[2]
+    entry_points = [f"lambdas.{h}" for h in LAMBDA_ENTRY_POINTS if (root / "lambdas" / f"{h}.py").is_file()]
     probe = (
         "import sys, json\n"
-        "import lambdas.agg_writer, lambdas.fraud_scorer, fraudstream.deploy.topics_resource\n"
+        f"import {', '.join(entry_points)}, fraudstream.deploy.topics_resource\n"
         "tops = {m.split('.')[0] for m in sys.modules}\n"
         "print(json.dumps(sorted(t for t in tops if t not in sys.stdlib_module_names and not t.startswith('_'))))\n"
     )
-    root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     loaded = set(__import__("json").loads(result.stdout.strip().splitlines()[-1]))

@@ -53,7 +53,11 @@ GOOD_ROLE = {
 GOOD_BUCKET = {
     "Type": "AWS::S3::Bucket",
     "Properties": {
-        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {}}]},
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "Key"}}}
+            ]
+        },
         "VersioningConfiguration": {"Status": "Enabled"},
         "PublicAccessBlockConfiguration": {
             "BlockPublicAcls": True,
@@ -133,7 +137,116 @@ def _plant(kind: str) -> dict:
         t["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": False}}
     elif kind == "unencrypted-topic":
         t["Resources"]["Topic"] = {"Type": "AWS::SNS::Topic", "Properties": {}}
+    # ---- issue 19
+    elif kind == "endpoint-policy-service-wildcard":
+        t["Resources"]["Endpoint"] = _gateway_endpoint(
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}
+        )
+    elif kind == "service-principal-wildcard":
+        t["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"] = [
+            _trust("*", {"StringEquals": {"aws:SourceAccount": "1"}, "ArnLike": {"aws:SourceArn": "arn:x"}})
+        ]
+    elif kind == "missing-source-arn":
+        t["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"] = [
+            _trust("lambda.amazonaws.com", {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+        ]
+    elif kind == "missing-source-account":
+        t["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"] = [
+            _trust("scheduler.amazonaws.com", {"ArnLike": {"aws:SourceArn": "arn:aws:scheduler:r:1:schedule-group/d"}})
+        ]
+    elif kind == "unconditioned-trust":
+        t["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"] = [
+            _trust("sagemaker.amazonaws.com", None)
+        ]
+    elif kind == "lambda-permission-without-source":
+        t["Resources"]["Permission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": "f", "Principal": "s3.amazonaws.com"},
+        }
+    elif kind == "gateway-endpoint-without-policy":
+        endpoint = _gateway_endpoint({})
+        del endpoint["Properties"]["PolicyDocument"]
+        t["Resources"]["Endpoint"] = endpoint
+    elif kind == "endpoint-policy-star-resource":
+        t["Resources"]["Endpoint"] = _gateway_endpoint(
+            {"Effect": "Allow", "Principal": "*", "Action": "dynamodb:PutItem", "Resource": "*"}
+        )
+    elif kind == "unencrypted-log-group":
+        t["Resources"]["Logs"] = {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 14}}
+    elif kind == "mutable-image-tag":
+        t["Resources"]["Model"] = _model({"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com/r:latest"})
+    elif kind == "mutable-image-tag-parameter":
+        t["Resources"]["Model"] = _model({"Fn::Sub": "${AWS::AccountId}.dkr.ecr.x.amazonaws.com/r:${Tag}"})
+    elif kind == "mutable-lambda-image":
+        t["Resources"]["Function"] = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"Code": {"ImageUri": "1.dkr.ecr.x.amazonaws.com/r:v1"}},
+        }
+    elif kind == "mutable-repository":
+        t["Resources"]["Repository"] = {
+            "Type": "AWS::ECR::Repository",
+            "Properties": {"ImageTagMutability": "MUTABLE", "EncryptionConfiguration": {"EncryptionType": "KMS"}},
+        }
+    elif kind == "model-without-network-isolation":
+        t["Resources"]["Model"] = _model("1.dkr.ecr.x.amazonaws.com/r@sha256:" + "a" * 64)
+        del t["Resources"]["Model"]["Properties"]["EnableNetworkIsolation"]
+    elif kind == "table-on-aws-managed-key":
+        t["Resources"]["Table"] = _table()
+        t["Resources"]["Table"]["Properties"]["SSESpecification"] = {"SSEEnabled": True}
+    elif kind == "table-without-deletion-policy":
+        t["Resources"]["Table"] = _table()
+        del t["Resources"]["Table"]["DeletionPolicy"]
+    elif kind == "table-without-deletion-protection":
+        t["Resources"]["Table"] = _table()
+        t["Resources"]["Table"]["Properties"]["DeletionProtectionEnabled"] = False
+    elif kind == "queue-on-sqs-managed-sse":
+        t["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": True}}
+    elif kind == "bucket-on-sse-s3":
+        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] = {
+            "SSEAlgorithm": "AES256"
+        }
+    elif kind == "msk-on-default-key":
+        t["Resources"]["Kafka"] = {
+            "Type": "AWS::MSK::Cluster",
+            "Properties": {
+                "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}},
+                "EncryptionInfo": {"EncryptionInTransit": {"ClientBroker": "TLS", "InCluster": True}},
+            },
+        }
     return t
+
+
+def _trust(service: str, condition: dict | None) -> dict:
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+def _gateway_endpoint(statement: dict) -> dict:
+    return {
+        "Type": "AWS::EC2::VPCEndpoint",
+        "Properties": {"VpcEndpointType": "Gateway", "PolicyDocument": {"Statement": [statement]}},
+    }
+
+
+def _model(image) -> dict:
+    return {
+        "Type": "AWS::SageMaker::Model",
+        "Properties": {"EnableNetworkIsolation": True, "PrimaryContainer": {"Image": image}},
+    }
+
+
+def _table() -> dict:
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "Properties": {
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "Key"}},
+            "DeletionProtectionEnabled": True,
+        },
+    }
 
 
 PLANTED = {
@@ -154,6 +267,27 @@ PLANTED = {
     "plaintext-msk": "unencrypted-store",
     "unencrypted-queue": "unencrypted-store",
     "unencrypted-topic": "unencrypted-store",
+    # issue 19
+    "endpoint-policy-service-wildcard": "wildcard-action",
+    "service-principal-wildcard": "wildcard-principal",
+    "missing-source-arn": "confused-deputy",
+    "missing-source-account": "confused-deputy",
+    "unconditioned-trust": "confused-deputy",
+    "lambda-permission-without-source": "confused-deputy",
+    "gateway-endpoint-without-policy": "open-endpoint",
+    "endpoint-policy-star-resource": "wildcard-resource",
+    "unencrypted-log-group": "unencrypted-store",
+    "mutable-image-tag": "mutable-image",
+    "mutable-image-tag-parameter": "mutable-image",
+    "mutable-lambda-image": "mutable-image",
+    "mutable-repository": "mutable-image",
+    "model-without-network-isolation": "open-network",
+    "table-on-aws-managed-key": "no-customer-key",
+    "table-without-deletion-policy": "unprotected-data",
+    "table-without-deletion-protection": "unprotected-data",
+    "queue-on-sqs-managed-sse": "no-customer-key",
+    "bucket-on-sse-s3": "no-customer-key",
+    "msk-on-default-key": "no-customer-key",
 }
 
 
@@ -161,6 +295,31 @@ PLANTED = {
 def test_policy_rejects_planted_violation(kind: str):
     rules = {v.rule for v in check_template(_plant(kind))}
     assert PLANTED[kind] in rules, rules
+
+
+def test_compliant_forms_of_the_new_rules_pass():
+    """The fixed shapes: digest-pinned images, bound trust (IfExists counts), endpoint policies with
+    Principal "*" on named resources, customer keys, retained and protected tables."""
+    t = _template(
+        Model=_model({"Fn::Sub": "${AWS::AccountId}.dkr.ecr.x.amazonaws.com/r@${Digest}"}),
+        Literal=_model("1.dkr.ecr.x.amazonaws.com/r@sha256:" + "a" * 64),
+        Endpoint=_gateway_endpoint(
+            {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
+        ),
+        Table=_table(),
+        Logs={"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7, "KmsKeyId": {"Ref": "Key"}}},
+        Repository={
+            "Type": "AWS::ECR::Repository",
+            "Properties": {"ImageTagMutability": "IMMUTABLE", "EncryptionConfiguration": {"EncryptionType": "KMS"}},
+        },
+    )
+    t["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"] = [
+        _trust(
+            "lambda.amazonaws.com",
+            {"StringEquals": {"aws:SourceAccount": "1"}, "ArnLikeIfExists": {"aws:SourceArn": "arn:x"}},
+        )
+    ]
+    assert check_template(t) == []
 
 
 def test_policy_rejects_a_bad_copy_of_the_real_template(tmp_path: Path):
@@ -171,6 +330,14 @@ def test_policy_rejects_a_bad_copy_of_the_real_template(tmp_path: Path):
     resources["AggTable"]["Properties"].pop("SSESpecification")
     scorer_statements = resources["FraudScorerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     next(s for s in scorer_statements if s["Sid"] == "InvokeModel")["Action"] = "sagemaker:*"
+    # issue 19's classes, planted into the real resources
+    resources["ClockRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"].pop("ArnLikeIfExists")
+    resources["S3GatewayEndpoint"]["Properties"].pop("PolicyDocument")
+    resources["ClockLogGroup"]["Properties"].pop("KmsKeyId")
+    resources["ScoringModel"]["Properties"]["PrimaryContainer"]["Image"] = "1.dkr.ecr.x.amazonaws.com/r:latest"
+    resources["BatchTable"].pop("DeletionPolicy")
+    resources["FailureQueue"]["Properties"].pop("KmsMasterKeyId")
+    resources["FailureQueue"]["Properties"]["SqsManagedSseEnabled"] = True
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(_plain(template)))
     found = {(v.resource, v.rule) for v in check_file(path)}
@@ -178,7 +345,64 @@ def test_policy_rejects_a_bad_copy_of_the_real_template(tmp_path: Path):
         ("AggWriterRole", "broad-managed-policy"),
         ("AggTable", "unencrypted-store"),
         ("FraudScorerRole", "wildcard-action"),
+        ("ClockRole", "confused-deputy"),
+        ("S3GatewayEndpoint", "open-endpoint"),
+        ("ClockLogGroup", "unencrypted-store"),
+        ("ScoringModel", "mutable-image"),
+        ("BatchTable", "unprotected-data"),
+        ("FailureQueue", "no-customer-key"),
     }
+
+
+def _role_actions(resources: dict, *names: str) -> dict[str, object]:
+    """Sid -> (actions, resource) of every statement of the named roles/policies."""
+    out: dict[str, object] = {}
+    for name in names:
+        props = resources[name]["Properties"]
+        documents = [p["PolicyDocument"] for p in props.get("Policies", [])] or [props["PolicyDocument"]]
+        for document in documents:
+            for statement in document["Statement"]:
+                out[statement["Sid"]] = (sorted(statement["Action"]), statement["Resource"])
+    return out
+
+
+def test_clock_role_grants_only_logs_network_interfaces_and_producing_to_transactions():
+    resources = load_template(templates_dir() / "fraudstream.yaml")["Resources"]
+    grants = _role_actions(resources, "ClockRole", "ClockKafkaPolicy")
+    assert set(grants) == {"Logs", "VpcNetworkInterfaces", "Cluster", "WriteHeartbeats"}
+    assert grants["Logs"] == (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": ["ClockLogGroup", "Arn"]})
+    assert all(a.startswith("ec2:") for a in grants["VpcNetworkInterfaces"][0])
+    assert grants["Cluster"] == (["kafka-cluster:Connect"], {"Fn::GetAtt": ["KafkaTopics", "ClusterArn"]})
+    assert grants["WriteHeartbeats"] == (
+        ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+        {"Fn::Sub": "${KafkaTopics.TopicArnPrefix}/transactions"},
+    )
+    assert resources["ClockKafkaPolicy"]["Properties"]["Roles"] == [{"Ref": "ClockRole"}]
+    function = resources["ClockFunction"]["Properties"]
+    assert function["Handler"] == "lambdas/clock.handler" and function["Timeout"] == 70
+    assert function["ReservedConcurrentExecutions"] == 1
+    assert function["Environment"]["Variables"]["FRAUDSTREAM_CLOCK_INTERVAL_MS"] == {"Ref": "ClockIntervalMs"}
+
+
+def test_clock_schedule_invokes_the_clock_only():
+    resources = load_template(templates_dir() / "fraudstream.yaml")["Resources"]
+    schedule = resources["ClockSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["Target"]["Arn"] == {"Fn::GetAtt": ["ClockFunction", "Arn"]}
+    assert schedule["Target"]["RoleArn"] == {"Fn::GetAtt": ["ClockSchedulerRole", "Arn"]}
+    grants = _role_actions(resources, "ClockSchedulerRole")
+    assert grants == {"InvokeClock": (["lambda:InvokeFunction"], {"Fn::GetAtt": ["ClockFunction", "Arn"]})}
+    (trust,) = resources["ClockSchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert set(trust["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+    assert set(trust["Condition"]["ArnLike"]) == {"aws:SourceArn"}
+
+
+def test_scorer_invokes_the_endpoint_by_its_arn():
+    """SageMaker lower-cases ARNs: the grant is the endpoint's own ARN, never one built from the stack name."""
+    resources = load_template(templates_dir() / "fraudstream.yaml")["Resources"]
+    grants = _role_actions(resources, "FraudScorerRole")
+    assert grants["InvokeModel"] == (["sagemaker:InvokeEndpoint"], {"Ref": "ScoringEndpoint"})
 
 
 def test_deny_statements_may_be_broad():

@@ -31,10 +31,10 @@ def pipeline_settings(
 ) -> Iterator[Settings]:
     """Settings with topics and tables of this module, the trained model and its endpoint; the job and
     both handler runners running against them."""
-    from fraudstream.demo.pipeline import DEMO_IDLE_TIMEOUT_MS
     from fraudstream.demo.services import HANDLERS, handler_process
     from fraudstream.featurestore.groups import ensure_tables
     from fraudstream.kafka_clients import ensure_topics
+    from fraudstream.streaming.clock import StreamClock
     from fraudstream.streaming.submit import stop_job, submit_job
     from fraudstream.testing.engines import isolated_copy
 
@@ -43,12 +43,12 @@ def pipeline_settings(
         f"e2e-{uuid.uuid4().hex[:8]}",
         model_dir=trained_model_dir,
         endpoint_url_override=endpoint_url,
-        flink_idle_timeout_ms=DEMO_IDLE_TIMEOUT_MS,  # as the demo submits it
     )
     ensure_topics(s)
     ensure_tables(s)
+    clock = StreamClock(s).start()  # the stack's clock service, in-process on this module's topics
     submit_job(s)
-    runners = [handler_process(s, name, batch_size=200, max_wait_ms=20) for name in HANDLERS]
+    runners = [handler_process(s, name) for name in HANDLERS]
     try:
         for proc in runners:
             proc.start()
@@ -59,6 +59,7 @@ def pipeline_settings(
         for proc in runners:
             proc.stop()
         stop_job(s)
+        clock.stop()
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +155,38 @@ def test_replay_report_files(seed_result, tmp_path) -> None:
     assert document["summary"]["attack_transactions"] == 10
     assert len(document["transactions"]) == 13
     assert png_path.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def quiet_result(pipeline_settings: Settings, seed_result):
+    """After everything else: one transaction on a fresh card, nothing else sent (only the clock beats)."""
+    from fraudstream.replay.scenario_file import scenario_from_dict
+    from fraudstream.replay.service import replay_scenario
+
+    scenario = scenario_from_dict(
+        {
+            "name": "lone",
+            "cards": [{"alias": "lone", "num_trans_last_1w": 20, "avg_amt_last_1w": 80.0}],
+            "transactions": [{"card": "lone", "amount": 35.0, "at": 0}],
+        }
+    )
+    return replay_scenario(scenario, pipeline_settings, timeout_s=30)
+
+
+def test_a_lone_transaction_on_a_quiet_system_gets_its_prediction(quiet_result) -> None:
+    assert quiet_result.summary.missing == 0
+    row = quiet_result.rows[0]
+    assert row.num_trans_last_10m == 1 and row.latency_ms is not None
+
+
+def test_heartbeats_never_reach_predictions(
+    pipeline_settings: Settings, live_result, seed_result, quiet_result
+) -> None:
+    """Every record on ``predictions`` is a transaction that was sent; no heartbeat became one."""
+    from fraudstream.streaming import testkit
+
+    sent = {o.planned.tid for o in live_result[1]} | {r.tid for r in seed_result.rows} | {quiet_result.rows[0].tid}
+    topic = pipeline_settings.topic_predictions
+    records = testkit.consume(pipeline_settings, topic, testkit.has_tids(sent), timeout=60)
+    got = {r["value"]["tid"] for r in records if r["value"]}
+    assert got == sent

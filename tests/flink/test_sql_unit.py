@@ -35,17 +35,37 @@ def test_reference_window_bounds_are_inclusive_at_exactly_ten_minutes():
     assert got["b1"][0] == 1
 
 
-def test_agg_insert_uses_the_shared_window_sql():
+def test_agg_insert_writes_every_streaming_feature_from_the_window_function():
     text = sql.agg_insert_sql()
-    assert features.stream_aggregate_select_sql(sql.VALID_VIEW) in text
+    assert f"FROM {sql.WINDOWS_VIEW}" in text and "kind = 'agg'" in text
     for name in features.STREAM_FEATURES:
         assert name in sql.agg_sink_ddl(JobConfig(bootstrap_servers="b:1"))
-        assert name in text
+        assert f"AS {name}" in text
+    # the mean is the same arithmetic as the shared (Spark) definition: CAST(SUM AS DOUBLE) / COUNT
+    assert "CAST(sum_amt_last_10m AS DOUBLE) / num_trans_last_10m" in text
 
 
-def test_source_ddl_has_watermark_delay_group_offsets_and_metadata():
+def test_window_function_gets_the_shared_window_length_and_the_allowed_delay():
+    view = sql.windows_view_sql(JobConfig(bootstrap_servers="b:1", watermark_delay_ms=250))
+    window_ms = int(features.STREAM_WINDOW.total_seconds() * 1000)
+    assert f"window_ms => CAST({window_ms} AS BIGINT)" in view
+    assert "allowed_delay_ms => CAST(250 AS BIGINT)" in view
+    assert "PARTITION BY cc_num" in view and f"on_time => DESCRIPTOR({sql.ARRIVAL_TIME})" in view
+
+
+def test_heartbeats_are_dropped_before_validation():
+    from fraudstream.messages import Heartbeat, encode
+
+    beat = encode(Heartbeat(trans_time=datetime(2026, 1, 1, tzinfo=UTC), clock="c", seq=1)).decode()
+    prefix = sql.HEARTBEAT_CONDITION.split("'")[1].rstrip("%")
+    assert beat.startswith(prefix)
+    assert "WHERE NOT" in sql.parsed_view_sql() and sql.HEARTBEAT_CONDITION in sql.parsed_view_sql()
+
+
+def test_source_ddl_has_arrival_watermark_group_offsets_and_metadata():
     ddl = sql.source_ddl(JobConfig(bootstrap_servers="kafka:9092", watermark_delay_ms=1500, topic_transactions="tx"))
-    assert "WATERMARK FOR trans_time AS trans_time - INTERVAL '1.500' SECOND" in ddl
+    assert f"WATERMARK FOR {sql.ARRIVAL_TIME} AS {sql.ARRIVAL_TIME} - INTERVAL '0.001' SECOND" in ddl
+    assert "METADATA FROM 'timestamp'" in ddl
     assert "'scan.startup.mode' = 'group-offsets'" in ddl
     assert "'properties.auto.offset.reset' = 'earliest'" in ddl
     assert "METADATA FROM 'offset'" in ddl and "METADATA FROM 'partition'" in ddl

@@ -1,8 +1,9 @@
 """Parity: one generated day of traffic through the Flink job and through the Spark window gives
 identical ``num_trans_last_10m``, ``avg_amt_last_10m`` and ``max_amt_last_10m`` for every tid.
 
-Both engines run the SELECT of ``features.stream_aggregate_select_sql``; equality is exact (==),
-not approximate, because sums are DECIMAL and the mean is one conversion and one division.
+Spark runs the SELECT of ``features.stream_aggregate_select_sql``; Flink runs the ``card_window``
+function with the window length of the same module. Equality is exact (==), not approximate: sums
+are exact decimals in both, and the mean is one conversion and one division.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import pandas as pd
 import pytest
 
 from fraudstream import features
-from fraudstream.kafka_clients import ensure_topics
 from fraudstream.settings import Settings
 from fraudstream.streaming import testkit
-from fraudstream.streaming.submit import job_config, stop_job, submit_job
 from fraudstream.streaming.testkit import Tx
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,28 +47,12 @@ def as_tx(day: pd.DataFrame) -> list[Tx]:
 def flink_features(
     day_rows: pd.DataFrame, settings: Settings, kafka_bootstrap: str, flink_rest: str
 ) -> dict[str, tuple[Any, ...]]:
-    suffix = datetime.now(UTC).strftime("%H%M%S%f")
-    run = settings.model_copy(
-        update={
-            "topic_transactions": f"tx-parity-{suffix}",
-            "topic_agg": f"agg-parity-{suffix}",
-            "topic_dead_letter": f"dl-parity-{suffix}",
-            "flink_idle_timeout_ms": 120_000,
-            "flink_checkpoint_interval_ms": 2_000,
-            "partitions": 4,
-        }
-    )
-    ensure_topics(run, topics=(run.topic_transactions, run.topic_agg, run.topic_dead_letter))
+    run = testkit.job_settings(settings, "parity", flink_checkpoint_interval_ms=2_000, partitions=4)
     rows = as_tx(day_rows)
-    submit_job(run)
-    try:
-        testkit.prime(run, job_config(run).group_id, DAY - timedelta(hours=1))
-        testkit.produce(run, rows)
-        testkit.produce(run, testkit.flush_rows(run, DAY + timedelta(days=1, hours=1)))
+    with testkit.running_job(run):
+        testkit.produce(run, rows)  # right after submit, in one burst: per-card semantics need no priming
         records = testkit.consume(run, run.topic_agg, testkit.has_tids(r.tid for r in rows), timeout=240)
         dead = testkit.consume(run, run.topic_dead_letter, lambda recs: True, timeout=5)
-    finally:
-        stop_job(run)
     assert dead == [], f"{len(dead)} rows went to dead-letter, e.g. {dead[:1]}"
     by_tid = testkit.by_tid(records)
     return {tid: tuple(by_tid[tid][0][name] for name in features.STREAM_FEATURES) for tid in day_rows["tid"]}

@@ -11,7 +11,10 @@ def register(app: typer.Typer) -> None:
     @app.command("clock")
     def clock(
         interval_ms: int = typer.Option(
-            None, "--interval-ms", min=1, help="Milliseconds between heartbeats (default: FRAUDSTREAM_CLOCK_INTERVAL_MS, 20)."
+            None,
+            "--interval-ms",
+            min=1,
+            help="Milliseconds between heartbeats (default: FRAUDSTREAM_CLOCK_INTERVAL_MS, 20).",
         ),
         check: bool = typer.Option(False, "--check", help="Only say whether a clock is beating, and exit 0 if one is."),
     ) -> None:

@@ -99,6 +99,16 @@ def _parse_params(values: list[str] | None) -> dict[str, str]:
     return params
 
 
+def _stack_name(value: str) -> str:
+    """``--stack-name`` of ``up``: every physical name derives from it, so it is checked first."""
+    from fraudstream.deploy.deployer import validate_stack_name
+
+    try:
+        return validate_stack_name(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 def _target(region: str, endpoint_url: str | None):
     from fraudstream.deploy.target import AwsTarget, resolve_endpoint_url
 
@@ -164,7 +174,11 @@ def package(
 
 @deploy_app.command("up")
 def up(
-    stack_name: str = typer.Option("fraudstream", help="Main stack name (the bootstrap stack is <name>-artifacts)."),
+    stack_name: str = typer.Option(
+        "fraudstream",
+        callback=_stack_name,
+        help="Main stack name (the bootstrap stack is <name>-artifacts): lower case, digits, hyphens, <= 40.",
+    ),
     region: str = typer.Option("us-east-1", envvar="AWS_REGION", help="AWS region."),
     bucket: str = typer.Option(..., help="Artifact bucket (created by the bootstrap stack when missing)."),
     params: list[str] | None = typer.Option(None, help="Template parameter KEY=VALUE (repeatable)."),

@@ -32,8 +32,12 @@ def replay(
         None, "--pace", help="realtime (wait between sends) or asap (send at once); default realtime, asap with --at."
     ),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the predictions after the last send."),
-    heartbeat: float = typer.Option(
-        0.25, "--heartbeat", help="Seconds between control transactions that advance the watermark (0 = none)."
+    clock_interval_ms: int = typer.Option(
+        None,
+        "--clock-interval-ms",
+        min=1,
+        help="Heartbeat interval of the in-process stream clock, used only when no clock is beating "
+        "(default: FRAUDSTREAM_CLOCK_INTERVAL_MS, 20).",
     ),
     json_path: Path | None = typer.Option(
         None, "--json", help="Write the report here (PNG beside it); default reports/replay-NAME.json."
@@ -81,7 +85,7 @@ def replay(
                 status.update(f"sent {sent}/{total}, predictions {predicted}/{total}")
 
             result = replay_scenario(sc, settings, at=start_at, pacing=pace, timeout_s=timeout,
-                                     heartbeat_interval_s=heartbeat, progress=progress)  # fmt: skip
+                                     clock_interval_ms=clock_interval_ms, progress=progress)  # fmt: skip
     except Exception as exc:  # a stopped stack or a missing table: one clear line, no traceback
         console.print(f"[red]error:[/] replay failed: {exc}")
         raise typer.Exit(2) from None

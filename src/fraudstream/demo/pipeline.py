@@ -282,24 +282,9 @@ def _serve(log: StageLog, settings: Settings, restart: bool, console: Any) -> No
         rec.detail = f"{settings.endpoint_url} (pid {proc.running_pid()}, log {proc.log_file})"
 
 
-DEMO_IDLE_TIMEOUT_MS = 10_000
-"""Source idle timeout of the job the demo submits (unless FRAUDSTREAM_FLINK_IDLE_TIMEOUT_MS is set).
-
-Replays keep every partition busy with heartbeats, so a partition is never idle during one; on a
-loaded 2-core machine the default 2 s lets the source mark a partition idle in the middle of a
-re-timed backlog, the other partitions then drive the watermark alone and its records arrive late.
-"""
-
-
 def _flink(log: StageLog, settings: Settings, console: Any) -> None:
-    import os
-
     with log.stage("Flink job") as rec:
-        job_settings = settings
-        if "FRAUDSTREAM_FLINK_IDLE_TIMEOUT_MS" not in os.environ:
-            idle = max(settings.flink_idle_timeout_ms, DEMO_IDLE_TIMEOUT_MS)
-            job_settings = settings.model_copy(update={"flink_idle_timeout_ms": idle})
-        run_cli(["flink", "submit"], job_settings, console)
+        run_cli(["flink", "submit"], settings, console)
         state = _wait_flink_running(settings)
         rec.detail = f"job {state.get('id', '?')} {state.get('state', '?')}"
 

@@ -52,6 +52,10 @@ FLINK_PYTHON = "3.11"  # the PyFlink runtime of Managed Flink
 FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 EXCLUDED_PARTS = {"__pycache__", "testing", ".pytest_cache"}
 
+# Entry points of the Lambda functions: lambdas/<name>.py, handler "lambdas/<name>.handler" in the
+# template (the whole lambdas/ directory is zipped at the root, next to the fraudstream package).
+LAMBDA_ENTRY_POINTS = ("agg_writer", "fraud_scorer", "clock")
+
 LAMBDA_ZIP = "lambda-handlers"
 FLINK_ZIP = "flink-app"
 MODEL_TARBALL = "model"
@@ -120,7 +124,7 @@ def package_all(
 
     step("handlers zip")
     manifest.artifacts[LAMBDA_ZIP] = build_lambda_zip(out, with_dependencies=with_dependencies)
-    missing = [h for h in ("agg_writer.py", "fraud_scorer.py") if not (REPO_ROOT / "lambdas" / h).is_file()]
+    missing = [f"{h}.py" for h in LAMBDA_ENTRY_POINTS if not (REPO_ROOT / "lambdas" / f"{h}.py").is_file()]
     if missing:
         manifest.warnings.append(f"handler entry points missing from lambdas/: {missing}")
 
@@ -159,7 +163,7 @@ def build_lambda_zip(out_dir: Path, *, with_dependencies: bool = True) -> Artifa
     path = out_dir / f"{LAMBDA_ZIP}.zip"
     _write_zip(path, files)
     details = {
-        "handlers": "lambdas/agg_writer.handler, lambdas/fraud_scorer.handler",
+        "handlers": ", ".join(f"lambdas/{h}.handler" for h in LAMBDA_ENTRY_POINTS),
         "dependencies": str(with_dependencies),
     }
     return _artifact(LAMBDA_ZIP, path, details)

@@ -1,9 +1,9 @@
 """Turn a scenario (relative times, card aliases) into concrete transactions to send.
 
 A plan fixes everything the runner needs: each transaction's ``tid``, card number, event time
-and the wall-clock offset at which to send it. The event clock is the wall clock shifted by a
-fixed offset, so that replayed event times are never behind what the Flink job has already seen
-(records behind the watermark would be dropped as late).
+and the wall-clock offset at which to send it. Event times are the wall clock shifted
+to the scenario's start; scenario cards are fresh, so no card of a replay has earlier history on
+the stream, and per-card lateness cannot touch them.
 """
 
 from __future__ import annotations
@@ -17,16 +17,11 @@ from typing import Literal
 from fraudstream.replay.scenario_file import Scenario
 from fraudstream.replay.scenarios import expected_window_counts
 
-Role = Literal["normal", "attack", "control"]
+Role = Literal["normal", "attack"]
 Pacing = Literal["realtime", "asap"]
 
 SCENARIO_CARD_PREFIX = "4000"
 """Scenario cards start with 4000 (a Visa test range), so they are easy to spot in the store."""
-
-CONTROL_CARD_PREFIX = "40009999999999"
-"""Heartbeat (control) cards: ``40009999999999`` + two digits of the partition they are sent to."""
-
-CONTROL_TID_PREFIX = "ctl-"
 
 
 @dataclass(frozen=True)
@@ -76,20 +71,8 @@ def new_run_id() -> str:
 
 
 def fresh_card_number(rng: random.Random) -> str:
-    """A new 16-digit card number in the scenario range (``4000`` + 12 random digits, not a control card)."""
-    while True:
-        number = SCENARIO_CARD_PREFIX + f"{rng.randrange(10**12):012d}"
-        if not number.startswith(CONTROL_CARD_PREFIX):
-            return number
-
-
-def control_card(partition: int) -> str:
-    """The heartbeat card of a partition."""
-    return f"{CONTROL_CARD_PREFIX}{partition % 100:02d}"
-
-
-def is_control_tid(tid: str) -> bool:
-    return tid.startswith(CONTROL_TID_PREFIX)
+    """A new 16-digit card number in the scenario range (``4000`` + 12 random digits)."""
+    return SCENARIO_CARD_PREFIX + f"{rng.randrange(10**12):012d}"
 
 
 def plan_scenario(
@@ -134,14 +117,3 @@ def plan_scenario(
         if c.num_trans_last_1w is not None and c.avg_amt_last_1w is not None
     ]
     return ReplayPlan(scenario.name, run_id, txs, histories, numbers)
-
-
-def safe_base_time(now: datetime, latest_event_time: datetime | None, margin_s: float = 1.0) -> datetime:
-    """``now``, or just after the newest event the pipeline has seen when that is later than now.
-
-    Event times must not go behind what Flink has already seen, or the watermark makes them late.
-    """
-    if latest_event_time is None:
-        return now
-    floor = latest_event_time + timedelta(seconds=margin_s)
-    return max(now, floor)

@@ -6,14 +6,12 @@ The order of operations is what makes the result trustworthy:
    (read_committed) *before* anything is sent, so no prediction can be missed or taken from an
    earlier run;
 2. the 1-week histories of the scenario cards are written to ``cc-agg-batch-fg``;
-3. transactions go out at their planned wall-clock offsets while a heartbeat thread sends one
-   control transaction per partition every ``heartbeat_interval_s``.
+3. transactions go out at their planned wall-clock offsets.
 
-Why heartbeats: the Flink job aggregates on event time, and an OVER window emits a row only when
-the watermark passes it. The watermark only advances with newer events, so without further
-traffic the last transactions of a replay would wait forever. Heartbeats are real transactions on
-dedicated control cards (``CONTROL_CARD_PREFIX``, tids ``ctl-...``): they go through the whole
-pipeline like any other, are scored like any other, and are left out of every count and report.
+Event time keeps moving through the stream clock (:mod:`fraudstream.streaming.clock`), the system's
+one heartbeat mechanism: the stack, docker-compose and AWS run one. When none is beating (a bare
+cluster, a test), the replay runs the same clock in-process for its duration. Heartbeats are
+control records, not transactions: the Flink job drops them, so they appear in no count or report.
 """
 
 from __future__ import annotations
@@ -23,11 +21,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from fraudstream.replay.plan import CONTROL_TID_PREFIX, PlannedTransaction, ReplayPlan, control_card
+from fraudstream.messages import is_heartbeat
+from fraudstream.replay.plan import PlannedTransaction, ReplayPlan
 from fraudstream.settings import Settings
+
+if TYPE_CHECKING:
+    from fraudstream.streaming.clock import StreamClock
 
 ProgressCallback = Callable[[int, int, int], None]
 """``(sent, predicted, total)``, called as the replay advances."""
@@ -74,10 +76,13 @@ def topic_partitions(consumer: Any, topic: str, timeout: float = 10.0) -> list[i
     return sorted(info.partitions)
 
 
-def latest_event_time(settings: Settings, topic: str | None = None, timeout: float = 10.0) -> datetime | None:
-    """The newest ``trans_time`` among the last record of every partition of ``transactions``.
+def latest_event_time(
+    settings: Settings, topic: str | None = None, timeout: float = 10.0, lookback: int = 20_000
+) -> datetime | None:
+    """The newest transaction ``trans_time`` among the last ``lookback`` records of every partition.
 
-    Replays start after it, so their events are never behind the Flink job's watermark.
+    Heartbeats are skipped (they carry the clock's time, not a transaction's). The demo's live slice
+    starts after it, so that a re-run never sends a card's transaction before that card's last one.
     """
     from confluent_kafka import Consumer, TopicPartition
 
@@ -94,7 +99,7 @@ def latest_event_time(settings: Settings, topic: str | None = None, timeout: flo
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
             if high <= low:
                 continue
-            consumer.assign([TopicPartition(topic, partition, max(low, high - 5))])
+            consumer.assign([TopicPartition(topic, partition, max(low, high - lookback))])
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 msg = consumer.poll(0.5)
@@ -102,6 +107,8 @@ def latest_event_time(settings: Settings, topic: str | None = None, timeout: flo
                     continue
                 if msg.error():
                     break  # partition EOF (or an error): done with this partition
+                if is_heartbeat(msg.value()):
+                    continue
                 try:
                     event_time = parse_time(json.loads(msg.value())["trans_time"])
                 except (ValueError, KeyError, TypeError):
@@ -139,7 +146,10 @@ class PredictionCollector:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            for msg in self._consumer.consume(num_messages=500, timeout=0.2):
+            first = self._consumer.poll(0.2)  # returns as soon as a record is there: receive times stay exact
+            if first is None:
+                continue
+            for msg in [first, *self._consumer.consume(num_messages=500, timeout=0)]:
                 if msg.error():
                     continue
                 now = time.time()
@@ -164,76 +174,6 @@ class PredictionCollector:
         self._stop.set()
         self._thread.join(timeout=5)
         self._consumer.close()
-
-
-class Heartbeat:
-    """Sends one control transaction to every partition of ``transactions`` each interval."""
-
-    def __init__(
-        self,
-        producer: Any,
-        settings: Settings,
-        partitions: list[int],
-        event_clock: Callable[[], datetime],
-        run_id: str,
-        interval_s: float,
-    ) -> None:
-        self.producer = producer
-        self.topic = settings.topic_transactions
-        self.partitions = partitions
-        self.event_clock = event_clock
-        self.run_id = run_id
-        self.interval_s = interval_s
-        self.sent = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
-
-    def start(self, warmup_s: float = 0.0) -> Heartbeat:
-        """Beat for ``warmup_s`` (every 0.2 s, waiting here), then every interval in the background.
-
-        The warm-up matters: after a quiet spell every partition is idle for Flink, and the first
-        partition whose records the source emits would alone drive the watermark, so another
-        partition's records (re-timed traffic spans hours of event time in seconds) would arrive
-        late. Beats at the first event time on every partition make them all active first.
-        """
-        if self.interval_s <= 0:
-            return self
-        deadline = time.monotonic() + warmup_s
-        while True:
-            self.beat()
-            self.producer.flush(10)
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.2)
-        self._thread.start()
-        return self
-
-    def beat(self) -> None:
-        """One control transaction on every partition, at the event clock's time."""
-        from fraudstream.messages import Transaction, encode
-
-        event_time = self.event_clock()
-        for partition in self.partitions:
-            card = control_card(partition)
-            tx = Transaction(
-                tid=f"{CONTROL_TID_PREFIX}{self.run_id}-{self.sent:06d}",
-                cc_num=card,
-                amount=1.0,
-                trans_time=event_time,
-                merchant="fraudstream-heartbeat",
-            )
-            self.producer.produce(self.topic, key=card.encode(), value=encode(tx), partition=partition)
-            self.sent += 1
-        self.producer.poll(0)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.beat()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,55 +206,26 @@ def history_as_of(plan: ReplayPlan) -> datetime:
     return first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-class EventClock:
-    """Event time for heartbeats that releases sent transactions without making unsent ones late.
+def clock_for_run(settings: Settings, interval_ms: int | None = None) -> StreamClock | None:
+    """A stream clock to run in-process for a replay, or None when one is already beating (the stack's)."""
+    from fraudstream.streaming.clock import StreamClock, clock_running
 
-    While transactions are still to be sent, a heartbeat carries ``now`` clamped between the
-    newest sent and the next unsent event time: never behind what was sent (a heartbeat must not
-    be late itself) and never ahead of what is to come (no later transaction may fall behind the
-    watermark; re-timed live traffic in the past stays in order). Once everything is sent, it
-    carries ``max(now, newest sent + 1.5 s)``, past the watermark delay, so the last transactions
-    are emitted too.
-    """
-
-    RELEASE_MARGIN = timedelta(seconds=1.5)
-
-    def __init__(self, event_times_in_send_order: list[datetime]) -> None:
-        self._pending_min: list[datetime | None] = [None] * (len(event_times_in_send_order) + 1)
-        running: datetime | None = None
-        for i in range(len(event_times_in_send_order) - 1, -1, -1):
-            t = event_times_in_send_order[i]
-            running = t if running is None else min(running, t)
-            self._pending_min[i] = running
-        self._newest_sent: datetime | None = None
-        self.sent = 0
-
-    def mark_sent(self, event_time: datetime) -> None:
-        self._newest_sent = event_time if self._newest_sent is None else max(self._newest_sent, event_time)
-        self.sent += 1
-
-    def heartbeat_time(self, now: datetime) -> datetime:
-        pending = self._pending_min[self.sent]
-        if pending is not None:
-            floor = now if self._newest_sent is None else max(now, self._newest_sent)
-            return min(floor, pending)
-        if self._newest_sent is None:
-            return now
-        return max(now, self._newest_sent + self.RELEASE_MARGIN)
+    if clock_running(settings):
+        return None
+    return StreamClock(settings, interval_ms)
 
 
 def run_plan(
     plan: ReplayPlan,
     settings: Settings,
     timeout_s: float = 60.0,
-    heartbeat_interval_s: float = 0.25,
     seed_history: bool = True,
     progress: ProgressCallback | None = None,
-    warmup_s: float = 3.0,
+    clock_interval_ms: int | None = None,
 ) -> tuple[list[Outcome], RunStats]:
     """Send ``plan``, wait up to ``timeout_s`` after the last send for every prediction, return outcomes.
 
-    ``warmup_s`` of heartbeats precede the first transaction (see ``Heartbeat.start``).
+    A stream clock runs in-process for the replay when no clock is beating already.
     """
     from confluent_kafka import Producer
 
@@ -323,19 +234,16 @@ def run_plan(
 
     outcomes = [Outcome(t) for t in plan.transactions]
     collector = PredictionCollector(settings, (t.tid for t in plan.transactions)).start()
-    producer = Producer(producer_config(settings, **{"linger.ms": 1}))
+    producer = Producer(producer_config(settings, **{"linger.ms": 0}))
     stats = RunStats(started_at=time.time())
-    heartbeat: Heartbeat | None = None
+    clock = clock_for_run(settings, clock_interval_ms)
     try:
+        if clock is not None:
+            clock.start()
         if seed_history:
             seed_histories(plan, settings, history_as_of(plan))
-        partitions = topic_partitions(producer, settings.topic_transactions)
+        topic_partitions(producer, settings.topic_transactions)  # a clear error when the topic is missing
         send_order = sorted(outcomes, key=lambda o: (o.planned.send_offset_s, o.planned.index))
-        clock = EventClock([o.planned.event_time for o in send_order])
-        heartbeat = Heartbeat(
-            producer, settings, partitions, lambda: clock.heartbeat_time(datetime.now(UTC)), plan.run_id,
-            heartbeat_interval_s,
-        ).start(warmup_s)  # fmt: skip
         start = time.monotonic()
         total = len(outcomes)
         for n, outcome in enumerate(send_order, 1):
@@ -355,7 +263,6 @@ def run_plan(
                 except BufferError:  # local queue full: let deliveries drain
                     producer.poll(0.05)
             producer.poll(0)
-            clock.mark_sent(outcome.planned.event_time)
             stats.first_sent_at = stats.first_sent_at or outcome.sent_at
             stats.last_sent_at = outcome.sent_at
             if progress and (n % 200 == 0 or n == total or total <= 200):
@@ -368,9 +275,9 @@ def run_plan(
                 progress(total, collector.count(), total)
         stats.timed_out = not collector.complete()
     finally:
-        if heartbeat is not None:
-            heartbeat.stop()
-            stats.heartbeats_sent = heartbeat.sent
+        if clock is not None:
+            clock.stop()
+            stats.heartbeats_sent = clock.stats.records
         producer.flush(10)
         collector.stop()
     for outcome in outcomes:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fraudstream.replay.plan import Pacing, ReplayPlan, plan_scenario, safe_base_time
+from fraudstream.replay.plan import Pacing, ReplayPlan, plan_scenario
 from fraudstream.replay.report import (
     ReplaySummary,
     ReportRow,
@@ -17,7 +17,7 @@ from fraudstream.replay.report import (
     write_json,
     write_png,
 )
-from fraudstream.replay.runner import ProgressCallback, latest_event_time, run_plan
+from fraudstream.replay.runner import ProgressCallback, run_plan
 from fraudstream.replay.scenario_file import Scenario
 from fraudstream.settings import Settings
 
@@ -45,21 +45,24 @@ def replay_scenario(
     at: datetime | None = None,
     pacing: Pacing | None = None,
     timeout_s: float = 60.0,
-    heartbeat_interval_s: float = 0.25,
+    clock_interval_ms: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> ReplayResult:
-    """Plan ``scenario`` (event times from ``at``, else now or just after the newest event seen), run it, report.
+    """Plan ``scenario`` (event times from ``at``, else now), run it, report.
+
+    Scenario cards are fresh, and lateness is judged per card, so a replay needs no floor under its
+    event times: ``--at`` may be any time, past or future.
 
     ``pacing`` defaults to ``realtime`` when starting now, ``asap`` with an explicit ``at``.
     """
     if at is None:
-        base = safe_base_time(datetime.now(UTC), latest_event_time(settings))
+        base = datetime.now(UTC)
         pacing = pacing or "realtime"
     else:
         base = at.astimezone(UTC)
         pacing = pacing or "asap"
     plan = plan_scenario(scenario, base, pacing)
-    outcomes, stats = run_plan(plan, settings, timeout_s, heartbeat_interval_s, progress=progress)
+    outcomes, stats = run_plan(plan, settings, timeout_s, progress=progress, clock_interval_ms=clock_interval_ms)
     rows = build_rows(outcomes)
     summary = summarize(scenario.name, rows, stats)
     summary.extra.update(

@@ -5,8 +5,9 @@ its ``trans_time``, and Flink's watermark is the minimum over every partition of
 time read there. A lone transaction, or the last one before a pause, or any transaction while one
 partition is quiet, would wait for traffic that may never come. The clock sends one
 :class:`~fraudstream.messages.Heartbeat` per partition every ``interval`` (20 ms by default) with
-``trans_time = now``, so the watermark keeps within about one interval of the wall clock on every
-partition, and Flink never has to declare a busy partition idle.
+``trans_time = now``. The job's watermark is on the records' log-append time, so every heartbeat moves
+it on its partition, and it keeps within about one interval of the wall clock on every partition:
+Flink never has to declare a partition idle (the job never does).
 
 A heartbeat is harmless to exactness: lateness is judged per card (see
 :mod:`fraudstream.streaming.sql`), so a heartbeat ahead of a backlog's old event times only releases
@@ -64,6 +65,7 @@ class StreamClock:
         producer: Any = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         stop_event: threading.Event | None = None,
+        producer_overrides: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.interval_s = max(1, interval_ms if interval_ms is not None else self.settings.clock_interval_ms) / 1000.0
@@ -73,6 +75,7 @@ class StreamClock:
         self.id = clock_id()
         self.stats = ClockStats()
         self._producer = producer
+        self._producer_overrides = producer_overrides or {}
         self._partitions: list[int] = []
         self._partitions_read_at = 0.0
         self._thread: threading.Thread | None = None
@@ -86,7 +89,8 @@ class StreamClock:
             from fraudstream.kafka_clients import producer_config
 
             # no batching delay: a heartbeat is worth something only when it arrives now
-            self._producer = Producer(producer_config(self.settings, **{"linger.ms": 0, "compression.type": "none"}))
+            overrides = {"linger.ms": 0, "compression.type": "none", **self._producer_overrides}
+            self._producer = Producer(producer_config(self.settings, **overrides))
         return self._producer
 
     def partitions(self) -> list[int]:
@@ -192,7 +196,9 @@ def latest_heartbeat_age_s(settings: Settings | None = None, lookback: int = 200
     settings = settings or get_settings()
     topic = settings.topic_transactions
     consumer = Consumer(
-        consumer_config(f"fraudstream-clock-probe-{uuid.uuid4().hex[:8]}", settings, **{"isolation.level": "read_uncommitted"})
+        consumer_config(
+            f"fraudstream-clock-probe-{uuid.uuid4().hex[:8]}", settings, **{"isolation.level": "read_uncommitted"}
+        )
     )
     newest: datetime | None = None
     try:

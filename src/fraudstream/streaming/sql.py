@@ -2,24 +2,28 @@
 
 Shape of the job (one statement set, so one Flink job writes every sink)::
 
-    transactions (raw STRING + partition/offset metadata, trans_time parsed, watermark)
-        ├─ clock heartbeats (messages.Heartbeat)  ─► dropped here; their trans_time moved the watermark
+    transactions (raw STRING + partition/offset/arrival-time metadata, trans_time parsed;
+                  watermark on the arrival time)
+        ├─ clock heartbeats (messages.Heartbeat)  ─► dropped here; their arrival moved the watermark
         ├─ invalid rows (bad JSON, missing/invalid field, bad time) ─► dead-letter  (error = reason)
         └─ valid rows ─► card_window(TABLE ... PARTITION BY cc_num)   (a Java process table function)
               ├─ kind = 'late': more than the allowed delay behind its card ─► dead-letter ("late for card ...")
               └─ kind = 'agg': 10-minute COUNT/SUM/MAX of the card ─► cc-agg (key cc_num)
 
-Event-time semantics are per card. Nothing is judged against the global watermark: it is the
-minimum over partitions, moved on by the stream clock, and after a pause, in a burst-produced
+Event-time semantics are per card, and nothing is judged against a global event-time watermark.
+That watermark would be the minimum over partitions, and after a pause, in a burst-produced
 backlog, on a catch-up after a restart or in a backfill behind live traffic it runs ahead of rows
-that are perfectly in order for their cards. ``card_window`` (see ``udf`` and the Java class) keeps
-each card's last window of rows and its newest time, prunes them by the card's own event time only,
-calls a row late only when it is more than ``watermark_delay_ms`` before the newest time already
-read for its card, and emits every other row once the watermark has passed it (so peers with the
-same time are in), computed exactly. A card's rows share a partition (the key is ``cc_num``), so a
-time-sorted backlog has no late row, at any speed and over any number of partitions. Flink's own
-OVER window was not enough: it clears a card's state when the watermark is 15 minutes past the
-card's last row, which a far-ahead watermark does before the card's next row arrives.
+that are perfectly in order for their cards (a global "late" filter then drops most of a backlog,
+and Flink's OVER window, even without the filter, clears a card's state 15 minutes of watermark
+after the card's last row, before the card's next row arrives). ``card_window`` (see ``udf`` and the
+Java class) keeps each card's last window of rows and its newest ``trans_time``, prunes them by the
+card's own event time only, and calls a row late only when it is more than ``watermark_delay_ms``
+before the newest ``trans_time`` already read for its card. *When* a row is emitted is decided by
+a second clock, the broker's log-append time of the record, which only grows within a partition:
+once the arrival watermark is past the row's arrival (plus the allowed delay), every row read
+before it is in, peers with the same time included. A card's rows share a partition (the key is
+``cc_num``), so a time-sorted backlog has no late row, at any speed and over any number of
+partitions; the stream clock's heartbeats keep the arrival watermark moving when traffic is quiet.
 
 The value is read as a raw string and validated in SQL, with the same rules (and the same
 ``field: reason`` wording) as :class:`fraudstream.messages.Transaction`, so that no record is
@@ -367,7 +371,8 @@ def agg_insert_sql() -> str:
     """The window function's ``agg`` rows into ``cc-agg``."""
     cols = ", ".join(f"{expr} AS {name}" for name, expr in WINDOW_OUTPUT.items())
     return f"""INSERT INTO {AGG_SINK}
-SELECT cc_num, tid, CAST(amount AS DOUBLE) AS amount, DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') AS trans_time, {cols}
+SELECT cc_num, tid, CAST(amount AS DOUBLE) AS amount,
+  DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') AS trans_time, {cols}
 FROM {WINDOWS_VIEW}
 WHERE kind = 'agg'"""
 

@@ -1,8 +1,8 @@
 """Helpers to drive the cc-agg job from tests, the parity check and the benchmark.
 
 A plain-Python reference of the 10-minute window (the definition in :mod:`fraudstream.features`,
-computed with exact decimal sums like the SQL), and Kafka helpers: produce transactions to
-chosen partitions, push the watermark with one "flush" record per partition, read a topic back.
+computed with exact decimal sums like the SQL), a running job with its own topics and stream clock,
+and Kafka helpers: produce transactions to chosen partitions, read a topic back.
 """
 
 from __future__ import annotations
@@ -64,6 +64,39 @@ def reference_features(rows: Iterable[Tx]) -> dict[str, tuple[int, float, float]
             window = [a for _, a, _ in items[lo : hi + 1]]
             out[tid] = (len(window), float(sum(window)) / len(window), float(max(window)))
     return out
+
+
+def job_settings(settings: Settings, name: str, **updates: Any) -> Settings:
+    """``settings`` with fresh transactions/cc-agg/dead-letter topics for one job run (created here)."""
+    from fraudstream.kafka_clients import ensure_topics
+
+    suffix = f"{name}-{uuid.uuid4().hex[:8]}"
+    run = settings.model_copy(
+        update={
+            "topic_transactions": f"tx-{suffix}",
+            "topic_agg": f"agg-{suffix}",
+            "topic_dead_letter": f"dl-{suffix}",
+            "topic_predictions": f"pred-{suffix}",
+            **updates,
+        }
+    )
+    ensure_topics(run, topics=(run.topic_transactions, run.topic_agg, run.topic_dead_letter, run.topic_predictions))
+    return run
+
+
+@contextlib.contextmanager
+def running_job(run: Settings, clock_interval_ms: int = 20) -> Any:
+    """The cc-agg job on ``run``'s topics with a stream clock beating on them; stopped afterwards."""
+    from fraudstream.streaming.clock import StreamClock
+    from fraudstream.streaming.submit import stop_job, submit_job
+
+    with StreamClock(run, interval_ms=clock_interval_ms) as clock:
+        job_id = submit_job(run)
+        try:
+            yield job_id, clock
+        finally:
+            with contextlib.suppress(Exception):
+                stop_job(run)
 
 
 def producer(settings: Settings) -> Any:

@@ -44,8 +44,12 @@ def _fingerprint() -> str:
 
 def build_jar(out: Path) -> Path:
     """Compile the sources against PyFlink's jars into ``out`` (atomically); returns ``out``."""
-    javac = shutil.which("javac") or (os.environ.get("JAVA_HOME") and str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac"))
-    jar_tool = shutil.which("jar") or (os.environ.get("JAVA_HOME") and str(Path(os.environ["JAVA_HOME"]) / "bin" / "jar"))
+    javac = shutil.which("javac") or (
+        os.environ.get("JAVA_HOME") and str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac")
+    )
+    jar_tool = shutil.which("jar") or (
+        os.environ.get("JAVA_HOME") and str(Path(os.environ["JAVA_HOME"]) / "bin" / "jar")
+    )
     if not javac or not Path(javac).exists() or not jar_tool:
         raise StackError("javac not found: the cc-agg job's Java function needs a JDK 17+ (not only a JRE)")
     out.parent.mkdir(parents=True, exist_ok=True)

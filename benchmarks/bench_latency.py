@@ -1,0 +1,367 @@
+"""Benchmark: send → prediction latency of the whole local pipeline at steady rates, hop by hop.
+
+For each rate (default 20, 1,000 and 3,000 tx/s) it sends live transactions (event time = now) on
+``--cards`` cards whose 1-week features are in the store, for ``--seconds``, through the real
+pipeline: Kafka → Flink cc-agg job (with the stream clock) → fraud-scorer runner → endpoint →
+``predictions`` (and the agg-writer beside it). Every prediction is awaited by ``tid``.
+
+Per transaction the hops come from broker append times (``transactions``, ``cc-agg`` and
+``predictions`` are log-append-time topics) and the prediction's ``scored_at``:
+
+    send → transactions append          Kafka in
+    transactions → cc-agg append        Flink (clock wait + card window + sink)
+    cc-agg append → scored_at           scorer (consume, 1-week features, endpoint call, build)
+    scored_at → predictions append      predictions out
+    predictions append → read           read back (the benchmark's consumer)
+
+It also measures the backlog rate through the job (a burst of time-sorted old transactions until
+their cc-agg records are all out), and the two sub-steps of the scorer hop on their own (a store
+read of a batch's cards, one endpoint call). Uses the stack of the current settings (``stack up``
+is idempotent and starts the clock); starts the job, the endpoint (serving ``--model-dir`` or a small
+model trained here) and both handler runners when they are not running.
+Writes ``benchmarks/results/latency.json`` and ``latency.png``.
+
+    .venv/bin/python benchmarks/bench_latency.py [--rates 20,1000,3000] [--seconds 30] [--cards 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraudstream.settings import Settings, get_settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HOPS = ("kafka_in", "flink", "scorer", "predictions_out", "read_back")
+
+
+# ---------------------------------------------------------------------------------------- setup
+def small_model(model_dir: Path) -> None:
+    """A small real XGBoost model on the anchor inputs, when no registry is given."""
+    import xgboost as xgb
+
+    from fraudstream import features as F
+    from fraudstream.model.registry import save_model
+
+    rng = np.random.default_rng(7)
+    x = rng.gamma(2.0, 2.0, size=(5000, 4))
+    y = ((x[:, 3] > 4) | (x[:, 0] > 9)).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 4}, xgb.DMatrix(x, label=y), 50)
+    save_model(model_dir, booster, feature_set="anchor", feature_names=list(F.model_input_names("anchor")),
+               threshold=0.5, threshold_rule="bench", training_window={}, data_hash="bench")  # fmt: skip
+
+
+def start_pipeline(settings: Settings) -> list[str]:
+    """Stack (with clock), job, endpoint and handler runners; returns what this call started."""
+    from fraudstream.demo.services import HANDLERS, endpoint_process, handler_process
+    from fraudstream.stack.manager import Stack
+    from fraudstream.streaming.submit import submit_job
+
+    started = Stack(settings).up().started
+    submit_job(settings)
+    procs = [endpoint_process(settings), *(handler_process(settings, n) for n in HANDLERS)]
+    for proc in procs:
+        if proc.running_pid() is None:
+            proc.start()
+            started.append(proc.name)
+    for proc in procs:
+        proc.wait_ready(timeout=120)
+    return started
+
+
+def seed_cards(settings: Settings, n: int, rng: random.Random) -> list[str]:
+    """``n`` fresh cards with a week of history in ``cc-agg-batch-fg``."""
+    from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
+    from fraudstream.featurestore.groups import BATCH_GROUP
+    from fraudstream.messages import format_time
+
+    cards = [f"7{rng.randrange(10**15):015d}" for _ in range(n)]
+    as_of = format_time(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
+    store = DynamoFeatureStore(settings)
+    records = [
+        {"cc_num": c, "num_trans_last_1w": rng.randint(5, 60), "avg_amt_last_1w": round(rng.uniform(20, 900), 2),
+         "as_of": as_of} for c in cards
+    ]  # fmt: skip
+    store.put_many(BATCH_GROUP, records)
+    mark = getattr(store, "mark_batch_version", None)
+    if mark is not None:
+        mark("bench_latency seeded cards")
+    return cards
+
+
+# ---------------------------------------------------------------------------------------- Kafka
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}"})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def read_from(settings: Settings, topic: str, start: dict[int, int], wanted: set[str]) -> dict[str, tuple[int, dict]]:
+    """tid → (broker timestamp ms, value) of the first record of each wanted tid after ``start``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from fraudstream.messages import is_heartbeat
+
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+                  "enable.auto.commit": False})  # fmt: skip
+    ends = end_offsets(settings, topic)
+    c.assign([TopicPartition(topic, p, o) for p, o in start.items()])
+    remaining = {p for p in ends if ends[p] > start.get(p, 0)}
+    out: dict[str, tuple[int, dict]] = {}
+    deadline = time.monotonic() + 120
+    try:
+        while remaining and time.monotonic() < deadline:
+            for msg in c.consume(2000, 0.5):
+                if msg.error():
+                    continue
+                if msg.offset() + 1 >= ends[msg.partition()]:
+                    remaining.discard(msg.partition())
+                if is_heartbeat(msg.value()):
+                    continue
+                value = json.loads(msg.value())
+                tid = value.get("tid")
+                if tid in wanted and tid not in out:
+                    out[tid] = (msg.timestamp()[1], value)
+    finally:
+        c.close()
+    return out
+
+
+# ---------------------------------------------------------------------------------------- one rate
+def run_rate(settings: Settings, rate: float, seconds: float, cards: list[str], rng: random.Random) -> dict[str, Any]:
+    from confluent_kafka import Producer
+
+    from fraudstream.kafka_clients import producer_config
+    from fraudstream.messages import Transaction, encode, parse_time
+    from fraudstream.replay.runner import PredictionCollector
+
+    n = max(1, int(rate * seconds))
+    run = uuid.uuid4().hex[:6]
+    tids = [f"lat-{run}-{i:07d}" for i in range(n)]
+    starts = {t: end_offsets(settings, t) for t in (settings.topic_transactions, settings.topic_agg,
+                                                     settings.topic_predictions)}  # fmt: skip
+    collector = PredictionCollector(settings, tids).start()
+    producer = Producer(producer_config(settings, **{"linger.ms": 0}))
+    sent_at: dict[str, float] = {}
+    t0 = time.monotonic()
+    for i, tid in enumerate(tids):
+        due = t0 + i / rate
+        while (wait := due - time.monotonic()) > 0:
+            producer.poll(min(wait, 0.005))
+        card = rng.choice(cards)
+        tx = Transaction(tid=tid, cc_num=card, amount=round(rng.uniform(1, 500), 2), trans_time=datetime.now(UTC))
+        sent_at[tid] = time.time()
+        while True:
+            try:
+                producer.produce(settings.topic_transactions, key=card.encode(), value=encode(tx))
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    send_s = time.monotonic() - t0
+    producer.flush(30)
+    deadline = time.monotonic() + 60
+    while not collector.complete() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    drain_s = time.monotonic() - t0 - send_s
+    collector.stop()
+    received = dict(collector.received)
+
+    wanted = set(tids)
+    tx_rec = read_from(settings, settings.topic_transactions, starts[settings.topic_transactions], wanted)
+    agg_rec = read_from(settings, settings.topic_agg, starts[settings.topic_agg], wanted)
+    pred_rec = read_from(settings, settings.topic_predictions, starts[settings.topic_predictions], wanted)
+    e2e, hops = [], {h: [] for h in HOPS}
+    for tid in tids:
+        if tid not in received:
+            continue
+        got_at = received[tid][1]
+        e2e.append((got_at - sent_at[tid]) * 1000)
+        if tid in tx_rec and tid in agg_rec and tid in pred_rec:
+            scored = parse_time(pred_rec[tid][1]["scored_at"]).timestamp() * 1000
+            tx_ts, agg_ts, pred_ts = tx_rec[tid][0], agg_rec[tid][0], pred_rec[tid][0]
+            hops["kafka_in"].append(tx_ts - sent_at[tid] * 1000)
+            hops["flink"].append(agg_ts - tx_ts)
+            hops["scorer"].append(scored - agg_ts)
+            hops["predictions_out"].append(pred_ts - scored)
+            hops["read_back"].append(got_at * 1000 - pred_ts)
+    arr = np.array(e2e) if e2e else np.array([np.nan])
+    return {
+        "rate_target": rate,
+        "rate_sent": round(n / send_s, 1),
+        "transactions": n,
+        "predicted": len(received),
+        "missing": n - len(received),
+        "drain_after_last_send_s": round(drain_s, 2),
+        "e2e_ms": {"p50": _r(np.percentile(arr, 50)), "p99": _r(np.percentile(arr, 99)), "max": _r(arr.max())},
+        "hops_ms": {h: _stats(v) for h, v in hops.items()},
+    }
+
+
+def _r(x: float) -> float:
+    return round(float(x), 1)
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    a = np.array(values)
+    return {"p50": _r(np.percentile(a, 50)), "p99": _r(np.percentile(a, 99)), "max": _r(a.max())}
+
+
+# ---------------------------------------------------------------------------------------- backlog
+def backlog_rate(settings: Settings, n: int, rng: random.Random) -> dict[str, Any]:
+    """A burst of ``n`` time-sorted transactions from a past fortnight: tx/s until all are on cc-agg."""
+    from fraudstream.streaming import testkit
+    from fraudstream.streaming.testkit import Tx
+
+    run = uuid.uuid4().hex[:6]
+    start = datetime(2022, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(300))
+    cards = [f"8{rng.randrange(10**15):015d}" for _ in range(300)]
+    times = sorted(rng.uniform(0, 12 * 86400) for _ in range(n))
+    rows = [Tx(f"bk-{run}-{i}", rng.choice(cards), round(rng.uniform(1, 900), 2), start + timedelta(seconds=t))
+            for i, t in enumerate(times)]  # fmt: skip
+    ref = testkit.reference_features(rows)
+    begin = end_offsets(settings, settings.topic_agg)
+    t0 = time.monotonic()
+    testkit.produce(settings, rows)
+    produced_s = time.monotonic() - t0
+    wanted = {r.tid for r in rows}
+    got: dict[str, tuple[int, dict]] = {}
+    deadline = time.monotonic() + 600
+    while len(got) < n and time.monotonic() < deadline:
+        got = read_from(settings, settings.topic_agg, begin, wanted)
+        if len(got) < n:
+            time.sleep(1)
+    total_s = time.monotonic() - t0
+    exact = sum(
+        1
+        for r in rows
+        if r.tid in got
+        and (got[r.tid][1]["num_trans_last_10m"], got[r.tid][1]["avg_amt_last_10m"], got[r.tid][1]["max_amt_last_10m"])
+        == ref[r.tid]
+    )
+    last_append = max(ts for ts, _ in got.values()) if got else None
+    first_send = time.time() - total_s
+    through_s = (last_append / 1000 - first_send) if last_append else total_s
+    return {"transactions": n, "produced_s": round(produced_s, 2), "all_on_cc_agg_s": round(through_s, 2),
+            "rate_tx_s": round(n / through_s, 1), "returned": len(got), "exact": exact}  # fmt: skip
+
+
+def substeps(settings: Settings, cards: list[str]) -> dict[str, Any]:
+    """The scorer hop's parts measured alone: one store read of 50 cards, one endpoint call of 50 rows."""
+    from fraudstream.endpoint_client import endpoint_from_settings
+    from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
+    from fraudstream.featurestore.groups import BATCH_GROUP
+
+    store, endpoint = DynamoFeatureStore(settings), endpoint_from_settings(settings)
+    reads, calls = [], []
+    for _ in range(50):
+        batch = random.sample(cards, 50)
+        t = time.perf_counter()
+        store.batch_get(batch, groups=(BATCH_GROUP,))
+        reads.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        endpoint.predict([[12.5, 0.1, 0.2, 0.3]] * 50)
+        calls.append((time.perf_counter() - t) * 1000)
+    return {"store_read_50_cards_ms": _stats(reads), "endpoint_call_50_rows_ms": _stats(calls)}
+
+
+# ---------------------------------------------------------------------------------------- report
+def write_png(path: Path, results: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = [f"{r['rate_target']:,.0f}/s" for r in results]
+    x = np.arange(len(results))
+    ax1.bar(x - 0.2, [r["e2e_ms"]["p50"] for r in results], 0.4, label="p50")
+    ax1.bar(x + 0.2, [r["e2e_ms"]["p99"] for r in results], 0.4, label="p99")
+    ax1.set_xticks(x, labels)
+    ax1.set_ylabel("send → prediction (ms)")
+    ax1.set_title("end-to-end latency")
+    ax1.legend()
+    bottom = np.zeros(len(results))
+    for hop in HOPS:
+        vals = np.array([r["hops_ms"].get(hop, {}).get("p50", 0.0) for r in results])
+        ax2.bar(x, vals, 0.5, bottom=bottom, label=hop)
+        bottom += vals
+    ax2.set_xticks(x, labels)
+    ax2.set_ylabel("median per hop (ms)")
+    ax2.set_title("where the time goes (medians, stacked)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="20,1000,3000")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--cards", type=int, default=2000)
+    parser.add_argument("--backlog", type=int, default=50_000, help="backlog size (0 = skip)")
+    parser.add_argument("--model-dir", type=Path, default=None, help="registry to serve (default: a small model)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latency.json")
+    args = parser.parse_args()
+
+    rng = random.Random(11)
+    model_dir = args.model_dir
+    if model_dir is None and not (get_settings().model_dir / "latest").exists():
+        model_dir = Path(tempfile.mkdtemp(prefix="bench-latency-models-"))
+        small_model(model_dir)
+    settings = get_settings() if model_dir is None else get_settings().model_copy(update={"model_dir": model_dir})
+    t = time.monotonic()
+    started = start_pipeline(settings)
+    print(f"pipeline ready in {time.monotonic() - t:.1f}s (started: {', '.join(started) or 'nothing'})")
+    cards = seed_cards(settings, args.cards, rng)
+    run_rate(settings, 50, 5, cards, rng)  # warm-up: JIT, connections, caches
+    results = []
+    for rate in [float(r) for r in args.rates.split(",") if r]:
+        load = os.getloadavg()[0]
+        res = run_rate(settings, rate, args.seconds, cards, rng)
+        res["load_avg_1m_before"] = round(load, 2)
+        results.append(res)
+        print(json.dumps(res))
+    backlog = backlog_rate(settings, args.backlog, rng) if args.backlog else None
+    if backlog:
+        print("backlog", json.dumps(backlog))
+    sustained = [r["rate_target"] for r in results if r["missing"] == 0 and r["drain_after_last_send_s"] < 2.0]
+    out = {
+        "benchmark": "latency",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "handler_profile": settings.handler_profile,
+        "clock_interval_ms": settings.clock_interval_ms,
+        "seconds_per_rate": args.seconds,
+        "cards": args.cards,
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_end": round(os.getloadavg()[0], 2)},
+        "rates": results,
+        "highest_rate_sustained": max(sustained) if sustained else None,
+        "backlog": backlog,
+        "scorer_substeps": substeps(settings, cards),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    write_png(args.out.with_suffix(".png"), results)
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
