@@ -45,7 +45,8 @@ def test_sql_rejects_the_same_field_as_messages_decode():
     values = ", ".join(f"({sql.quote(p)})" for p in PAYLOADS)
     t_env.execute_sql(
         f"CREATE TEMPORARY VIEW {sql.SOURCE_TABLE} AS SELECT payload, 0 AS `partition`, "
-        f"CAST(0 AS BIGINT) AS `offset`, {sql.trans_time_expr()} AS trans_time FROM (VALUES {values}) AS v(payload)"
+        f"CAST(0 AS BIGINT) AS `offset`, {sql.trans_time_expr()} AS trans_time, "
+        f"CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)) AS {sql.ARRIVAL_TIME} FROM (VALUES {values}) AS v(payload)"
     )
     t_env.execute_sql(sql.parsed_view_sql())
     with t_env.execute_sql(f"SELECT payload, error FROM {sql.PARSED_VIEW}").collect() as rows:

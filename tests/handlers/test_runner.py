@@ -72,7 +72,8 @@ def test_event_matches_the_documented_msk_shape(isolated_topics, kafka_io) -> No
 
     p2 = event["records"][f"{s.topic_agg}-2"][0]
     assert set(p2) == RECORD_FIELDS
-    assert (p2["topic"], p2["partition"], p2["offset"], p2["timestampType"]) == (s.topic_agg, 2, 0, "CREATE_TIME")
+    # cc-agg is a log-append-time topic (every hop's time is on the records: kafka_clients.topic_config)
+    assert (p2["topic"], p2["partition"], p2["offset"], p2["timestampType"]) == (s.topic_agg, 2, 0, "LOG_APPEND_TIME")
     assert isinstance(p2["timestamp"], int) and abs(p2["timestamp"] - time.time() * 1000) < 120_000
     assert base64.b64decode(p2["key"]) == b"card-2" and base64.b64decode(p2["value"]) == b'{"p": 2}'
     assert p2["headers"] == [{"trace": [97, 98, 99]}, {"n": [1]}]

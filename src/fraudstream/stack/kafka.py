@@ -90,7 +90,8 @@ def prepare(settings: Settings, fresh: bool = False) -> None:
     cmd = [
         java_executable(), *_jvm_args(settings), "-XX:TieredStopAtLevel=1", "-cp", component_classpath("kafka"),
         STORAGE_TOOL,
-        "format", "--config", str(config), "--cluster-id", _cluster_id(), "--ignore-formatted",
+        # "--cluster-id=<id>": an id may start with "-" (base64url), which argparse would read as an option
+        "format", "--config", str(config), f"--cluster-id={_cluster_id()}", "--ignore-formatted",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
