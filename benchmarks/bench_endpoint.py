@@ -1,7 +1,10 @@
 """Benchmark: the endpoint (one uvicorn worker) measured from this separate process over loopback.
 
 Single-row CSV requests on keep-alive connections: latency p50/p99 with one client, and throughput
-(requests/s) with 1 and 8 concurrent clients. Writes ``benchmarks/results/endpoint.json``.
+(requests/s) with 1 and 8 concurrent clients. Then large requests — a 10,000-row CSV batch (the row
+cap), the same as JSON, and 6 MiB of empty CSV rows (the review's 1 M-row body) — each timed, with
+``/ping`` sent back to back on another connection meanwhile (its p50/max latency shows whether the
+event loop stayed free). Writes ``benchmarks/results/endpoint.json`` and ``endpoint.png``.
 
     .venv/bin/python benchmarks/bench_endpoint.py [--model-dir models] [--seconds 10]
 """
@@ -54,6 +57,70 @@ async def _client(port: int, request: bytes, until: float, latencies: list[float
         writer.close()
 
 
+def _large_bodies(width: int) -> dict[str, tuple[bytes, str]]:
+    rng = np.random.default_rng(5)
+    rows = rng.uniform(0, 5, size=(10_000, width)).tolist()
+    csv = ("\n".join(",".join(repr(v) for v in row) for row in rows) + "\n").encode()
+    return {
+        "csv_10k_rows": (csv, "text/csv"),
+        "json_10k_rows": (json.dumps({"instances": rows}).encode(), "application/json"),
+        "csv_6MiB_empty_rows": ((b"," * (width - 1) + b"\n") * (6 * 1024 * 1024 // width - 1024), "text/csv"),
+    }
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
+    return int(head.split(b" ", 2)[1]), await reader.readexactly(length)
+
+
+async def _large_request(port: int, body: bytes, content_type: str, repeats: int = 3) -> dict:
+    """Median time of ``repeats`` requests with ``body``, and /ping latency on another connection meanwhile."""
+    request = (
+        f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    ping = f"GET /ping HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    durations: list[float] = []
+    pings: list[float] = []
+    status = 0
+    for _ in range(repeats):
+        p_reader, p_writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        done = asyncio.Event()
+        sent: list[tuple[float, float]] = []  # (start, latency) of each /ping
+
+        async def pinger(p_reader=p_reader, p_writer=p_writer, done=done, sent=sent) -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                p_writer.write(ping)
+                await _read_response(p_reader)
+                sent.append((started, time.perf_counter() - started))
+                await asyncio.sleep(0.002)
+
+        task = asyncio.create_task(pinger())
+        await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        writer.write(request)
+        status, _ = await _read_response(reader)
+        finished = time.perf_counter()
+        durations.append(finished - started)
+        done.set()
+        await task  # the /ping in flight finishes: when the loop was blocked, it is the slow one
+        pings += [latency for begun, latency in sent if started <= begun < finished]
+        writer.close()
+        p_writer.close()
+    lat = np.array(pings) * 1000 if pings else np.array([np.nan])
+    return {
+        "bytes": len(body),
+        "status": status,
+        "request_ms": round(float(np.median(durations)) * 1000, 1),
+        "pings_during": len(pings),
+        "ping_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "ping_max_ms": round(float(np.max(lat)), 2),
+    }
+
+
 def _plot(latencies_ms: np.ndarray, result: dict, path: Path) -> None:
     """Latency distribution of single-row requests and throughput per concurrency, one PNG."""
     import matplotlib
@@ -61,7 +128,7 @@ def _plot(latencies_ms: np.ndarray, result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(15, 4), dpi=110)
     ordered = np.sort(latencies_ms)
     left.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size)
     for q, style in ((50, "--"), (99, ":")):
@@ -73,6 +140,15 @@ def _plot(latencies_ms: np.ndarray, result: dict, path: Path) -> None:
     runs = [result["throughput_1_client"], result["throughput_8_clients"]]
     right.bar([f"{r['clients']} client(s)" for r in runs], [r["requests_per_s"] for r in runs], color="tab:blue")
     right.set(ylabel="requests / s", title="throughput, one uvicorn worker")
+    large = result["large_requests"]
+    names = list(large)
+    x = np.arange(len(names))
+    third.bar(x - 0.2, [large[n]["request_ms"] for n in names], 0.4, label="request (ms)", color="tab:orange")
+    third.bar(x + 0.2, [large[n]["ping_max_ms"] for n in names], 0.4, label="slowest /ping meanwhile (ms)")
+    third.axhline(50, linestyle=":", color="grey", label="50 ms")
+    third.set_xticks(x, [f"{n}\n→ {large[n]['status']}" for n in names], fontsize=8)
+    third.set(yscale="log", ylabel="ms (log)", title="large requests and /ping during them")
+    third.legend(fontsize=8)
     fig.suptitle(f"endpoint {result['model_version']} (load avg {result['machine']['load_avg'][0]:.1f})")
     fig.tight_layout()
     fig.savefig(path)
@@ -108,6 +184,7 @@ def main() -> None:
     args = parser.parse_args()
 
     meta = registry.load_metadata(args.model_dir, args.model)
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         process, url = start_endpoint(args.model_dir, Path(tmp) / "serve.log", meta.version)
         try:
@@ -118,6 +195,10 @@ def main() -> None:
             latency = asyncio.run(_run(port, request, 1, args.seconds * 3, limit=5000, keep=samples))
             single = asyncio.run(_run(port, request, 1, args.seconds))
             eight = asyncio.run(_run(port, request, 8, args.seconds))
+            large = {
+                name: asyncio.run(_large_request(port, body, kind))
+                for name, (body, kind) in _large_bodies(len(meta.feature_names)).items()
+            }
         finally:
             stop_endpoint(process)
     result = {
@@ -128,7 +209,13 @@ def main() -> None:
         "latency_one_row": {"requests": latency["requests"], "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"]},
         "throughput_1_client": single,
         "throughput_8_clients": eight,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
+        "large_requests": large,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg": os.getloadavg(),
+            "load_avg_at_start": load_at_start,
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "endpoint.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -99,6 +99,12 @@ def test_json_in_json_out_and_accept_switches_format(client: httpx.Client, serve
         ("WIDE_OK\n", {"Content-Type": "text/plain"}, 415, "unsupported media type"),
         ("WIDE_OK\n", {}, 415, "unsupported media type"),
         ("WIDE_OK\n", {**CSV, "Accept": "image/png"}, 406, "accept text/csv or application/json"),
+        ("WIDE_OK\n", {**CSV, "Accept": "text/csv;q=0, application/json;q=0"}, 406, "cannot answer"),
+        ("WIDE_US\n", CSV, 400, "'1_000' is not a number"),
+        ("WIDE_NEG\n", CSV, 400, "is negative"),
+        ('{"instances": [[WIDE_NEG]]}', JSON, 400, "value 0 (amount): -12.5 is negative"),
+        ("[" * 50_000, JSON, 413, "at most 10,000 rows"),
+        ("WIDE_OK\n" * 10_001, CSV, 413, "at most 10,000 rows"),
     ],
 )
 def test_bad_input_gets_its_4xx_and_message(
@@ -111,10 +117,25 @@ def test_bad_input_gets_its_4xx_and_message(
         .replace("WIDE_X", ",".join(["1"] * (width - 1) + ["abc"]))
         .replace("WIDE_NAN", ",".join(["nan"] + ["1"] * (width - 1)))
         .replace("WIDE_INF", ",".join(["1"] * (width - 1) + ["inf"]))
+        .replace("WIDE_US", ",".join(["1_000"] + ["1"] * (width - 1)))
+        .replace("WIDE_NEG", ",".join(["-12.5"] + ["1"] * (width - 1)))
     )
     r = client.post("/invocations", content=body.encode(), headers=headers)
     assert r.status_code == status, r.text
     assert fragment in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "answer"),
+    [("application/*", "application/json"), ("*/*", "text/csv"), ("text/*, application/json;q=0.5", "text/csv")],
+)
+def test_accept_wildcards_and_q_values(
+    client: httpx.Client, served: registry.ModelMetadata, accept: str, answer: str
+) -> None:
+    row = ",".join(["1"] * len(served.feature_names))
+    r = client.post("/invocations", content=row, headers={**CSV, "Accept": accept})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith(answer)
 
 
 def test_huge_body_is_413(client: httpx.Client, served: registry.ModelMetadata) -> None:
@@ -136,6 +157,8 @@ def test_metrics_report_requests_errors_latency_and_model(client: httpx.Client, 
     assert 'fraudstream_endpoint_errors_total{reason="column_count"}' in text
     assert 'fraudstream_endpoint_request_seconds_bucket{endpoint="invocations",le="0.005"}' in text
     assert f'fraudstream_model_info{{feature_set="{served.feature_set}",version="{served.version}"}} 1.0' in text
+    assert "# TYPE fraudstream_endpoint_server_errors_total counter" in text  # 5xx by reason, for the alarm
+    assert "# TYPE fraudstream_endpoint_connections_closed_total counter" in text
 
 
 @pytest.mark.parametrize("feature_set", ["extended"])

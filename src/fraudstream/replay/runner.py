@@ -197,6 +197,8 @@ def seed_histories(plan: ReplayPlan, settings: Settings, as_of: datetime) -> int
             "as_of": format_time(as_of),
         }
         stored += bool(store.put_record(BATCH_GROUP, record))
+    # a new batch version: scorers drop their cached 1-week features (a scenario may name a card it saw before)
+    store.mark_batch_version(f"replay {plan.name} {plan.run_id}: {stored} card histories")
     return stored
 
 
@@ -240,8 +242,9 @@ def run_plan(
     try:
         if clock is not None:
             clock.start()
-        if seed_history:
-            seed_histories(plan, settings, history_as_of(plan))
+        if seed_history and seed_histories(plan, settings, history_as_of(plan)):
+            # scorers re-read the batch version at most this often: after it, none serves an older history
+            time.sleep(settings.batch_cache_check_interval_s)
         topic_partitions(producer, settings.topic_transactions)  # a clear error when the topic is missing
         send_order = sorted(outcomes, key=lambda o: (o.planned.send_offset_s, o.planned.index))
         start = time.monotonic()

@@ -2,6 +2,8 @@
 
 ``python -m fraudstream.serving serve`` loads the model from ``/opt/ml/model`` (a registry copy or a
 single version directory) and listens on 0.0.0.0:8080. Only the serving dependencies are needed.
+Request, header and connection limits come from ``FRAUDSTREAM_SERVE_*`` variables
+(``fraudstream.serving.limits``).
 """
 
 from __future__ import annotations

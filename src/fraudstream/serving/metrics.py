@@ -16,7 +16,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05
 
 
 class EndpointMetrics:
-    """Requests, errors, latency, rows scored and the model version being served."""
+    """Requests, errors (4xx and 5xx), server errors (5xx), connections closed on a limit, latency, rows
+    scored and the model version being served."""
 
     def __init__(self, model_version: str, feature_set: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -34,6 +35,19 @@ class EndpointMetrics:
             "Request latency inside the server",
             ["endpoint"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.server_errors = Counter(
+            "fraudstream_endpoint_server_errors",
+            "5xx answers by reason (internal: unexpected exception; model: the model failed on valid rows); "
+            "each one is logged with its traceback",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "fraudstream_endpoint_connections_closed",
+            "Connections the server closed on a limit (header_timeout, body_timeout, header_too_large)",
+            ["reason"],
             registry=self.registry,
         )
         self.rows = Counter("fraudstream_endpoint_rows_scored", "Rows scored by the model", registry=self.registry)
