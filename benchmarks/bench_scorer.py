@@ -1,14 +1,23 @@
 """Benchmark: fraud-scorer throughput (transactions/s) through the local runner, endpoint and store.
 
-Produces ``--transactions`` cc-agg records for ``--cards`` cards whose 1-week features are in
-DynamoDB, then runs the fraud-scorer runner (in-process, one consumer) until every record is
-committed, for each ``--batch-sizes`` value. Each batch = one BatchGetItem + one endpoint call +
-the predictions produced and flushed. The endpoint is a real ``fraudstream.serving`` process
-serving ``--model-dir`` (default: a small model trained here). Engines come from the env
-(FRAUDSTREAM_KAFKA_BOOTSTRAP, AWS_ENDPOINT_URL) or are started privately.
+Produces ``--transactions`` cc-agg records for ``--cards`` cards (half of them with 1-week features
+in DynamoDB), then runs the fraud-scorer runner (in-process, one consumer, fresh resources) until
+every record is committed, for each ``--batch-sizes`` value and each ``--caches`` mode of the
+scorer's 1-week feature cache:
+
+- ``off``: ``batch_cache_max_cards=0``, one BatchGetItem per batch (the design before the cache);
+- ``cold``: an empty cache (a fresh process): each card's first batch reads it, later ones do not;
+- ``warm``: the cache already holds every card (a process that has been running).
+
+Each batch = the cache lookups (+ BatchGetItem for misses, + one GetItem of the version marker
+at most every second) + one endpoint call + the predictions produced and flushed. The endpoint is
+a real ``fraudstream.serving`` process serving ``--model-dir`` (default: a small model trained
+here). Engines come from the env (FRAUDSTREAM_KAFKA_BOOTSTRAP, AWS_ENDPOINT_URL) or are started
+privately. The machine load (``os.getloadavg``) is recorded before and after every run.
 Writes ``benchmarks/results/scorer.json`` and ``scorer.png``.
 
-    .venv/bin/python benchmarks/bench_scorer.py [--transactions 20000] [--batch-sizes 100,500]
+    .venv/bin/python benchmarks/bench_scorer.py [--transactions 20000] [--batch-sizes 10,100,500]
+        [--caches off,cold,warm]
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,15 +65,21 @@ def tiny_model(model_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def endpoint(model_dir: Path, log: Path) -> Iterator[str]:
-    """A real ``fraudstream serve`` process for the run (the same launcher the tests use)."""
+def endpoint(model_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
+    """A real ``fraudstream serve`` process for the run (the same launcher the tests use): URL and pid."""
     from fraudstream.testing.models import start_endpoint, stop_endpoint
 
     proc, url = start_endpoint(model_dir, log)
     try:
-        yield url
+        yield url, proc.pid
     finally:
         stop_endpoint(proc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its waited-for children (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def produce(settings: Settings, n: int, cards: int) -> None:
@@ -90,46 +106,93 @@ def produce(settings: Settings, n: int, cards: int) -> None:
     assert producer.flush(60) == 0
 
 
-def committed_total(settings: Settings, group: str) -> int:
-    from confluent_kafka import Consumer, TopicPartition
+class CommittedWatcher:
+    """The group's committed offsets on ``cc-agg``, through one long-lived consumer that never joins the group
+    (a consumer per poll would cost the scorer process measurable CPU)."""
 
-    from fraudstream.kafka_clients import consumer_config
+    def __init__(self, settings: Settings, group: str) -> None:
+        from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer(consumer_config(group, settings))
-    try:
-        tps = consumer.committed(
-            [TopicPartition(settings.topic_agg, p) for p in range(settings.partitions)], timeout=10
-        )
-        return sum(max(tp.offset, 0) for tp in tps)
-    finally:
-        consumer.close()
+        from fraudstream.kafka_clients import consumer_config
+
+        self.consumer = Consumer(consumer_config(group, settings))
+        self.partitions = [TopicPartition(settings.topic_agg, p) for p in range(settings.partitions)]
+
+    def total(self) -> int:
+        from confluent_kafka import KafkaException
+
+        try:
+            return sum(max(tp.offset, 0) for tp in self.consumer.committed(self.partitions, timeout=10))
+        except KafkaException:  # e.g. NOT_COORDINATOR while a fresh broker loads its offsets topic: ask again
+            return 0
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
-def run_once(settings: Settings, n: int, batch_size: int) -> dict:
+def run_once(settings: Settings, n: int, batch_size: int, cache: str, cards: int, endpoint_pid: int) -> dict:
     from fraudstream.handlers.fraud_scorer import handle
+    from fraudstream.handlers.resources import HandlerResources
     from fraudstream.handlers.runner import HandlerRunner
 
+    run_settings = settings.model_copy(update={"batch_cache_max_cards": 0} if cache == "off" else {})
+    resources = HandlerResources(run_settings)
+    if cache == "warm":
+        all_cards = [f"4{i:015d}" for i in range(cards)]
+        for i in range(0, len(all_cards), 1000):
+            resources.batch_cache.get_many(all_cards[i : i + 1000])
+    before = replace(resources.batch_cache.stats)  # the run's own lookups are counted from here
     handler_ms: list[float] = []
+    spent = {"store_ms": 0.0, "endpoint_ms": 0.0, "flush_ms": 0.0}
 
-    def timed_handle(event, context, resources):
+    def timing(obj, name: str, key: str) -> None:
+        inner = getattr(obj, name)
+
+        def wrapped(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return inner(*a, **kw)
+            finally:
+                spent[key] += (time.perf_counter() - t0) * 1000
+
+        setattr(obj, name, wrapped)
+
+    timing(resources.batch_cache, "get_many", "store_ms")
+    timing(resources.endpoint, "predict", "endpoint_ms")
+    timing(resources, "flush", "flush_ms")
+
+    def timed_handle(event, context, res):
         t0 = time.perf_counter()
-        out = handle(event, context, resources)
+        out = handle(event, context, res)
         handler_ms.append((time.perf_counter() - t0) * 1000)
         return out
 
-    group = f"bench-scorer-{batch_size}-{time.time_ns()}"
-    runner = HandlerRunner("fraud-scorer", settings, batch_size, 50, group_id=group, invoke=timed_handle)
+    group = f"bench-scorer-{batch_size}-{cache}-{time.time_ns()}"
+    load_before = round(os.getloadavg()[0], 2)
+    cpu_before, endpoint_cpu_before = time.process_time(), cpu_seconds(endpoint_pid)
+    runner = HandlerRunner(
+        "fraud-scorer", run_settings, batch_size, 50, group_id=group, resources=resources, invoke=timed_handle
+    )
     thread = threading.Thread(target=runner.run, daemon=True)
+    watcher = CommittedWatcher(settings, group)
     t0 = time.perf_counter()
     thread.start()
-    while committed_total(settings, group) < n:
+    while watcher.total() < n:
         time.sleep(0.2)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu_before  # this process: runner, handler, Kafka client threads, the poller
+    endpoint_cpu = cpu_seconds(endpoint_pid) - endpoint_cpu_before
     runner.stop_event.set()
     thread.join(30)
+    watcher.close()
     ms = np.array(handler_ms)
-    return {
+    stats = resources.batch_cache.stats
+    if cache == "warm":  # the run's own lookups, not the warm-up's
+        for name in ("hits", "misses", "store_reads", "version_checks"):
+            setattr(stats, name, getattr(stats, name) - getattr(before, name))
+    run = {
         "batch_size": batch_size,
+        "cache": cache,
         "transactions": n,
         "seconds": round(elapsed, 2),
         "tx_per_second": round(n / elapsed, 1),
@@ -137,8 +200,22 @@ def run_once(settings: Settings, n: int, batch_size: int) -> dict:
         "failed_batches": runner.stats.failed_batches,
         "handler_ms_p50": round(float(np.percentile(ms, 50)), 2),
         "handler_ms_p99": round(float(np.percentile(ms, 99)), 2),
-        "handler_tx_per_second": round(n / (ms.sum() / 1000), 1),
+        "handler_tx_per_second": round(runner.stats.records / (ms.sum() / 1000), 1),
+        "scorer_cpu_s": round(cpu, 2),
+        "tx_per_scorer_cpu_second": round(n / cpu, 1),
+        "endpoint_cpu_s": round(endpoint_cpu, 2),
+        "features_ms_per_batch": round(spent["store_ms"] / len(ms), 3),
+        "endpoint_ms_per_batch": round(spent["endpoint_ms"] / len(ms), 3),
+        "flush_ms_per_batch": round(spent["flush_ms"] / len(ms), 3),
+        "cache_hits": stats.hits,
+        "cache_misses": stats.misses,
+        "store_batch_gets": stats.store_reads,
+        "version_checks": stats.version_checks,
+        "load_average_1m_before": load_before,
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
+    print(json.dumps(run), flush=True)
+    return run
 
 
 def plot(runs: list[dict], path: Path) -> None:
@@ -147,14 +224,23 @@ def plot(runs: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    labels = [str(r["batch_size"]) for r in runs]
-    ax.bar(labels, [r["tx_per_second"] for r in runs], color="tab:blue", label="runner end to end")
-    ax.plot(labels, [r["handler_tx_per_second"] for r in runs], "o-", color="tab:orange", label="inside the handler")
+    sizes = sorted({r["batch_size"] for r in runs})
+    caches = list(dict.fromkeys(r["cache"] for r in runs))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.8 / max(1, len(caches))
+    x = np.arange(len(sizes))
+    for k, cache in enumerate(caches):
+        values = [
+            next((r["tx_per_second"] for r in runs if (r["batch_size"], r["cache"]) == (b, cache)), 0) for b in sizes
+        ]
+        bars = ax.bar(x + k * width, values, width, label=f"cache {cache}")
+        ax.bar_label(bars, fmt="%.0f", fontsize=8)
+    ax.axhline(5000, color="grey", linestyle=":", linewidth=1, label="target 5,000 tx/s")
+    ax.set_xticks(x + width * (len(caches) - 1) / 2, [str(b) for b in sizes])
     ax.set_xlabel("batch size (records per invocation)")
-    ax.set_ylabel("transactions / s")
+    ax.set_ylabel("transactions / s (runner end to end)")
     ax.set_title("fraud-scorer throughput (1 consumer, local endpoint, DynamoDB Local)")
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -163,7 +249,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=20_000)
     parser.add_argument("--cards", type=int, default=2_000)
-    parser.add_argument("--batch-sizes", default="100,500")
+    parser.add_argument("--batch-sizes", default="10,100,500")
+    parser.add_argument("--caches", default="off,cold,warm", help="cache modes, comma-separated (see the doc)")
     parser.add_argument("--model-dir", type=Path, default=None)
     args = parser.parse_args()
 
@@ -175,7 +262,7 @@ def main() -> None:
         if model_dir is None:
             model_dir = Path(tmp) / "models"
             tiny_model(model_dir)
-        with endpoint(model_dir, Path(tmp) / "serve.log") as url:
+        with endpoint(model_dir, Path(tmp) / "serve.log") as (url, endpoint_pid):
             settings = s.model_copy(update={"endpoint_url_override": url, "model_dir": model_dir})
             DynamoFeatureStore(settings).put_records(
                 BATCH_GROUP,
@@ -190,11 +277,17 @@ def main() -> None:
                 ],
             )
             produce(settings, args.transactions, args.cards)
-            runs = [run_once(settings, args.transactions, int(b)) for b in args.batch_sizes.split(",")]
+            load_before = [round(x, 2) for x in os.getloadavg()]
+            runs = [
+                run_once(settings, args.transactions, int(b), cache, args.cards, endpoint_pid)
+                for b in args.batch_sizes.split(",")
+                for cache in args.caches.split(",")
+            ]
     doc = {
         "benchmark": "fraud_scorer_throughput",
         "setup": "1 runner consumer, 4 partitions, local uvicorn endpoint (1 worker), DynamoDB Local, one host",
-        "load_average_1m": round(os.getloadavg()[0], 1),
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "runs": runs,
     }
     RESULTS.mkdir(exist_ok=True)

@@ -156,3 +156,107 @@ def test_threshold_override_from_env(scorer_settings, kafka_io, monkeypatch) -> 
     fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 1), None, HandlerResources(s))
     [p] = [decode(Prediction, m.value()) for m in kafka_io.read(s.topic_predictions, 1)]
     assert p.threshold == 0.000001 and p.is_fraud
+
+
+def test_agg_writer_transactions_keep_newer_wins_across_out_of_order_batches(isolated_settings, kafka_io) -> None:
+    """250 cards (three transactions per batch): a later batch with older, equal and newer aggregates and new
+    cards, then the first batch again (a replay), leaves every card at its latest event time."""
+    s = isolated_settings
+    res = HandlerResources(s)
+    cards = [f"40000000001{i:05d}" for i in range(250)]
+    first = [agg(f"a{i}", c, 30, 10.0, 1, 10.0) for i, c in enumerate(cards[:200])]
+    # per card of the first batch: older (i%3==0), equal event time (1), newer (2); then 50 new cards
+    minute = {0: 20, 1: 30, 2: 40}
+    second = [agg(f"b{i}", c, minute[i % 3], 20.0, 2, 15.0) for i, c in enumerate(cards[:200])]
+    second += [agg(f"b{i}", c, 25, 5.0, 1, 5.0) for i, c in enumerate(cards[200:], start=200)]
+    kafka_io.produce_aggs(first)
+    assert agg_writer.handle(event_of(kafka_io, s.topic_agg, 200), None, res) == {"batchItemFailures": []}
+    kafka_io.produce_aggs(second)
+    both = event_of(kafka_io, s.topic_agg, 450)  # the first batch comes again with the second
+    assert agg_writer.handle(both, None, res) == {"batchItemFailures": []}
+
+    found = DynamoFeatureStore(s).batch_get(cards, groups=(STREAM_GROUP,))
+    for i, card in enumerate(cards):
+        item = found[card]["stream"]
+        if i >= 200:
+            assert (item["tid"], item["trans_time"]) == (f"b{i}", "2020-03-02T10:25:00.000Z")
+        elif i % 3 == 0:  # the older aggregate never replaces the stored later one
+            assert (item["tid"], item["trans_time"]) == (f"a{i}", "2020-03-02T10:30:00.000Z")
+        elif i % 3 == 1:  # equal event time: within the batch the later offset is the newest, and it overwrites
+            assert item["trans_time"] == "2020-03-02T10:30:00.000Z" and item["tid"] in (f"a{i}", f"b{i}")
+        else:
+            assert (item["tid"], item["trans_time"]) == (f"b{i}", "2020-03-02T10:40:00.000Z")
+
+
+def counted(store: DynamoFeatureStore):
+    """Operation names of the store's requests, counted by a botocore event hook on its real client."""
+    from collections import Counter
+
+    calls: Counter = Counter()
+    store.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    return calls
+
+
+def test_fraud_scorer_cache_serves_the_next_batch_and_sees_a_new_night(scorer_settings, kafka_io) -> None:
+    s = scorer_settings.model_copy(update={"batch_cache_check_interval_s": 0.3})
+    store = DynamoFeatureStore(s)
+    store.put_records(
+        BATCH_GROUP,
+        [{"cc_num": A, "num_trans_last_1w": 10, "avg_amt_last_1w": 40.0, "as_of": "2020-03-02T00:00:00.000Z"}],
+    )
+    calls = counted(store)
+    res = HandlerResources(s, store=store)
+    kafka_io.produce_aggs([agg("a1", A, 1, 30.0, 1, 30.0), agg("c1", C, 2, 7.5, 1, 7.5)])
+    assert fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 2), None, res) == {"batchItemFailures": []}
+    assert calls == {"GetItem": 1, "BatchGetItem": 1}
+
+    calls.clear()
+    kafka_io.produce_aggs([agg("a2", A, 3, 60.0, 2, 45.0), agg("c2", C, 4, 2.5, 2, 5.0)])
+    fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 4), None, res)  # the 4 records, 2 of them again
+    assert calls.get("BatchGetItem", 0) == 0  # both cards (C: no history) from the cache
+
+    # the nightly load: C now has a week, A a new one; the marker is written after the items
+    from fraudstream.batch.nightly import load_records
+
+    night = "2020-03-03T00:00:00.000Z"
+    load_records(
+        store,
+        [
+            {"cc_num": A, "num_trans_last_1w": 20, "avg_amt_last_1w": 30.0, "as_of": night},
+            {"cc_num": C, "num_trans_last_1w": 5, "avg_amt_last_1w": 5.0, "as_of": night},
+        ],
+        label="nightly 2020-03-03",
+    )
+    import time
+
+    time.sleep(0.4)  # one check interval
+    calls.clear()
+    kafka_io.produce_aggs([agg("a3", A, 5, 90.0, 3, 60.0), agg("c3", C, 6, 10.0, 3, 6.0)])
+    fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 6), None, res)
+    assert calls == {"GetItem": 1, "BatchGetItem": 1}
+    preds = {}
+    for m in kafka_io.read(s.topic_predictions, 2 + 4 + 6):
+        p = decode(Prediction, m.value())
+        preds.setdefault(p.tid, []).append(p)
+    # batches 1-2 saw the first night (C: no history → missing ratios), batch 3 (all six records) the second
+    assert [p.num_trans_last_1w for p in preds["c1"]] == [None, None, 5]
+    assert preds["c1"][0].amt_ratio2 is None and preds["c1"][-1].amt_ratio2 == 7.5 / 5.0
+    assert [p.num_trans_last_1w for p in preds["c2"]] == [None, 5]
+    assert [p.num_trans_last_1w for p in preds["a1"]] == [10, 10, 20]
+    assert [p.num_trans_last_1w for p in preds["a2"]] == [10, 20]
+    assert [(p.num_trans_last_1w, p.avg_amt_last_1w) for p in preds["a3"]] == [(20, 30.0)]
+    assert [(p.num_trans_last_1w, p.count_ratio) for p in preds["c3"]] == [(5, 3 / 5)]
+
+
+def test_fraud_scorer_store_outage_fails_the_batch(scorer_settings, kafka_io) -> None:
+    from botocore.exceptions import ClientError
+
+    s = scorer_settings
+    kafka_io.produce_aggs([agg("x1", A, 1, 1.0, 1, 1.0)])
+    broken = HandlerResources(s.model_copy(update={"table_batch": "no-such-table"}))
+    with pytest.raises(ClientError):
+        fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 1), None, broken)
+    assert (
+        kafka_io.read(s.topic_predictions, 0, timeout=2) == []
+        and kafka_io.read(s.topic_dead_letter, 0, timeout=1) == []
+    )

@@ -100,3 +100,166 @@ def test_endpoint_answer_validation() -> None:
     for bad in (b'{"predictions": [0.1]}', b'{"predictions": [1.5, 0.1]}', b"oops", b'{"predictions": ["a", 0.1]}'):
         with pytest.raises(EndpointError):
             parse_response(bad, 2)
+
+
+# ------------------------------------------------------------------ the fast paths equal the strict ones
+CANONICAL = {
+    "tid": "t-1",
+    "cc_num": CARD,
+    "amount": 12.5,
+    "trans_time": "2020-03-01T10:00:00.123Z",
+    "num_trans_last_10m": 3,
+    "avg_amt_last_10m": 10.0,
+    "max_amt_last_10m": 12.5,
+}
+VARIANTS = [
+    {},
+    {"max_amt_last_10m": None},
+    {"amount": 7, "avg_amt_last_10m": 3},  # integral JSON numbers
+    {"amount": 0, "avg_amt_last_10m": -2.5, "max_amt_last_10m": -1},
+    {"extra": [1, 2], "merchant": "m"},  # unknown fields are ignored
+    {"num_trans_last_10m": 3.0},  # an integral float count: the strict decoder accepts it
+    {"num_trans_last_10m": 2.5},
+    {"num_trans_last_10m": -1},
+    {"num_trans_last_10m": True},
+    {"amount": True},
+    {"amount": -0.01},
+    {"amount": 1_000_000.01},
+    {"amount": "12.5"},
+    {"trans_time": "2020-03-01T10:00:00Z"},  # no milliseconds
+    {"trans_time": "2020-03-01 10:00:00.123"},  # Spark's rendering
+    {"trans_time": "2020-03-01T11:00:00.123+01:00"},
+    {"trans_time": "2020-03-01T10:00:00.123456Z"},
+    {"trans_time": "2020-13-01T10:00:00.123Z"},
+    {"trans_time": "0999-03-01T10:00:00.123Z"},
+    {"trans_time": 1583056800},
+    {"cc_num": "411111111111111"},
+    {"cc_num": CARD + "\n"},
+    {"cc_num": "４１１１１１１１１１１１１１１１"},  # full-width digits
+    {"cc_num": 4111111111111111},
+    {"tid": ""},
+    {"tid": None},
+]
+RAW = [
+    b"not json",
+    b"[1, 2]",
+    b"null",
+    b'{"tid": "t", "cc_num": "4111111111111111", "amount": NaN}',
+    b'{"tid": "t", "cc_num": "4111111111111111", "amount": Infinity}',
+    json.dumps(CANONICAL).encode("utf-16"),
+    b"\xff\xfe{",
+    None,
+]
+
+
+def _strict(value) -> object:
+    from fraudstream.messages import CardAggregate, DecodeError
+
+    try:
+        agg = decode(CardAggregate, value)
+    except DecodeError as exc:
+        return ("error", str(exc))
+    from fraudstream.featurestore.aggregates import Aggregate
+
+    return Aggregate.from_model(agg)
+
+
+def _fast(value) -> object:
+    from fraudstream.featurestore.aggregates import decode_aggregate
+    from fraudstream.messages import DecodeError
+
+    try:
+        return decode_aggregate(value)
+    except DecodeError as exc:
+        return ("error", str(exc))
+
+
+def _wire_cases() -> list[bytes | None]:
+    cases: list[bytes | None] = []
+    for variant in VARIANTS:
+        doc = {**CANONICAL, **variant}
+        cases.append(json.dumps(doc).encode())
+        for missing in ("tid", "max_amt_last_10m", "trans_time"):
+            cases.append(json.dumps({k: v for k, v in doc.items() if k != missing}).encode())
+    return cases + RAW
+
+
+@pytest.mark.parametrize("value", _wire_cases())
+def test_fast_aggregate_decoder_accepts_what_the_strict_one_does_with_the_same_values(value) -> None:
+    assert _fast(value) == _strict(value)
+
+
+def test_fast_aggregate_decoder_takes_flinks_records_itself() -> None:
+    from fraudstream.featurestore.aggregates import fast_aggregate
+    from fraudstream.messages import CardAggregate
+
+    agg = CardAggregate.model_validate(CANONICAL)
+    fast = fast_aggregate(encode(agg))
+    assert fast is not None and fast.trans_time == "2020-03-01T10:00:00.123Z" and fast == _strict(encode(agg))
+    assert fast.store_record()["trans_time"] == "2020-03-01T10:00:00.123Z"
+    assert fast_aggregate(json.dumps({**CANONICAL, "num_trans_last_10m": 3.0})) is None  # left to the strict one
+
+
+def _scored(feature_set: str, week_override=None, threshold: float = 0.5):
+    from fraudstream.handlers.fraud_scorer import encode_predictions
+
+    rows = _rows()
+    if week_override is not None:
+        rows = [ScoringRow(r.record, r.agg, week_override) for r in rows]
+    matrix = model_inputs(rows, feature_set)
+    inputs = [[None if math.isnan(v) else v for v in line] for line in matrix.tolist()]
+    probabilities = [0.0, 0.25, 0.5, 0.75, 1.0]
+    verdict = Verdict(threshold, "v1", feature_set)
+    from datetime import UTC, datetime
+
+    scored_at = datetime(2020, 3, 1, 10, 0, 1, 234567, tzinfo=UTC)
+    rejects: list = []
+    out = encode_predictions(rows, F.model_input_names(feature_set), inputs, probabilities, verdict, scored_at, rejects)
+    names = F.model_input_names(feature_set)
+    reference = []
+    for row, line, p in zip(rows, inputs, probabilities, strict=True):
+        try:
+            reference.append(build_prediction(row, dict(zip(names, line, strict=True)), p, verdict, scored_at))
+        except ValueError as exc:
+            reference.append(exc)
+    return rows, out, reference, rejects
+
+
+@pytest.mark.parametrize("feature_set", sorted(F.FEATURE_SETS))
+def test_prediction_wire_records_are_the_prediction_models(feature_set: str) -> None:
+    from fraudstream.handlers.fraud_scorer import PREDICTION_FIELDS
+    from fraudstream.messages import Prediction
+    from fraudstream.schemas import json_schemas
+
+    rows, out, reference, rejects = _scored(feature_set)
+    assert rejects == [] and len(out) == len(rows)
+    schema = json_schemas()["prediction"]
+    import jsonschema
+
+    for (key, value), expected in zip(out, reference, strict=True):
+        doc = json.loads(value)
+        assert tuple(doc) == PREDICTION_FIELDS  # every field, in the model's order, nulls included
+        assert doc == json.loads(encode(expected))
+        assert decode(Prediction, value) == expected and key == expected.cc_num.encode()
+        jsonschema.validate(doc, schema)
+
+
+def test_values_the_fast_path_cannot_vouch_for_go_through_the_model() -> None:
+    # a store item with a negative count: the Prediction model refuses it, the row is rejected (as before)
+    rows, out, reference, rejects = _scored("anchor", week_override={"num_trans_last_1w": -3, "avg_amt_last_1w": 5.0})
+    assert out == [] and len(rejects) == len(rows) and all("num_trans_last_1w" in reason for _, reason in rejects)
+    # an integral float count from a store is accepted by the model: same record as the fast path would write
+    rows, out, reference, rejects = _scored("anchor", week_override={"num_trans_last_1w": 4.0, "avg_amt_last_1w": 5})
+    assert rejects == [] and [json.loads(v) for _, v in out] == [json.loads(encode(p)) for p in reference]
+    # a threshold outside [0, 1] (a misbehaving endpoint) makes every row fail validation
+    rows, out, reference, rejects = _scored("anchor", threshold=1.5)
+    assert out == [] and len(rejects) == len(rows) and all("threshold" in reason for _, reason in rejects)
+
+
+def test_a_number_beyond_float_range_is_a_decode_error() -> None:
+    """The strict decoder lets ``OverflowError`` escape, which would fail the scorer's batch on every retry."""
+    from fraudstream.featurestore.aggregates import decode_aggregate
+    from fraudstream.messages import DecodeError
+
+    with pytest.raises(DecodeError, match="out of range"):
+        decode_aggregate(json.dumps({**CANONICAL, "avg_amt_last_10m": 10**400}))

@@ -7,6 +7,11 @@ transaction in the week get no item; a card that the previous run wrote but this
 (its week just emptied) gets an explicit empty item (count 0, no mean), so the store never
 serves a week that has expired; the scorer then sees no history (missing ratios), exactly as
 the point-in-time training set does.
+
+A load that wrote anything then marks a new *batch version* in the table's marker item
+(``DynamoFeatureStore.mark_batch_version``), after its last put: the fraud-scorer keeps the 1-week
+features in an in-process cache and drops it when it sees the version change (within
+``batch_cache_check_interval_s``). The summary records the version as ``batch_version``.
 """
 
 from __future__ import annotations
@@ -85,6 +90,8 @@ def load_records(store: Any, records: list[dict[str, Any]], label: str = "loadin
                 pending = retry
                 time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
             progress.update(task, advance=min(LOAD_CHUNK, len(records) - start))
+    if counts["written"]:  # after the last put: a scorer that sees the new version reads the new items
+        counts["batch_version"] = store.mark_batch_version(label)
     return counts
 
 

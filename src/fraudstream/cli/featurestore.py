@@ -31,7 +31,10 @@ def create() -> None:
 
 @featurestore_app.command("describe")
 def describe(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """Show each feature group: table, identifier, event time, features, status and item count."""
+    """Show each feature group: table, identifier, event time, features, status, cards and the batch version.
+
+    The batch group's count leaves out its batch-version marker item (which is not a card).
+    """
     from botocore.exceptions import BotoCoreError, ClientError
     from rich.console import Console
     from rich.table import Table
@@ -45,7 +48,7 @@ def describe(as_json: bool = typer.Option(False, "--json", help="print JSON")) -
     if as_json:
         typer.echo(json.dumps(groups, indent=2))
         return
-    table = Table("group", "table", "id", "event time", "features", "status", "items")
+    table = Table("group", "table", "id", "event time", "features", "status", "cards")
     for g in groups:
         feats = "\n".join(f"{f['name']} ({f['type']})" for f in g["features"])
         table.add_row(
@@ -57,7 +60,19 @@ def describe(as_json: bool = typer.Option(False, "--json", help="print JSON")) -
             str(g["status"]),
             str(g["item_count"]),
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for g in groups:
+        if "batch_version" not in g:
+            continue
+        marker = g["batch_version"]
+        if marker is None:
+            console.print(f"{g['table']}: no batch version marked yet")
+        else:
+            console.print(
+                f"{g['table']}: batch version {marker.get('version')} ({marker.get('reason', '')}, "
+                f"{marker.get('updated_at', '?')}); its marker item is not counted as a card"
+            )
 
 
 @featurestore_app.command("get")

@@ -1,8 +1,18 @@
 """fraud-scorer: ``cc-agg`` records → one Prediction per transaction on ``predictions``.
 
-Per batch: one BatchGetItem of ``cc-agg-batch-fg`` for the batch's cards, the model inputs of
-every row from :func:`fraudstream.features.compute_model_inputs` (the trainer's function, so no
-train/serve skew; no 1-week history → missing ratios), and ONE endpoint call with all rows.
+Per batch: the 1-week features of the batch's cards from the scorer's versioned in-process cache
+(:mod:`fraudstream.featurestore.batch_cache`: one BatchGetItem of ``cc-agg-batch-fg`` only for
+cards not read under the current batch version, and one GetItem of the version marker at most
+every ``batch_cache_check_interval_s``), the model inputs of every row from
+:func:`fraudstream.features.compute_model_inputs` (the trainer's function, so no train/serve skew;
+no 1-week history → missing ratios), and ONE endpoint call with all rows.
+
+Per-record cost: records are read by the fast ``cc-agg`` decoder
+(:func:`fraudstream.featurestore.aggregates.decode_aggregate`; the strict decoder decides every
+record the fast path does not vouch for), and predictions are written as JSON straight from their
+values — the document ``encode(Prediction(...))`` gives, field for field (a test compares them).
+A row whose values the fast path cannot vouch for (a store item with a negative count, a
+threshold outside [0, 1]) goes through the ``Prediction`` model as before, which rejects it.
 
 Failure policy: a record that cannot be decoded or scored goes to ``dead-letter`` and the rest of
 the batch proceeds. A store or endpoint outage is not the records' fault: the handler raises, the
@@ -11,6 +21,7 @@ whole batch is retried, and nothing is dead-lettered or lost.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -21,14 +32,19 @@ import numpy as np
 
 from fraudstream import features
 from fraudstream.dead_letter import DeadLetterPublisher
-from fraudstream.featurestore.groups import BATCH_GROUP
+from fraudstream.featurestore.aggregates import Aggregate, decode_aggregate
 from fraudstream.handlers.msk_event import KafkaRecord, batch_response, parse_event
 from fraudstream.handlers.resources import DeliveryTracker, HandlerResources, default_resources
-from fraudstream.handlers.scoring_config import ScoringConfig
-from fraudstream.messages import CardAggregate, DecodeError, Prediction, decode, encode
+from fraudstream.handlers.scoring_config import ScoringConfig, Verdict
+from fraudstream.messages import CardAggregate, DecodeError, Prediction, encode, format_time
 
 STAGE = "fraud-scorer"
 log = logging.getLogger(__name__)
+
+PREDICTION_FIELDS: tuple[str, ...] = tuple(Prediction.model_fields)
+"""The wire order of a prediction's fields (the model's declaration order)."""
+_RATIO_FIELDS = (features.AMT_RATIO1, features.AMT_RATIO2, features.COUNT_RATIO, features.MAX_AMT_RATIO)
+_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,7 @@ class ScoringRow:
     """One decodable record and the 1-week features the store holds for its card."""
 
     record: KafkaRecord
-    agg: CardAggregate
+    agg: Aggregate | CardAggregate
     batch_features: dict[str, Any] | None
 
 
@@ -57,10 +73,6 @@ def model_inputs(rows: list[ScoringRow], feature_set: str) -> np.ndarray:
     )
 
 
-def _missing(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
-
-
 def scoring_config(res: HandlerResources) -> ScoringConfig:
     """The resources' scoring config (kept with them, so a warm container re-reads metadata only per TTL)."""
     config = getattr(res, "scoring_config", None)
@@ -73,10 +85,10 @@ def handle(event: dict[str, Any], context: Any = None, resources: HandlerResourc
     """Lambda handler body: returns ``{"batchItemFailures": []}`` or raises to retry the batch."""
     res = resources or default_resources()
     rejects: list[tuple[KafkaRecord, str]] = []  # dead-lettered only once the batch can no longer fail
-    decoded: list[tuple[KafkaRecord, CardAggregate]] = []
+    decoded: list[tuple[KafkaRecord, Aggregate]] = []
     for record in parse_event(event):
         try:
-            decoded.append((record, decode(CardAggregate, record.value)))
+            decoded.append((record, decode_aggregate(record.value)))
         except DecodeError as exc:
             rejects.append((record, f"decode: {exc}"))
 
@@ -84,50 +96,128 @@ def handle(event: dict[str, Any], context: Any = None, resources: HandlerResourc
 
     tracker = DeliveryTracker()
     topic = res.settings.topic_predictions
-    for prediction in predictions:
-        res.producer.produce(topic, key=prediction.cc_num.encode(), value=encode(prediction), on_delivery=tracker)
-    dead = DeadLetterPublisher(res.producer, res.settings)
-    for record, reason in rejects:
-        dead.reject(STAGE, record, reason, tracker)
+    produce = res.producer.produce
+    for key, value in predictions:
+        produce(topic, key=key, value=value, on_delivery=tracker)
+    if rejects:
+        dead = DeadLetterPublisher(res.producer, res.settings)
+        for record, reason in rejects:
+            dead.reject(STAGE, record, reason, tracker)
     res.flush(tracker)
     return batch_response([])
 
 
 def score(
-    decoded: list[tuple[KafkaRecord, CardAggregate]], res: HandlerResources, rejects: list[tuple[KafkaRecord, str]]
-) -> list[Prediction]:
-    """One store read and one endpoint call for the batch; unscorable rows are appended to ``rejects``."""
+    decoded: list[tuple[KafkaRecord, Aggregate | CardAggregate]],
+    res: HandlerResources,
+    rejects: list[tuple[KafkaRecord, str]],
+) -> list[tuple[bytes, bytes]]:
+    """The ``(key, value)`` of every prediction: one endpoint call for the batch, 1-week features from the
+    cache; unscorable rows are appended to ``rejects``."""
     config = scoring_config(res)
-    week = res.store.batch_get({agg.cc_num for _, agg in decoded}, groups=(BATCH_GROUP,))
-    rows = [ScoringRow(rec, agg, week[agg.cc_num][BATCH_GROUP.key]) for rec, agg in decoded]
+    week = res.batch_cache.get_many(agg.cc_num for _, agg in decoded)  # store outage → the batch is retried
+    rows = [ScoringRow(rec, agg, week[agg.cc_num]) for rec, agg in decoded]
     feature_set = config.feature_set()
     names = features.model_input_names(feature_set)
     matrix = model_inputs(rows, feature_set)
 
     scorable = ~np.isinf(matrix).any(axis=1)
-    for row, ok in zip(rows, scorable, strict=True):
-        if not ok:
-            rejects.append((row.record, f"score: non-finite model input from features {row.batch_features!r}"))
-    rows = [r for r, ok in zip(rows, scorable, strict=True) if ok]
+    if not scorable.all():
+        for row, ok in zip(rows, scorable.tolist(), strict=True):
+            if not ok:
+                rejects.append((row.record, f"score: non-finite model input from features {row.batch_features!r}"))
+        rows = [r for r, ok in zip(rows, scorable.tolist(), strict=True) if ok]
+        matrix = matrix[scorable]
     if not rows:
         return []
-    inputs = [[_missing(v) for v in line] for line in matrix[scorable]]
+    inputs = [[None if v != v else v for v in line] for line in matrix.tolist()]  # NaN → None (missing)
     result = res.endpoint.predict(inputs)  # EndpointError → the whole batch is retried
     verdict = config.verdict(result, feature_set)
-    scored_at = datetime.now(UTC)
-    out = []
-    for row, line, probability in zip(rows, inputs, result.probabilities, strict=True):
-        try:
-            out.append(build_prediction(row, dict(zip(names, line, strict=True)), probability, verdict, scored_at))
-        except ValueError as exc:  # a value the Prediction schema refuses: this record's fault
-            rejects.append((row.record, f"score: {exc}"))
+    return encode_predictions(rows, names, inputs, result.probabilities, verdict, datetime.now(UTC), rejects)
+
+
+def _count(value: Any) -> bool:
+    return value is None or (type(value) is int and value >= 0)
+
+
+def _number(value: Any) -> bool:
+    kind = type(value)
+    return value is None or (kind is float and math.isfinite(value)) or (kind is int and abs(value) < 1e308)
+
+
+def _text(value: Any) -> bool:
+    return type(value) is str and bool(value)
+
+
+def encode_predictions(
+    rows: list[ScoringRow],
+    names: tuple[str, ...],
+    inputs: list[list[float | None]],
+    probabilities: list[float],
+    verdict: Verdict,
+    scored_at: datetime,
+    rejects: list[tuple[KafkaRecord, str]],
+) -> list[tuple[bytes, bytes]]:
+    """The wire records of the scored rows (see the module docstring); refused rows go to ``rejects``."""
+    threshold = verdict.threshold
+    verdict_ok = (
+        type(threshold) is float
+        and 0.0 <= threshold <= 1.0
+        and _text(verdict.model_version)
+        and _text(verdict.feature_set)
+    )
+    position = {name: i for i, name in enumerate(names)}
+    r1, r2, rc, rm = (position.get(name) for name in _RATIO_FIELDS)
+    scored_text = format_time(scored_at)
+    model_version, feature_set = verdict.model_version, verdict.feature_set
+    encode_json = _JSON.encode
+    out: list[tuple[bytes, bytes]] = []
+    for row, line, probability in zip(rows, inputs, probabilities, strict=True):
+        week = row.batch_features
+        n1w = a1w = None
+        if week is not None:
+            n1w, a1w = week.get(features.NUM_TRANS_LAST_1W), week.get(features.AVG_AMT_LAST_1W)
+        if not (
+            verdict_ok and _count(n1w) and _number(a1w) and type(probability) is float and 0.0 <= probability <= 1.0
+        ):
+            try:  # the model decides (and names what it refuses)
+                prediction = build_prediction(row, dict(zip(names, line, strict=True)), probability, verdict, scored_at)
+            except ValueError as exc:  # a value the Prediction schema refuses: this record's fault
+                rejects.append((row.record, f"score: {exc}"))
+                continue
+            out.append((prediction.cc_num.encode(), encode(prediction)))
+            continue
+        agg = row.agg
+        when = agg.trans_time
+        doc = {
+            "tid": agg.tid,
+            "cc_num": agg.cc_num,
+            "amount": agg.amount,
+            "trans_time": when if type(when) is str else format_time(when),
+            "amt_ratio1": None if r1 is None else line[r1],
+            "amt_ratio2": None if r2 is None else line[r2],
+            "count_ratio": None if rc is None else line[rc],
+            "max_amt_ratio": None if rm is None else line[rm],
+            "num_trans_last_10m": agg.num_trans_last_10m,
+            "avg_amt_last_10m": agg.avg_amt_last_10m,
+            "max_amt_last_10m": agg.max_amt_last_10m,
+            "num_trans_last_1w": n1w,
+            "avg_amt_last_1w": None if a1w is None else float(a1w),
+            "fraud_probability": probability,
+            "is_fraud": probability >= threshold,
+            "threshold": threshold,
+            "model_version": model_version,
+            "feature_set": feature_set,
+            "scored_at": scored_text,
+        }
+        out.append((agg.cc_num.encode(), encode_json(doc).encode()))
     return out
 
 
 def build_prediction(
     row: ScoringRow, inputs: dict[str, float | None], probability: float, verdict: Any, scored_at: datetime
 ) -> Prediction:
-    """The record written to ``predictions``: inputs the model saw, raw aggregates, verdict."""
+    """The record written to ``predictions`` as a validated model: inputs the model saw, raw aggregates, verdict."""
     week = row.batch_features or {}
     agg = row.agg
     return Prediction(

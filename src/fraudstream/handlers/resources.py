@@ -31,7 +31,7 @@ class DeliveryTracker:
 
 
 class HandlerResources:
-    """Settings, Kafka producer, feature store and endpoint for the handlers."""
+    """Settings, Kafka producer, feature store, the scorer's 1-week feature cache and endpoint for the handlers."""
 
     def __init__(
         self,
@@ -44,6 +44,7 @@ class HandlerResources:
         self._producer = producer
         self._store = store
         self._endpoint = endpoint
+        self._batch_cache: Any = None
 
     @property
     def producer(self) -> Any:
@@ -62,6 +63,19 @@ class HandlerResources:
 
             self._store = DynamoFeatureStore(self.settings)
         return self._store
+
+    @property
+    def batch_cache(self) -> Any:
+        """The fraud-scorer's versioned cache of the 1-week features (kept as long as the resources)."""
+        if self._batch_cache is None:
+            from fraudstream.featurestore.batch_cache import BatchFeatureCache
+
+            self._batch_cache = BatchFeatureCache(
+                self.store,
+                check_interval_s=self.settings.batch_cache_check_interval_s,
+                max_cards=self.settings.batch_cache_max_cards,
+            )
+        return self._batch_cache
 
     @property
     def endpoint(self) -> Any:

@@ -1,0 +1,142 @@
+"""The fraud-scorer's in-process cache of the 1-week features, valid for one *batch version*.
+
+Why: the 1-week features (``cc-agg-batch-fg``) change once a night, yet the scorer used to read
+them with one BatchGetItem per batch; those store round trips were most of a batch's time
+(1,792 tx/s at batch 100). Cards recur (10,000 cards, thousands of transactions a second), so
+almost every read is one the scorer has already made.
+
+How it stays correct: writers of the batch group (the nightly load, replay seeding) write their
+items first and then a new version into the group's marker item
+(:meth:`~fraudstream.featurestore.dynamodb_store.DynamoFeatureStore.mark_batch_version`). The cache
+holds entries read under one version and re-reads the marker (one GetItem) at most every
+``check_interval_s``; when the version changed, every entry is dropped and the cards are read
+again. An entry read while a writer was still writing belongs to the old version, so it is dropped
+as soon as the new version is seen; an entry read after the new version was seen was read after
+the writer finished. A card's features are therefore at most ``check_interval_s`` (plus one
+GetItem) older than the store's, where an uncached read is as old as its batch.
+
+A card with no item is cached too (``None``: no history → the scorer's ratios are missing), so
+unknown cards do not cost a read per batch either. The cache holds at most ``max_cards`` cards
+(least recently used evicted; ~0.5 KB a card); ``max_cards = 0`` turns it off (every call reads
+the store, as before). Store failures propagate (the scorer's batch is retried); nothing is cached
+from a failed read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fraudstream.featurestore.groups import BATCH_GROUP
+
+_UNSET = object()
+
+
+@dataclass
+class CacheStats:
+    """Counters since the cache was created."""
+
+    hits: int = 0
+    misses: int = 0
+    store_reads: int = 0  # BatchGetItem calls (through ``store.batch_get``) for missing cards
+    version_checks: int = 0  # GetItem calls of the version marker
+    invalidations: int = 0  # version changes seen (the cache was cleared)
+    evictions: int = 0  # cards dropped to stay within max_cards
+
+
+class BatchFeatureCache:
+    """Per-card 1-week features (or None) read under the current batch version; see the module doc."""
+
+    def __init__(
+        self,
+        store: Any,
+        check_interval_s: float = 1.0,
+        max_cards: int = 1_000_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if check_interval_s < 0:
+            raise ValueError("check_interval_s must not be negative")
+        if max_cards < 0:
+            raise ValueError("max_cards must not be negative")
+        self.store = store
+        self.check_interval_s = check_interval_s
+        self.max_cards = max_cards
+        self.clock = clock
+        self.stats = CacheStats()
+        self._entries: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+        self._version: Any = _UNSET  # the batch version the entries were read under
+        self._checked_at = float("-inf")
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_cards > 0
+
+    @property
+    def version(self) -> str | None:
+        """The batch version the cached entries belong to (None: no marker in the store yet)."""
+        return None if self._version is _UNSET else self._version
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, cc_num: object) -> bool:
+        return cc_num in self._entries
+
+    def clear(self) -> None:
+        """Forget every entry (the next call reads the version and the cards again)."""
+        self._entries.clear()
+        self._version = _UNSET
+        self._checked_at = float("-inf")
+
+    def _check_version(self) -> None:
+        started = self.clock()
+        if started - self._checked_at < self.check_interval_s and self._version is not _UNSET:
+            return
+        version = self.store.read_batch_version()  # raises on a store outage: the batch is retried
+        self.stats.version_checks += 1
+        if version != self._version:
+            if self._version is not _UNSET:
+                self.stats.invalidations += 1
+            self._entries.clear()
+            self._version = version
+        self._checked_at = started  # the marker read is at least as new as when it was sent
+
+    def get_many(self, cc_nums: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """``{cc_num: 1-week features or None}`` for every distinct card, from the cache or one store read."""
+        cards = list(dict.fromkeys(cc_nums))
+        if not self.enabled:
+            self.stats.misses += len(cards)
+            self.stats.store_reads += bool(cards)
+            found = self.store.batch_get(cards, groups=(BATCH_GROUP,))
+            return {c: found[c][BATCH_GROUP.key] for c in cards}
+        if not cards:
+            return {}
+        self._check_version()
+        entries = self._entries
+        out: dict[str, dict[str, Any] | None] = {}
+        missing: list[str] = []
+        for card in cards:
+            value = entries.get(card, _UNSET)
+            if value is _UNSET:
+                missing.append(card)
+            else:
+                entries.move_to_end(card)
+                out[card] = value  # type: ignore[assignment]
+        self.stats.hits += len(cards) - len(missing)
+        if missing:
+            self.stats.misses += len(missing)
+            self.stats.store_reads += 1
+            found = self.store.batch_get(missing, groups=(BATCH_GROUP,))
+            for card in missing:
+                value = found[card][BATCH_GROUP.key]
+                entries[card] = value
+                out[card] = value
+            overflow = len(entries) - self.max_cards
+            if overflow > 0:
+                for _ in range(overflow):
+                    entries.popitem(last=False)
+                self.stats.evictions += overflow
+        return out
