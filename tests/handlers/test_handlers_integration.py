@@ -208,7 +208,7 @@ def test_fraud_scorer_cache_serves_the_next_batch_and_sees_a_new_night(scorer_se
     res = HandlerResources(s, store=store)
     kafka_io.produce_aggs([agg("a1", A, 1, 30.0, 1, 30.0), agg("c1", C, 2, 7.5, 1, 7.5)])
     assert fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 2), None, res) == {"batchItemFailures": []}
-    assert calls == {"GetItem": 1, "BatchGetItem": 1}
+    assert calls["BatchGetItem"] == 1 and calls["GetItem"] >= 1  # the marker, then the watcher's own reads
 
     calls.clear()
     kafka_io.produce_aggs([agg("a2", A, 3, 60.0, 2, 45.0), agg("c2", C, 4, 2.5, 2, 5.0)])
@@ -233,7 +233,9 @@ def test_fraud_scorer_cache_serves_the_next_batch_and_sees_a_new_night(scorer_se
     calls.clear()
     kafka_io.produce_aggs([agg("a3", A, 5, 90.0, 3, 60.0), agg("c3", C, 6, 10.0, 3, 6.0)])
     fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 6), None, res)
-    assert calls == {"GetItem": 1, "BatchGetItem": 1}
+    # the marker is read by the cache's background watcher (GetItem at its own pace); the new version
+    # it saw cleared the cache, so both cards were read again, once
+    assert calls["BatchGetItem"] == 1
     preds = {}
     for m in kafka_io.read(s.topic_predictions, 2 + 4 + 6):
         p = decode(Prediction, m.value())

@@ -15,6 +15,11 @@ as soon as the new version is seen; an entry read after the new version was seen
 the writer finished. A card's features are therefore at most ``check_interval_s`` (plus one
 GetItem) older than the store's, where an uncached read is as old as its batch.
 
+With ``background=True`` (what the scorer uses) the marker is read by a daemon thread every
+``check_interval_s`` and the scoring path only compares the last version read: a slow store (the
+marker read took up to 0.85 s against a DynamoDB Local busy with the agg-writer's writes) then never
+stalls a verdict. The argument above holds unchanged, with "seen" meaning "read by the thread".
+
 A card with no item is cached too (``None``: no history → the scorer's ratios are missing), so
 unknown cards do not cost a read per batch either. The cache holds at most ``max_cards`` cards
 (least recently used evicted; ~0.5 KB a card); ``max_cards = 0`` turns it off (every call reads
@@ -24,6 +29,8 @@ from a failed read.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -33,6 +40,7 @@ from typing import Any
 from fraudstream.featurestore.groups import BATCH_GROUP
 
 _UNSET = object()
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +64,7 @@ class BatchFeatureCache:
         check_interval_s: float = 1.0,
         max_cards: int = 1_000_000,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = False,
     ) -> None:
         if check_interval_s < 0:
             raise ValueError("check_interval_s must not be negative")
@@ -69,6 +78,10 @@ class BatchFeatureCache:
         self._entries: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
         self._version: Any = _UNSET  # the batch version the entries were read under
         self._checked_at = float("-inf")
+        self.background = background
+        self._observed: Any = _UNSET  # the newest version the background thread read
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @property
     def enabled(self) -> bool:
@@ -91,7 +104,37 @@ class BatchFeatureCache:
         self._version = _UNSET
         self._checked_at = float("-inf")
 
+    def close(self) -> None:
+        """Stop the background version watcher (if any)."""
+        self._stop.set()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.check_interval_s):
+            try:
+                self._observed = self.store.read_batch_version()
+                self.stats.version_checks += 1
+            except Exception as exc:  # store unreachable: keep serving the version already seen
+                log.warning("batch version check failed (%s); retrying in %.1fs", exc, self.check_interval_s)
+
+    def _apply(self, version: Any) -> None:
+        if version != self._version:
+            if self._version is not _UNSET:
+                self.stats.invalidations += 1
+            self._entries.clear()
+            self._version = version
+
     def _check_version(self) -> None:
+        if self.background:
+            if self._version is _UNSET:  # first use: read once here, then the thread keeps watching
+                self._apply(self.store.read_batch_version())
+                self.stats.version_checks += 1
+                self._observed = self._version
+                if self._watcher is None:
+                    self._watcher = threading.Thread(target=self._watch, name="batch-version-watch", daemon=True)
+                    self._watcher.start()
+            elif self._observed is not _UNSET:
+                self._apply(self._observed)
+            return
         started = self.clock()
         if started - self._checked_at < self.check_interval_s and self._version is not _UNSET:
             return
