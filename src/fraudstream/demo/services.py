@@ -7,6 +7,7 @@ finds them running and reuses them.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fraudstream.settings import Settings, settings_env
 from fraudstream.stack.process import ManagedProcess
 
 HANDLERS = ("agg-writer", "fraud-scorer")
+AGG_WRITER_NICENESS = 10
 ENDPOINT = "endpoint"
 
 
@@ -65,9 +67,13 @@ def handler_process(settings: Settings, name: str) -> ManagedProcess:
     if name not in HANDLERS:
         raise ValueError(f"unknown handler {name!r}; expected one of {HANDLERS}")
     group = group_id_for(name, settings)
+    # The agg-writer is not on the verdict path: on a small machine its store writes (DynamoDB Local
+    # burns a core at 1,000 writes/s) must not take the CPU from the scorer, so it runs at a lower
+    # priority and catches up in the gaps.
+    nice = ["nice", "-n", str(AGG_WRITER_NICENESS)] if name == "agg-writer" and shutil.which("nice") else []
     return ManagedProcess(
         name=name,
-        argv=[*cli_argv(), "handlers", "run", name, "--profile", settings.handler_profile],
+        argv=[*nice, *cli_argv(), "handlers", "run", name, "--profile", settings.handler_profile],
         run_dir=Path(settings.state_dir).resolve(),
         env=settings_env(settings),
         host=settings.host,

@@ -43,13 +43,15 @@ class Tx:
 def reference_features(rows: Iterable[Tx]) -> dict[str, tuple[int, float, float]]:
     """tid -> (num_trans_last_10m, avg_amt_last_10m, max_amt_last_10m) by the shared definition.
 
-    Window [t - 10 min, t] of the card, rows with the same time included (SQL RANGE peers);
+    Window [t - 10 min, t] of the card (times at the wire's millisecond precision), rows with the
+    same time included (SQL RANGE peers);
     amounts rounded to cents as DECIMAL(12, 2), sums exact, mean = float(sum) / count.
     """
     by_card: dict[str, list[tuple[datetime, Decimal, str]]] = defaultdict(list)
     for r in rows:
         cents = Decimal(repr(float(r.amount))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        by_card[r.cc_num].append((r.trans_time, cents, r.tid))
+        at = r.trans_time.replace(microsecond=r.trans_time.microsecond - r.trans_time.microsecond % 1000)
+        by_card[r.cc_num].append((at, cents, r.tid))  # the wire carries milliseconds: that is the time
     out: dict[str, tuple[int, float, float]] = {}
     for items in by_card.values():
         items.sort(key=lambda x: x[0])
