@@ -79,7 +79,8 @@ def test_up_status_noop_down(tmp_path: Path) -> None:
 
         down = _run(env, "down")
         assert down.returncode == 0, down.stderr
-        assert "stopped fraud-scorer, agg-writer, dynamodb, kafka" in down.stdout
+        # the stream clock is a stack service next to Kafka: down stops it before the engines
+        assert "stopped fraud-scorer, agg-writer, clock, dynamodb, kafka" in down.stdout
         assert not any(_alive(pid) for pid in pids)
         assert not any(is_listening("127.0.0.1", port) for port in ports)
         assert (tmp_path / "state" / "kafka" / "data" / "transactions-0").is_dir()  # data kept for the next up
