@@ -30,7 +30,7 @@ from typing import Any
 from fraudstream.kafka_clients import consumer_config, ensure_topics, producer_config
 from fraudstream.settings import Settings
 from fraudstream.streaming import testkit
-from fraudstream.streaming.submit import job_config, stop_job, submit_job
+from fraudstream.streaming.submit import stop_job, submit_job
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -135,12 +135,11 @@ class AggWatcher(threading.Thread):
 
 
 def bench_throughput(settings: Settings, parallelism: int, n: int) -> dict[str, Any]:
-    run = fresh_topics(settings, f"p{parallelism}", flink_idle_timeout_ms=300_000, flink_checkpoint_interval_ms=2_000)
+    run = fresh_topics(settings, f"p{parallelism}", flink_checkpoint_interval_ms=2_000)
     start = datetime(2020, 1, 1, tzinfo=UTC)
     rows = backlog_rows(n, start, card_numbers(5000))
     encoded = [(r.cc_num.encode(), r.encode()) for r in rows]  # encode first: the producer must outrun the job
     submit_job(run, parallelism=parallelism)
-    testkit.prime(run, job_config(run).group_id, start - timedelta(hours=1))  # see testkit.prime
     watcher = AggWatcher(run)
     watcher.start()
     t_submit = time.time()

@@ -38,29 +38,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_scorer import tiny_model
 
 from fraudstream.settings import Settings, get_settings
+from fraudstream.streaming.testkit import end_offsets
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HOPS = ("kafka_in", "flink", "scorer", "predictions_out", "read_back")
 
 
 # ---------------------------------------------------------------------------------------- setup
-def small_model(model_dir: Path) -> None:
-    """A small real XGBoost model on the anchor inputs, when no registry is given."""
-    import xgboost as xgb
-
-    from fraudstream import features as F
-    from fraudstream.model.registry import save_model
-
-    rng = np.random.default_rng(7)
-    x = rng.gamma(2.0, 2.0, size=(5000, 4))
-    y = ((x[:, 3] > 4) | (x[:, 0] > 9)).astype(int)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 4}, xgb.DMatrix(x, label=y), 50)
-    save_model(model_dir, booster, feature_set="anchor", feature_names=list(F.model_input_names("anchor")),
-               threshold=0.5, threshold_rule="bench", training_window={}, data_hash="bench")  # fmt: skip
-
-
 def start_pipeline(settings: Settings) -> list[str]:
     """Stack (with clock), job, endpoint and handler runners; returns what this call started."""
     from fraudstream.demo.services import HANDLERS, endpoint_process, handler_process
@@ -100,17 +87,6 @@ def seed_cards(settings: Settings, n: int, rng: random.Random) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- Kafka
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}"})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
-
-
 def read_from(settings: Settings, topic: str, start: dict[int, int], wanted: set[str]) -> dict[str, tuple[int, dict]]:
     """tid → (broker timestamp ms, value) of the first record of each wanted tid after ``start``."""
     from confluent_kafka import Consumer, TopicPartition
@@ -337,7 +313,7 @@ def main() -> None:
     model_dir = args.model_dir
     if model_dir is None and not (get_settings().model_dir / "latest").exists():
         model_dir = Path(tempfile.mkdtemp(prefix="bench-latency-models-"))
-        small_model(model_dir)
+        tiny_model(model_dir)
     settings = get_settings() if model_dir is None else get_settings().model_copy(update={"model_dir": model_dir})
     t = time.monotonic()
     started = start_pipeline(settings)

@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from bench_latency import RESULTS, run_rate, seed_cards, small_model, start_pipeline
+from bench_latency import RESULTS, run_rate, seed_cards, start_pipeline
+from bench_scorer import tiny_model
 
 from fraudstream.settings import get_settings
 
@@ -55,7 +56,7 @@ def main() -> None:
     settings = get_settings()
     if not (settings.model_dir / "latest").exists():
         model_dir = Path(tempfile.mkdtemp(prefix="bench-recovery-models-"))
-        small_model(model_dir)
+        tiny_model(model_dir)
         settings = settings.model_copy(update={"model_dir": model_dir})
     start_pipeline(settings)
     rng = random.Random()  # fresh cards every run (an earlier run's transactions would be in their windows)
@@ -143,8 +144,12 @@ def main() -> None:
         "missing": n - len(got),
         "features_differ_from_offline": len(wrong),
         "differ_examples": [
-            {"tid": t, "got": [got[t][0][k] for k in ("num_trans_last_10m", "avg_amt_last_10m", "max_amt_last_10m")],
-             "expected": list(expected[t])} for t in wrong[:3]
+            {
+                "tid": t,
+                "got": [got[t][0][k] for k in ("num_trans_last_10m", "avg_amt_last_10m", "max_amt_last_10m")],
+                "expected": list(expected[t]),
+            }
+            for t in wrong[:3]
         ],  # fmt: skip
         "recovery_s": round(first_after - kill, 2),
         "backlog_drained_s_after_kill": round(recovered_at - kill, 2),

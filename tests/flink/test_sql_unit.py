@@ -72,12 +72,6 @@ def test_source_ddl_has_arrival_watermark_group_offsets_and_metadata():
     assert "'topic' = 'tx'" in ddl and "'value.format' = 'raw'" in ddl
 
 
-def test_watermark_interval_rejects_negative():
-    assert sql.watermark_interval(0) == "INTERVAL '0.000' SECOND"
-    with pytest.raises(ValueError):
-        sql.watermark_interval(-1)
-
-
 def test_sinks_are_at_least_once_and_keyed():
     cfg = JobConfig(bootstrap_servers="b:1", kafka_properties="security.protocol=SSL")
     agg = sql.agg_sink_ddl(cfg)

@@ -218,8 +218,7 @@ class Stack:
                 rows.append(ServiceStatus(name, self._external_address(name), None, "external"))
         if "kafka" in selected and self.settings.clock_enabled:
             clock = clock_process(self.settings)
-            state = clock.state() if clock.running_pid() is not None or clock.pid_file.exists() else "stopped"
-            rows.append(ServiceStatus(clock.name, clock.address, clock.running_pid(), state))
+            rows.append(ServiceStatus(clock.name, clock.address, clock.running_pid(), clock.state()))
         return rows
 
     def _external_address(self, name: str) -> str:

@@ -94,13 +94,6 @@ def trans_time_expr() -> str:
     )
 
 
-def watermark_interval(delay_ms: int) -> str:
-    """``INTERVAL 's.mmm' SECOND`` for a delay in milliseconds."""
-    if delay_ms < 0:
-        raise ValueError(f"watermark delay must be >= 0 ms, got {delay_ms}")
-    return f"INTERVAL '{delay_ms // 1000}.{delay_ms % 1000:03d}' SECOND"
-
-
 ARRIVAL_TIME = "arrival_time"
 """The Kafka record's timestamp: the broker's log-append time on ``transactions`` (the topic is created
 with ``message.timestamp.type=LogAppendTime``), so it only grows within a partition. The watermark is

@@ -23,7 +23,7 @@ from fraudstream.messages import Transaction, encode
 from fraudstream.settings import Settings
 
 FLUSH_CARD = "0000000000000000"
-"""Card number of the watermark-flush records (ignore it in results)."""
+"""Card number of the flush records of ``flush_rows`` (ignore it in results)."""
 
 
 @dataclass(frozen=True)
@@ -130,22 +130,10 @@ def produce_raw(settings: Settings, values: Sequence[bytes | None], partition: i
 
 
 def flush_rows(settings: Settings, at: datetime) -> list[Tx]:
-    """One record per partition at ``at``: moves every partition's watermark past earlier rows."""
+    """One record per partition at ``at``: moves the job's arrival watermark on every partition once,
+    for a run without a stream clock (a benchmark's end of backlog)."""
     stamp = at.strftime("%Y%m%dT%H%M%S")
     return [Tx(f"flush-{stamp}-{p}", FLUSH_CARD, 1.0, at, partition=p) for p in range(settings.partitions)]
-
-
-def committed_offsets(settings: Settings, group_id: str, topic: str | None = None) -> dict[int, int]:
-    """The group's committed offset per partition (-1 when none); reads without joining the group."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    topic = topic or settings.topic_transactions
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group_id, "enable.auto.commit": False})
-    try:
-        parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        return {tp.partition: tp.offset for tp in c.committed(parts, timeout=10)}
-    finally:
-        c.close()
 
 
 def end_offsets(settings: Settings, topic: str | None = None) -> dict[int, int]:
@@ -158,35 +146,6 @@ def end_offsets(settings: Settings, topic: str | None = None) -> dict[int, int]:
         return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(settings.partitions)}
     finally:
         c.close()
-
-
-def wait_consumed(settings: Settings, group_id: str, timeout: float = 120.0) -> None:
-    """Wait until the job's group has committed (i.e. checkpointed) everything now on the topic."""
-    target = end_offsets(settings)
-    deadline = time.monotonic() + timeout
-    from confluent_kafka import KafkaException
-
-    got: dict[int, int] = {}
-    while True:
-        with contextlib.suppress(KafkaException):  # e.g. NOT_COORDINATOR while the group loads
-            got = committed_offsets(settings, group_id)
-        if got and all(got.get(p, -1) >= off for p, off in target.items()):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"group {group_id} committed {got}, topic ends at {target}")
-        time.sleep(0.5)
-
-
-def prime(settings: Settings, group_id: str, at: datetime, timeout: float = 120.0) -> None:
-    """One record per partition at ``at``, then wait until the running job has checkpointed them.
-
-    Why: Flink's Kafka reader creates a partition's watermark output when that partition's first
-    record is emitted, and the source watermark is the minimum over the outputs that exist. With a
-    backlog, a partition read later than the others would find the watermark already past its rows.
-    Once every partition has emitted a record, the minimum covers all of them.
-    """
-    produce(settings, flush_rows(settings, at))
-    wait_consumed(settings, group_id, timeout)
 
 
 def consume(

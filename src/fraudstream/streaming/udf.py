@@ -44,23 +44,23 @@ def _fingerprint() -> str:
 
 def build_jar(out: Path) -> Path:
     """Compile the sources against PyFlink's jars into ``out`` (atomically); returns ``out``."""
-    javac = shutil.which("javac") or (
-        os.environ.get("JAVA_HOME") and str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac")
-    )
-    jar_tool = shutil.which("jar") or (
-        os.environ.get("JAVA_HOME") and str(Path(os.environ["JAVA_HOME"]) / "bin" / "jar")
-    )
-    if not javac or not Path(javac).exists() or not jar_tool:
+    from fraudstream.stack.jars import java_executable
+
+    bin_dir = Path(java_executable()).resolve().parent  # the JDK the stack runs its engines with
+    javac, jar_tool = bin_dir / "javac", bin_dir / "jar"
+    if not javac.exists() or not jar_tool.exists():
         raise StackError("javac not found: the cc-agg job's Java function needs a JDK 17+ (not only a JRE)")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fraudstream-udf-") as tmp:
         classes = Path(tmp) / "classes"
-        cmd = [javac, "-nowarn", "--release", "17", "-cp", f"{flink_lib_dir()}/*", "-d", str(classes)]
+        cmd = [str(javac), "-nowarn", "--release", "17", "-cp", f"{flink_lib_dir()}/*", "-d", str(classes)]
         proc = subprocess.run([*cmd, *map(str, SOURCES)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise StackError(f"compiling the Flink function failed:\n{proc.stderr[-3000:]}")
         staged = Path(tmp) / out.name
-        proc = subprocess.run([jar_tool, "cf", str(staged), "-C", str(classes), "."], capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(jar_tool), "cf", str(staged), "-C", str(classes), "."], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             raise StackError(f"packaging the Flink function failed:\n{proc.stderr[-3000:]}")
         shutil.move(str(staged), out)
