@@ -5,7 +5,13 @@
 # (a registry copy with `latest`, or one version directory with metadata.json + model.ubj) and
 # probes GET /ping and POST /invocations on port 8080. Only the serving dependencies are installed, from a
 # hash-checked lock. The endpoint runs with network isolation: nothing here may need the network at run time.
-FROM python:3.11-slim
+# Behind a TLS-intercepting proxy, pass its CA bundle as a build secret (nothing of it stays in the
+# image):  docker build --secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt ...
+#
+# Base image pinned by digest; the tag is python:3.11-slim-bookworm. PYTHON_IMAGE lets the offline
+# compose test (tests/compose/offline/) substitute a local stand-in.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -22,7 +28,9 @@ RUN apt-get update \
 WORKDIR /opt/program
 # Exact versions with hashes (infra/docker/serving.lock.txt, from infra/docker/serving.in), wheels only.
 COPY infra/docker/serving.lock.txt /tmp/serving.lock.txt
-RUN pip install --no-cache-dir --require-hashes --only-binary=:all: -r /tmp/serving.lock.txt \
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
+    && pip install --no-cache-dir --require-hashes --only-binary=:all: -r /tmp/serving.lock.txt \
     && rm /tmp/serving.lock.txt
 # The package runs from source (no build step, so no unpinned build tools in the image).
 COPY src ./src

@@ -9,9 +9,17 @@
 # compiled here against the image's own Flink jars.
 #
 # Build from the repository root:  docker build -f infra/docker/flink.Dockerfile -t fraudstream/runtime:dev .
-FROM python:3.11-slim-bookworm
+# Behind a TLS-intercepting proxy, pass its CA bundle as a build secret (nothing of it stays in the
+# image):  docker build --secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt ...
+#
+# Base image pinned by digest; the tag is python:3.11-slim-bookworm (the same base as ../../Dockerfile).
+# PYTHON_IMAGE lets the offline compose test (tests/compose/offline/) substitute a local stand-in.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
+FROM ${PYTHON_IMAGE}
 
 ARG FLINK_KAFKA_CONNECTOR_VERSION=5.0.0-2.2
+# sha256 of flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar (the same jar infra/jvm/pom.xml fetches)
+ARG FLINK_KAFKA_CONNECTOR_SHA256=5605c691d11a501382c383fecba37a7a552467da5ab7ba904ef5d6f3d62c5616
 ARG MAVEN_CENTRAL=https://repo1.maven.org/maven2
 
 RUN apt-get update \
@@ -22,7 +30,9 @@ WORKDIR /app
 # Exact versions with hashes: the build tools first (infra/docker/build-tools.lock.txt), then every
 # runtime dependency (infra/docker/runtime.lock.txt, compiled from pyproject.toml) built with them.
 COPY infra/docker/build-tools.lock.txt infra/docker/runtime.lock.txt /tmp/locks/
-RUN pip install --no-cache-dir --require-hashes -r /tmp/locks/build-tools.lock.txt \
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
+ && pip install --no-cache-dir --require-hashes -r /tmp/locks/build-tools.lock.txt \
  && pip install --no-cache-dir --require-hashes --no-build-isolation -r /tmp/locks/runtime.lock.txt \
  && rm -rf /tmp/locks
 COPY pyproject.toml README.md ./
@@ -33,9 +43,13 @@ COPY flink_jobs ./flink_jobs
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
 
 # The PyFlink wheel carries a full Flink distribution (bin/, lib/, conf/): add the Kafka SQL connector to lib/.
-RUN FLINK_HOME="$(python -c 'import os, pyflink; print(os.path.dirname(pyflink.__file__))')" \
- && curl -fsSL -o "$FLINK_HOME/lib/flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar" \
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export CURL_CA_BUNDLE=/run/secrets/ca_bundle; fi \
+ && FLINK_HOME="$(python -c 'import os, pyflink; print(os.path.dirname(pyflink.__file__))')" \
+ && jar="$FLINK_HOME/lib/flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar" \
+ && curl -fsSL -o "$jar" \
       "${MAVEN_CENTRAL}/org/apache/flink/flink-sql-connector-kafka/${FLINK_KAFKA_CONNECTOR_VERSION}/flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar" \
+ && echo "${FLINK_KAFKA_CONNECTOR_SHA256}  $jar" | sha256sum -c - \
  && mkdir -p "$FLINK_HOME/log" \
  && chown -R 1000:1000 "$FLINK_HOME/log" "$FLINK_HOME/conf" \
  && ln -s "$FLINK_HOME" /opt/flink
@@ -56,6 +70,9 @@ ENV FLINK_HOME=/opt/flink \
     FRAUDSTREAM_KAFKA_CONNECTOR_JAR=/opt/flink/lib/flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar \
     FRAUDSTREAM_FLINK_UDF_JAR=/opt/fraudstream/fraudstream-flink-udf.jar \
     PYTHONUNBUFFERED=1
-# checkov:skip=CKV_DOCKER_2: one image runs many roles (JobManager, TaskManager, one-shot CLI jobs); docker-compose.yml declares each service's healthcheck.
+# One image, many roles: the check asks the entrypoint, which probes what the role serves (the
+# JobManager's REST API, the TaskManager's registration) and passes for one-shot CLI roles.
+# docker-compose.yml sets a stricter check per service.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 CMD ["flink-entrypoint.sh", "healthcheck"]
 ENTRYPOINT ["flink-entrypoint.sh"]
 CMD ["fraudstream", "--help"]
