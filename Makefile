@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 JVM    := infra/jvm
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo lint format stack-up stack-down bench clean help
+.PHONY: setup test test-fast demo lint format stack-up stack-down bench clean help compose-test
 
 help:
 	@echo "make setup   - create .venv, install the project, fetch the JVM engines with Maven"
@@ -15,6 +15,7 @@ help:
 	@echo "make demo    - setup, then the end-to-end demo on the local stack"
 	@echo "make lint    - ruff"
 	@echo "make bench   - run the benchmark scripts (writes benchmarks/results/*.json)"
+	@echo "make compose-test - build the images and run docker-compose.yml end to end, offline (root)"
 
 setup: $(VENV)/.installed $(JVM)/lib/.fetched
 
@@ -51,6 +52,10 @@ stack-down:
 
 bench: setup
 	bash benchmarks/run_all.sh
+
+# By hand, before a submission that touches a Dockerfile, docker-compose.yml or the settings (not in .ci/run: README).
+compose-test: setup
+	bash tests/compose/offline/compose_test.sh
 
 clean:
 	-$(BIN)/fraudstream stack down

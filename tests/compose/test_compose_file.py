@@ -144,11 +144,12 @@ def test_flink_roles_are_handled_by_the_entrypoint(services: dict[str, Any]) -> 
     assert services["flink-taskmanager"]["command"] == ["taskmanager"]
 
 
-def test_host_ports_are_unique_and_match_the_defaults(services: dict[str, Any]) -> None:
+def test_host_ports_are_unique_loopback_and_match_the_defaults(services: dict[str, Any]) -> None:
     host_ports: dict[int, str] = {}
     for name, service in services.items():
         for mapping in service.get("ports", []):
-            host, _, container = str(mapping).rpartition(":")
+            address, host, container = str(mapping).rsplit(":", 2)
+            assert address == "${FRAUDSTREAM_PUBLISH_ADDRESS:-127.0.0.1}", f"{name} publishes {mapping} beyond loopback"
             assert int(host) not in host_ports, f"{name} and {host_ports.get(int(host))} both publish {host}"
             host_ports[int(host)] = name
             assert host == container
