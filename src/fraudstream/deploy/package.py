@@ -256,6 +256,7 @@ def build_model_tarball(out_dir: Path, model_dir: str | Path, version: str = "la
         for file in sorted(p for p in version_dir.rglob("*") if p.is_file()):
             info = tar.gettarinfo(str(file), arcname=file.relative_to(version_dir).as_posix())
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            info.mode = 0o644  # not the local mode: the endpoint's non-root user must read a 0600 model.ubj
             with file.open("rb") as fh:
                 tar.addfile(info, fh)
     facts = {k: str(meta.get(k, "")) for k in ("version", "feature_set", "threshold")}
