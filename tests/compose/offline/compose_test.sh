@@ -15,6 +15,7 @@ HERE="$ROOT/tests/compose/offline"
 WORK="${COMPOSE_TEST_WORK:-/tmp/fraudstream-compose-test}"
 CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 PYTHON_STANDIN=local/python:3.11-slim-bookworm
+export OFFLINE_HOSTNAME="$(hostname)"
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-fraudstream-offline}"
 # Small data: the size of the test suite's fixture (300 cards, 80,000 transactions, 45 days, 1% fraud).
 export DEMO_CARDS="${DEMO_CARDS:-300}" DEMO_TRANSACTIONS="${DEMO_TRANSACTIONS:-80000}" \
@@ -33,7 +34,7 @@ cleanup() {
     if ((rc != 0)); then
       step "failed (exit $rc): state and last logs"
       compose ps -a || true
-      compose logs --no-color --tail 40 > "$WORK/compose-logs.txt" 2>&1 || true
+      compose logs --no-color --tail 300 > "$WORK/compose-logs.txt" 2>&1 || true
       echo "logs of every service: $WORK/compose-logs.txt"
     fi
     step "docker compose down -v"
