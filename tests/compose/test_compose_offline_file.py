@@ -44,7 +44,7 @@ def test_every_service_is_overridden_for_the_host_network(base: dict[str, Any], 
         assert service["network_mode"] == "host", name
         assert service["pull_policy"] == "never", name
         assert service["ports"] == [], name
-        hosts = dict(h.split(":") for h in service["extra_hosts"])
+        hosts = dict(h.rsplit(":", 1) for h in service["extra_hosts"])
         assert hosts.pop("${OFFLINE_HOSTNAME:-localhost}") == "127.0.0.1", name
         assert hosts == dict.fromkeys(("kafka", "localstack", "flink-jobmanager", "endpoint"), "127.0.0.1"), name
 
