@@ -18,7 +18,9 @@ It also measures the backlog rate through the job (a burst of time-sorted old tr
 their cc-agg records are all out), and the two sub-steps of the scorer hop on their own (a store
 read of a batch's cards, one endpoint call). Uses the stack of the current settings (``stack up``
 is idempotent and starts the clock); starts the job, the endpoint (serving ``--model-dir`` or a small
-model trained here) and both handler runners when they are not running.
+model trained here) and both handler runners when they are not running. For each rate it also
+reports the CPU each process used while sending (in cores; the box has ``os.cpu_count()``), and the
+machine's load average before the rate: figures from a loaded box say so.
 Writes ``benchmarks/results/latency.json`` and ``latency.png``.
 
     .venv/bin/python benchmarks/bench_latency.py [--rates 20,1000,3000] [--seconds 30] [--cards 2000]
@@ -118,6 +120,59 @@ def read_from(settings: Settings, topic: str, start: dict[int, int], wanted: set
     return out
 
 
+# ---------------------------------------------------------------------------------------- CPU
+def pipeline_pids(settings: Settings) -> dict[str, int]:
+    """The pid of every pipeline process (engines, clock, endpoint, handlers) and this benchmark."""
+    from fraudstream.demo.services import demo_processes
+    from fraudstream.stack.clock import clock_process
+    from fraudstream.stack.manager import ENGINES
+
+    procs = [p for engine in ENGINES.values() for p in engine.processes(settings)]
+    procs += [clock_process(settings), *demo_processes(settings)]
+    pids = {p.name: pid for p in procs if (pid := p.running_pid())}
+    pids["benchmark"] = os.getpid()
+    return pids
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of ``pid`` and all its descendants, in clock ticks (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        todo.extend(children.get(p, []))
+    return total
+
+
+class CpuMeter:
+    """CPU used by each pipeline process over an interval, in cores (1.0 = one core busy throughout):
+    on a 2-core box this is where the latency budget goes."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.hz = os.sysconf("SC_CLK_TCK")
+        self.t0 = time.monotonic()
+        self.start = {name: _cpu_ticks(pid) for name, pid in pids.items()}
+
+    def cores(self) -> dict[str, float]:
+        elapsed = max(1e-9, time.monotonic() - self.t0)
+        used = {name: (_cpu_ticks(pid) - self.start[name]) / self.hz / elapsed for name, pid in self.pids.items()}
+        used["all"] = sum(used.values())
+        return {k: round(v, 2) for k, v in used.items()}
+
+
 # ---------------------------------------------------------------------------------------- one rate
 def run_rate(
     settings: Settings,
@@ -128,9 +183,7 @@ def run_rate(
     card_order: list[str] | None = None,
 ) -> dict[str, Any]:
     """``rate`` tx/s for ``seconds`` on random cards of ``cards`` (or exactly ``card_order``, in order)."""
-    from confluent_kafka import Producer
-
-    from fraudstream.kafka_clients import producer_config
+    from fraudstream.kafka_clients import connected_producer
     from fraudstream.messages import Transaction, encode, parse_time
     from fraudstream.replay.runner import PredictionCollector
 
@@ -140,9 +193,10 @@ def run_rate(
     starts = {t: end_offsets(settings, t) for t in (settings.topic_transactions, settings.topic_agg,
                                                      settings.topic_predictions)}  # fmt: skip
     collector = PredictionCollector(settings, tids).start()
-    producer = Producer(producer_config(settings, **{"linger.ms": 0}))
+    producer = connected_producer(settings, **{"linger.ms": 0})
     sent_at: dict[str, float] = {}
     sent_rows: list[tuple[str, str, float, datetime]] = []
+    meter = CpuMeter(pipeline_pids(settings))
     t0 = time.monotonic()
     for i, tid in enumerate(tids):
         due = t0 + i / rate
@@ -160,6 +214,7 @@ def run_rate(
                 producer.poll(0.01)
         producer.poll(0)
     send_s = time.monotonic() - t0
+    cpu = meter.cores()
     producer.flush(30)
     deadline = time.monotonic() + 60
     while not collector.complete() and time.monotonic() < deadline:
@@ -196,6 +251,7 @@ def run_rate(
         "drain_after_last_send_s": round(drain_s, 2),
         "e2e_ms": {"p50": _r(np.percentile(arr, 50)), "p99": _r(np.percentile(arr, 99)), "max": _r(arr.max())},
         "hops_ms": {h: _stats(v) for h, v in hops.items()},
+        "cpu_cores_while_sending": cpu,
         "sent_rows": sent_rows,  # (tid, cc_num, amount, trans_time): for an offline recomputation
     }
 

@@ -45,9 +45,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "recovery.json")
     args = parser.parse_args()
 
-    from confluent_kafka import Producer
-
-    from fraudstream.kafka_clients import producer_config
+    from fraudstream.kafka_clients import connected_producer
     from fraudstream.messages import Transaction, encode
     from fraudstream.replay.runner import PredictionCollector
     from fraudstream.stack import flink as flink_stack
@@ -70,7 +68,7 @@ def main() -> None:
     rows: list[Tx] = []
     sent_at: dict[str, float] = {}
     collector = PredictionCollector(settings, [f"rc-{run}-{i:07d}" for i in range(n)]).start()
-    producer = Producer(producer_config(settings, **{"linger.ms": 0}))
+    producer = connected_producer(settings, **{"linger.ms": 0})
     events: dict[str, float] = {}
 
     def fault() -> None:

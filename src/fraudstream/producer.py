@@ -284,9 +284,7 @@ class _Run:
 
 def make_producer(settings: Settings, tracker: DeliveryTracker) -> Any:
     """An idempotent, throughput-tuned producer whose failed deliveries go to ``tracker``."""
-    from confluent_kafka import Producer
-
-    from fraudstream.kafka_clients import ensure_topics, producer_config
+    from fraudstream.kafka_clients import connected_producer, ensure_topics
 
     try:
         ensure_topics(
@@ -296,7 +294,7 @@ def make_producer(settings: Settings, tracker: DeliveryTracker) -> Any:
         )
     except Exception as exc:  # unreachable broker: say so now rather than after message.timeout.ms
         raise ConnectionError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
-    return Producer(producer_config(settings, **THROUGHPUT_CONFIG, on_delivery=tracker))
+    return connected_producer(settings, **THROUGHPUT_CONFIG, on_delivery=tracker)
 
 
 def prefetch(batches: Iterator[EncodedBatch], depth: int = 2) -> Iterator[EncodedBatch]:

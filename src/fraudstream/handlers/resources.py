@@ -49,11 +49,10 @@ class HandlerResources:
     @property
     def producer(self) -> Any:
         if self._producer is None:
-            from confluent_kafka import Producer
+            from fraudstream.kafka_clients import connected_producer
 
-            from fraudstream.kafka_clients import producer_config
-
-            self._producer = Producer(producer_config(self.settings))
+            # no batching delay: predictions are on the verdict path (the handler flushes per batch)
+            self._producer = connected_producer(self.settings, **{"linger.ms": 0})
         return self._producer
 
     @property

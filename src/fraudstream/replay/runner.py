@@ -229,14 +229,12 @@ def run_plan(
 
     A stream clock runs in-process for the replay when no clock is beating already.
     """
-    from confluent_kafka import Producer
-
-    from fraudstream.kafka_clients import producer_config
+    from fraudstream.kafka_clients import connected_producer
     from fraudstream.messages import Transaction, encode
 
     outcomes = [Outcome(t) for t in plan.transactions]
     collector = PredictionCollector(settings, (t.tid for t in plan.transactions)).start()
-    producer = Producer(producer_config(settings, **{"linger.ms": 0}))
+    producer = connected_producer(settings, **{"linger.ms": 0})
     stats = RunStats(started_at=time.time())
     clock = clock_for_run(settings, clock_interval_ms)
     try:

@@ -84,13 +84,11 @@ class StreamClock:
     @property
     def producer(self) -> Any:
         if self._producer is None:
-            from confluent_kafka import Producer
-
-            from fraudstream.kafka_clients import producer_config
+            from fraudstream.kafka_clients import connected_producer
 
             # no batching delay: a heartbeat is worth something only when it arrives now
             overrides = {"linger.ms": 0, "compression.type": "none", **self._producer_overrides}
-            self._producer = Producer(producer_config(self.settings, **overrides))
+            self._producer = connected_producer(self.settings, **overrides)
         return self._producer
 
     def partitions(self) -> list[int]:

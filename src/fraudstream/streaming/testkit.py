@@ -102,11 +102,9 @@ def running_job(run: Settings, clock_interval_ms: int = 20) -> Any:
 
 
 def producer(settings: Settings) -> Any:
-    from confluent_kafka import Producer
+    from fraudstream.kafka_clients import connected_producer
 
-    from fraudstream.kafka_clients import producer_config
-
-    return Producer(producer_config(settings, **{"linger.ms": 20}))
+    return connected_producer(settings, **{"linger.ms": 20})
 
 
 def produce(settings: Settings, rows: Sequence[Tx], topic: str | None = None) -> None:
