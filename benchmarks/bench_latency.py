@@ -362,7 +362,10 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=2000)
     parser.add_argument("--backlog", type=int, default=50_000, help="backlog size (0 = skip)")
     parser.add_argument("--model-dir", type=Path, default=None, help="registry to serve (default: a small model)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latency.json")
+    parser.add_argument("--handler-profile", default=None,
+                        help="batching profile of the handler runners (default: the settings'; e.g. lambda); "
+                             "running handlers are restarted under it")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=None, help="default: results/latency[_PROFILE].json")
     args = parser.parse_args()
 
     rng = random.Random()  # fresh cards every run: a card's history from an earlier run would make rows late
@@ -371,6 +374,15 @@ def main() -> None:
         model_dir = Path(tempfile.mkdtemp(prefix="bench-latency-models-"))
         tiny_model(model_dir)
     settings = get_settings() if model_dir is None else get_settings().model_copy(update={"model_dir": model_dir})
+    if args.handler_profile and args.handler_profile != settings.handler_profile:
+        from fraudstream.demo.services import HANDLERS, handler_process
+
+        settings = settings.model_copy(update={"handler_profile": args.handler_profile})
+        for name in HANDLERS:  # running under another profile: restart them under this one
+            handler_process(settings, name).stop()
+    if args.out is None:
+        suffix = "" if settings.handler_profile == "low-latency" else f"_{settings.handler_profile}"
+        args.out = RESULTS / f"latency{suffix}.json"
     t = time.monotonic()
     started = start_pipeline(settings)
     print(f"pipeline ready in {time.monotonic() - t:.1f}s (started: {', '.join(started) or 'nothing'})")
