@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     clock_enabled: bool = True
     """``stack up`` starts the clock when Kafka is part of the stack."""
 
+    # --- the lake (offline store; fraudstream.lake): Parquet by UTC day, local directory or s3://bucket/prefix
+    lake_dir: str = "data/lake"
+    lake_flush_records: int = 50_000
+    """The archiver writes its buffered records (one file per topic and day) at this many records..."""
+    lake_flush_interval_s: float = 10.0
+    """...or when the oldest buffered record has waited this long; offsets are committed after the write."""
+
     # --- handler runners (the local stand-in for Lambda's event source mapping)
     handler_profile: str = "low-latency"
     """``low-latency`` (process what has arrived at once) or ``lambda`` (Lambda's defaults: batches of

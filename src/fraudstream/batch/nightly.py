@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
-from fraudstream.batch.io import read_transactions
+from fraudstream.batch.source import load_transactions, nightly_days, source_name
 from fraudstream.batch.summary import timed, write_summary
 from fraudstream.batch.weekly_features import as_day, expired_cards, weekly_features, weekly_features_for_days
 from fraudstream.featurestore.groups import BATCH_GROUP
@@ -107,17 +107,21 @@ def _summary_path(settings: Settings | None, name: str) -> Path:
 
 def run_nightly(
     spark: SparkSession,
-    input_path: str,
+    input_path: str | None,
     as_of: date | datetime | str,
     settings: Settings | None = None,
     store: Any = None,
 ) -> dict[str, Any]:
-    """Compute the 1-week features for ``as_of`` (a UTC day) and load them; returns the summary."""
+    """Compute the 1-week features for ``as_of`` (a UTC day) and load them; returns the summary.
+
+    ``input_path`` None reads the lake (only the 8 days the run needs).
+    """
     day = as_day(as_of)
-    summary: dict[str, Any] = {"command": "nightly", "input": str(input_path), "as_of": as_of_text(day)}
+    source = source_name(input_path, settings)
+    summary: dict[str, Any] = {"command": "nightly", "input": source, "as_of": as_of_text(day)}
     with timed(summary):
         started = time.perf_counter()
-        tx = read_transactions(spark, input_path)
+        tx = load_transactions(spark, input_path, settings, *nightly_days(day))
         features_df: DataFrame = weekly_features(tx, day)
         records = to_records((row.asDict() for row in features_df.toLocalIterator()), as_of=day)
         summary["cards"] = len(records)
@@ -137,7 +141,7 @@ def run_nightly(
 
 def run_backfill(
     spark: SparkSession,
-    input_path: str,
+    input_path: str | None,
     from_date: date | str,
     to_date: date | str,
     settings: Settings | None = None,
@@ -156,10 +160,16 @@ def run_backfill(
     first, last = as_day(from_date), as_day(to_date)
     if first > last:
         raise ValueError(f"--from {first} is after --to {last}")
-    summary: dict[str, Any] = {"command": "backfill", "input": str(input_path), "from": str(first), "to": str(last)}
+    summary: dict[str, Any] = {
+        "command": "backfill",
+        "input": source_name(input_path, settings),
+        "from": str(first),
+        "to": str(last),
+    }
     with timed(summary):
         # From the day before ``first``: a card last written by that run expires on ``first``.
-        runs = weekly_features_for_days(read_transactions(spark, input_path), first - timedelta(days=1), last).cache()
+        tx = load_transactions(spark, input_path, settings)
+        runs = weekly_features_for_days(tx, first - timedelta(days=1), last).cache()
         try:
             per_day = {
                 str(r["as_of"]): int(r["cards"])

@@ -14,10 +14,12 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
-from fraudstream.batch.io import LABEL_COLUMN, read_transactions
+from fraudstream.batch.io import LABEL_COLUMN
+from fraudstream.batch.source import load_transactions, source_name
 from fraudstream.batch.stream_features import add_stream_features
 from fraudstream.batch.summary import SUMMARY_FILE, timed, write_summary
 from fraudstream.batch.weekly_features import add_weekly_features, as_day
+from fraudstream.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,23 +128,24 @@ def _output_stats(spark: SparkSession, out_dir: str, first: date | None, last: d
 
 def build_training_set(
     spark: SparkSession,
-    input_path: str,
+    input_path: str | None,
     out_dir: str,
     from_date: date | str | None = None,
     to_date: date | str | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Compute and write the training set of days [from_date, to_date]; returns the run summary."""
     first = as_day(from_date) if from_date is not None else None
     last = as_day(to_date) if to_date is not None else None
     summary: dict[str, Any] = {
         "command": "training-set",
-        "input": str(input_path),
+        "input": source_name(input_path, settings),
         "output": str(out_dir),
         "from": first.isoformat() if first else None,
         "to": last.isoformat() if last else None,
     }
     with timed(summary):
-        tx = read_transactions(spark, input_path)
+        tx = load_transactions(spark, input_path, settings)
         summary["rows_in"] = tx.count()
         rows = training_frame(tx, first, last)
         summary["columns"] = rows.columns

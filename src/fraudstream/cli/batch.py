@@ -13,6 +13,10 @@ batch_app = typer.Typer(
 )
 
 DAY_FORMATS = ["%Y-%m-%d"]
+INPUT_HELP = (
+    "Transactions file or directory (Parquet or CSV; local, s3://, s3a://) for backfills and your own data;"
+    " default: the lake ($FRAUDSTREAM_LAKE_DIR, what the stream archived)."
+)
 MASTER_HELP = "Spark master URL (default: $FRAUDSTREAM_SPARK_MASTER or local[*]); e.g. spark://host:7077, yarn."
 
 
@@ -54,7 +58,7 @@ def _run(job, *args: Any, master: str | None, spinner: str | None = None) -> dic
 
 @batch_app.command("nightly")
 def nightly_command(
-    input_path: str = typer.Option(..., "--input", "-i", help="Transactions (Parquet or CSV; local, s3://, s3a://)."),
+    input_path: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     as_of: datetime = typer.Option(..., "--as-of", formats=DAY_FORMATS, help="UTC day; the week is [as_of-7d, as_of)."),
     master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
 ) -> None:
@@ -68,7 +72,7 @@ def nightly_command(
 
 @batch_app.command("training-set")
 def training_set_command(
-    input_path: str = typer.Option(..., "--input", "-i", help="Transactions (Parquet or CSV; local, s3://, s3a://)."),
+    input_path: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     out: str = typer.Option(..., "--out", "-o", help="Output directory (Parquet partitioned by dt=YYYY-MM-DD)."),
     from_date: datetime | None = typer.Option(None, "--from", formats=DAY_FORMATS, help="First UTC day (inclusive)."),
     to_date: datetime | None = typer.Option(None, "--to", formats=DAY_FORMATS, help="Last UTC day (inclusive)."),
@@ -76,6 +80,7 @@ def training_set_command(
 ) -> None:
     """Write the point-in-time training set: 10-minute + as-served 1-week features + model inputs."""
     from fraudstream.batch.training_set import build_training_set
+    from fraudstream.settings import get_settings
 
     summary = _run(
         build_training_set,
@@ -83,6 +88,7 @@ def training_set_command(
         out,
         from_date.date() if from_date else None,
         to_date.date() if to_date else None,
+        get_settings(),
         master=master,
         spinner="computing the training set",
     )
@@ -91,7 +97,7 @@ def training_set_command(
 
 @batch_app.command("backfill")
 def backfill_command(
-    input_path: str = typer.Option(..., "--input", "-i", help="Transactions (Parquet or CSV; local, s3://, s3a://)."),
+    input_path: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     from_date: datetime = typer.Option(..., "--from", formats=DAY_FORMATS, help="First nightly run (UTC day)."),
     to_date: datetime = typer.Option(..., "--to", formats=DAY_FORMATS, help="Last nightly run (UTC day)."),
     master: str | None = typer.Option(None, "--master", help=MASTER_HELP),

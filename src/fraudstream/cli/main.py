@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "featurestore",
     "handlers",
     "batch",
+    "lake",
     "train",
     "serve",
     "replay",
