@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "serve",
     "replay",
     "demo",
+    "monitor",
     "deploy",
 )
 

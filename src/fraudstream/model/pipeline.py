@@ -22,6 +22,7 @@ from fraudstream.model.dataset import (
 )
 from fraudstream.model.evaluation import evaluate, plot_pr_curve, report_table
 from fraudstream.model.metrics import average_precision, roc_auc
+from fraudstream.model.reference import REFERENCE_KEY, reference_distribution
 from fraudstream.model.threshold import choose_threshold
 from fraudstream.model.training import TrainingConfig, predict, train_booster
 
@@ -128,7 +129,11 @@ def train_one(
             metrics=metrics,
             report=report,
             pr_curve=png,
-            extra={"training_config": config.to_dict(), "scale_pos_weight": trained.scale_pos_weight},
+            extra={
+                "training_config": config.to_dict(),
+                "scale_pos_weight": trained.scale_pos_weight,
+                REFERENCE_KEY: reference_distribution(x_train, names),
+            },
             make_latest=make_latest,
         )
     report["version"] = meta.version

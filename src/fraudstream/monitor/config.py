@@ -1,0 +1,30 @@
+"""The monitor's own settings (env prefix ``FRAUDSTREAM_MONITOR_``): port, store file, retention.
+
+Kept apart from the shared :class:`~fraudstream.settings.Settings` (addresses and topic names come
+from there) so the monitor's knobs live with the monitor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8090
+
+
+class MonitorSettings(BaseSettings):
+    """Where the monitor listens and keeps its store, and how long it keeps rows."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_MONITOR_")
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    db_path: Path | None = None
+    """SQLite file; default ``<state_dir>/monitor/monitor.sqlite``."""
+    retention_hours: float = 48.0
+    group_id: str = "fraudstream-monitor"
+    refresh_s: float = 2.0
+    """How often the figures (and the Prometheus gauges) are recomputed."""
+    model_dir: Path | None = None
+    """Registry to read reference distributions from; default the shared settings' ``model_dir``."""

@@ -1,0 +1,136 @@
+"""Live figures from the store over sliding windows: throughput, latency, freshness, decisions, dead
+letters, quality (once labels arrive), drift, and per-minute series for the dashboard.
+
+Windows are on the wall clock at scoring time (``scored_at``; dead letters by ``failed_at``), so a
+replay of old transactions is counted when it is scored. End-to-end latency is ``scored_at -
+trans_time``; the 10-minute features are computed as of ``trans_time``, so their age at scoring time is
+that same span; the 1-week features' age is ``scored_at - batch_as_of`` when the prediction carries it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from fraudstream import features as F
+from fraudstream.model.metrics import average_precision
+from fraudstream.monitor.drift import drift_report
+from fraudstream.monitor.store import MonitorStore
+
+WINDOWS: dict[str, float] = {"5m": 300.0, "1h": 3600.0, "1d": 86400.0}
+DRIFT_ROWS = 5000
+"""Most recent served rows the PSI is computed on."""
+SERIES_BUCKET_S = 60.0
+SERIES_SPAN_S = 3600.0
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None}
+    arr = np.asarray(values)
+    return {k: float(np.quantile(arr, q)) for k, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
+
+
+def quality(rows: list[tuple]) -> dict[str, Any]:
+    """Precision/recall at the served threshold (the decision) and PR-AUC over labelled rows."""
+    labelled = [r for r in rows if r[8] is not None]
+    out: dict[str, Any] = {"labelled": len(labelled), "precision": None, "recall": None, "pr_auc": None}
+    if not labelled:
+        return out
+    y = np.asarray([r[8] for r in labelled], dtype=int)
+    decided = np.asarray([r[5] for r in labelled], dtype=int)
+    tp = int(((y == 1) & (decided == 1)).sum())
+    out["precision"] = tp / int(decided.sum()) if decided.sum() else None
+    out["recall"] = tp / int(y.sum()) if y.sum() else None
+    if 0 < y.sum() < len(y):
+        out["pr_auc"] = average_precision(y, np.asarray([r[4] for r in labelled]))
+    out["positives"] = int(y.sum())
+    return out
+
+
+def window_figures(rows: list[tuple], span: float) -> dict[str, Any]:
+    """The figures of one window from its joined rows (see ``MonitorStore.joined_since``)."""
+    n = len(rows)
+    latency = [r[3] - r[2] for r in rows]
+    week_age = [r[3] - r[7] for r in rows if r[7] is not None]
+    delays = [r[9] - r[2] for r in rows if r[9] is not None]
+    by_version: dict[str, list[tuple]] = defaultdict(list)
+    for r in rows:
+        by_version[r[1]].append(r)
+    return {
+        "predictions": n,
+        "throughput_per_s": n / span,
+        "latency_s": _quantiles(latency),
+        "freshness_10m_s": _quantiles(latency),
+        "freshness_1w_s": _quantiles(week_age),
+        "decision_rate": (sum(r[5] for r in rows) / n) if n else None,
+        "quality": quality(rows),
+        "label_delay_s": _quantiles(delays),
+        "by_model_version": {v: {"predictions": len(rs), "quality": quality(rs)} for v, rs in by_version.items()},
+    }
+
+
+def series(rows: list[tuple], now: float) -> list[dict[str, Any]]:
+    """Per-minute buckets over the last hour: count, latency p50/p99, flagged rate, precision/recall."""
+    buckets: dict[int, list[tuple]] = defaultdict(list)
+    for r in rows:
+        buckets[int((now - r[3]) // SERIES_BUCKET_S)].append(r)
+    out = []
+    for age in sorted(buckets, reverse=True):
+        rs = buckets[age]
+        lat = _quantiles([r[3] - r[2] for r in rs])
+        q = quality(rs)
+        out.append(
+            {
+                "t": now - age * SERIES_BUCKET_S,
+                "count": len(rs),
+                "latency_p50_s": lat["p50"],
+                "latency_p99_s": lat["p99"],
+                "flagged_rate": sum(r[5] for r in rs) / len(rs),
+                "precision": q["precision"],
+                "recall": q["recall"],
+            }
+        )
+    return out
+
+
+def drift(store: MonitorStore, references: dict[str, Any], since: float) -> dict[str, Any]:
+    records = store.records_since(since, DRIFT_ROWS)
+    if not records or not references:
+        return {}
+    columns = {
+        name: np.asarray([np.nan if rec.get(name) is None else float(rec[name]) for rec in records])
+        for name in references
+    }
+    return drift_report(references, columns)
+
+
+def snapshot(
+    store: MonitorStore, references: dict[str, Any] | None = None, now: float | None = None, flagged: int = 20
+) -> dict[str, Any]:
+    """Everything the JSON API and the Prometheus gauges show, computed once."""
+    now = time.time() if now is None else now
+    day_rows = store.joined_since(now - WINDOWS["1d"])
+    windows = {}
+    for name, span in WINDOWS.items():
+        rows = [r for r in day_rows if r[3] >= now - span]
+        windows[name] = window_figures(rows, span)
+        windows[name]["dead_letters"] = [
+            {"stage": s, "reason": reason, "count": c} for s, reason, c in store.dead_letter_counts(now - span)
+        ]
+    inputs = [*F.STREAM_FEATURES, *F.BATCH_FEATURES]
+    latest = []
+    for rec in store.latest_flagged(flagged):
+        keep = ["tid", "cc_num", "amount", "trans_time", "scored_at", "fraud_probability", "model_version"]
+        latest.append({k: rec.get(k) for k in keep} | {"features": {k: rec.get(k) for k in inputs}})
+    return {
+        "generated_at": now,
+        "windows": windows,
+        "series": series([r for r in day_rows if r[3] >= now - SERIES_SPAN_S], now),
+        "drift": drift(store, references or {}, now - WINDOWS["1h"]),
+        "latest_flagged": latest,
+        "totals": store.totals(),
+    }

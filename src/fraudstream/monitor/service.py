@@ -1,0 +1,92 @@
+"""The long-running monitor: consumer thread, a refresher that recomputes the snapshot (and the
+Prometheus gauges) every few seconds and applies retention, and the HTTP server (dashboard, JSON, /metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fraudstream.model import registry
+from fraudstream.model.reference import REFERENCE_KEY
+from fraudstream.monitor.config import MonitorSettings
+from fraudstream.monitor.consumer import MonitorConsumer
+from fraudstream.monitor.figures import snapshot
+from fraudstream.monitor.metrics import MonitorMetrics
+from fraudstream.monitor.server import MonitorHTTPServer
+from fraudstream.monitor.store import MonitorStore
+from fraudstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def store_path(settings: Settings, config: MonitorSettings) -> Path:
+    return config.db_path or Path(settings.state_dir) / "monitor" / "monitor.sqlite"
+
+
+def load_references(model_dir: Path, version: str | None) -> dict[str, Any]:
+    """The reference distributions of ``version`` (or the latest model); empty when there are none."""
+    for candidate in ([version] if version else []) + [registry.LATEST]:
+        try:
+            meta = registry.load_metadata(model_dir, candidate)
+        except (FileNotFoundError, ValueError):
+            continue
+        refs = (meta.model_extra or {}).get(REFERENCE_KEY)
+        if refs:
+            return refs
+    return {}
+
+
+class Monitor:
+    """Owns the store, the consumer, the snapshot and the HTTP server."""
+
+    def __init__(self, settings: Settings, config: MonitorSettings | None = None) -> None:
+        self.settings = settings
+        self.config = config or MonitorSettings()
+        self.model_dir = Path(self.config.model_dir or settings.model_dir)
+        self.store = MonitorStore(store_path(settings, self.config))
+        self.metrics = MonitorMetrics()
+        self.consumer = MonitorConsumer(settings, self.store, self.metrics, self.config.group_id)
+        self.snapshot: dict[str, Any] = snapshot(self.store)
+        self.server = MonitorHTTPServer((self.config.host, self.config.port), self)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def refresh(self) -> dict[str, Any]:
+        rows = self.store.query("SELECT model_version FROM predictions ORDER BY scored_at DESC LIMIT 1")
+        refs = load_references(self.model_dir, rows[0][0] if rows else None)
+        self.snapshot = snapshot(self.store, refs)
+        self.metrics.update(self.snapshot)
+        return self.snapshot
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self.config.refresh_s):
+            try:
+                self.store.enforce_retention(time.time() - self.config.retention_hours * 3600)
+                self.refresh()
+            except Exception:
+                log.exception("monitor refresh failed")
+
+    def start(self) -> None:
+        for target in (self.consumer.run, self._refresh_loop, self.server.serve_forever):
+            thread = threading.Thread(target=target, daemon=True, name=f"monitor-{target.__name__}")
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.consumer.stop()
+        self.server.shutdown()
+        for thread in self._threads:
+            thread.join(10)
+        self.server.server_close()
+        self.consumer.close()
+        self.store.close()

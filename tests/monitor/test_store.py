@@ -1,0 +1,64 @@
+"""The on-disk join: out-of-order and late labels, the latest label winning, retention, figures."""
+
+from __future__ import annotations
+
+import time
+
+from fraudstream.monitor.figures import snapshot
+from fraudstream.monitor.ingest import BatchBuilder, reason_of
+from fraudstream.monitor.store import MonitorStore
+from fraudstream.settings import Settings
+
+from .records import label, prediction, wire
+
+
+def apply(store: MonitorStore, settings: Settings, records: list[tuple[str, bytes]], start: int = 0) -> BatchBuilder:
+    builder = BatchBuilder(settings)
+    for i, (topic, value) in enumerate(records):
+        builder.add(topic, 0, start + i, value)
+    store.apply(builder.build())
+    return builder
+
+
+def test_labels_before_predictions_and_latest_label_wins(tmp_path) -> None:
+    s = Settings(state_dir=tmp_path)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    # label arrives before its prediction; a later correction (1 -> 0) arrives; an older label arrives last
+    apply(store, s, [(s.topic_labels, wire(label(1, True, 1))), (s.topic_labels, wire(label(1, False, 5)))])
+    apply(
+        store, s, [(s.topic_predictions, wire(prediction(1, 0.9))), (s.topic_predictions, wire(prediction(2, 0.1)))], 2
+    )
+    apply(store, s, [(s.topic_labels, wire(label(1, True, 2))), (s.topic_labels, wire(label(2, False, 3)))], 4)
+    rows = {r[0]: r for r in store.joined_since(0)}
+    assert rows["t1"][8] == 0  # the label with the latest labelled_at wins, not the last read
+    assert rows["t2"][8] == 0
+    snap = snapshot(store)
+    q = snap["windows"]["5m"]["quality"]
+    assert q["labelled"] == 2 and q["precision"] == 0.0 and q["recall"] is None
+    assert snap["windows"]["5m"]["decision_rate"] == 0.5
+    assert 0.03 < snap["windows"]["5m"]["latency_s"]["p50"] < 0.05
+    assert store.offsets() == {(s.topic_labels, 0): 6, (s.topic_predictions, 0): 4}
+
+
+def test_retention_drops_old_rows(tmp_path) -> None:
+    s = Settings(state_dir=tmp_path)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    apply(store, s, [(s.topic_predictions, wire(prediction(1, 0.9)))])
+    assert store.enforce_retention(time.time() - 3600) == 0
+    assert store.enforce_retention(time.time() + 1) == 1
+    assert store.totals()["predictions"] == 0
+
+
+def test_bad_records_are_rejected_with_the_reason(tmp_path) -> None:
+    s = Settings(state_dir=tmp_path)
+    builder = BatchBuilder(s)
+    builder.add(s.topic_labels, 0, 0, b'{"tid": "x"}')
+    builder.add(s.topic_predictions, 0, 1, b"not json")
+    assert [r.error.split(":")[0] for r in builder.rejected] == ["is_fraud", "<record>"]
+    assert builder.build().offsets == {(s.topic_labels, 0): 1, (s.topic_predictions, 0): 2}
+
+
+def test_dead_letter_reasons_are_bounded() -> None:
+    assert reason_of("DecodeError: amount: negative amount -5.25") == reason_of(
+        "DecodeError: amount: negative amount -7"
+    )
