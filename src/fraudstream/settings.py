@@ -77,6 +77,8 @@ class Settings(BaseSettings):
 
     # --- the lake (offline store; fraudstream.lake): Parquet by UTC day, local directory or s3://bucket/prefix
     lake_dir: str = "data/lake"
+    lake_archiver_enabled: bool = True
+    """``stack up`` starts the archiver (``fraudstream lake archive``) when Kafka is part of the stack."""
     lake_flush_records: int = 50_000
     """The archiver writes its buffered records (one file per topic and day) at this many records..."""
     lake_flush_interval_s: float = 10.0

@@ -29,6 +29,7 @@ def _env(state_dir: Path, ports: list[int], **extra: str) -> dict[str, str]:
         FRAUDSTREAM_KAFKA_PORT=str(ports[0]),
         FRAUDSTREAM_KAFKA_CONTROLLER_PORT=str(ports[1]),
         FRAUDSTREAM_DYNAMODB_PORT=str(ports[2]),
+        FRAUDSTREAM_LAKE_DIR=str(state_dir / "lake"),
         COLUMNS="200",
         **extra,
     )
@@ -79,8 +80,8 @@ def test_up_status_noop_down(tmp_path: Path) -> None:
 
         down = _run(env, "down")
         assert down.returncode == 0, down.stderr
-        # the stream clock is a stack service next to Kafka: down stops it before the engines
-        assert "stopped fraud-scorer, agg-writer, clock, dynamodb, kafka" in down.stdout
+        # the stream clock and the lake archiver are stack services next to Kafka: down stops them before the engines
+        assert "stopped fraud-scorer, agg-writer, lake-archiver, clock, dynamodb, kafka" in down.stdout
         assert not any(_alive(pid) for pid in pids)
         assert not any(is_listening("127.0.0.1", port) for port in ports)
         assert (tmp_path / "state" / "kafka" / "data" / "transactions-0").is_dir()  # data kept for the next up

@@ -30,6 +30,7 @@ STAGES = (
     "handler runners",
     "live traffic",
     "replay: seed-article",
+    "lake → nightly",
     "summary",
 )
 DEFAULT_DATA = Path("data/transactions.parquet")
@@ -165,6 +166,7 @@ def run_demo(options: DemoOptions, settings: Settings, console: Any) -> DemoResu
         _handlers(log, settings, restart=trained)
         result.live = _live(log, options, data, settings, console)
         result.seed = _seed_replay(log, options, settings, console)
+        _lake_nightly(log, settings, console)
         result.info = _info(settings, options, data, as_of)
         with log.stage("summary") as rec:
             from fraudstream.demo.summary import write_demo_report
@@ -379,6 +381,27 @@ def _live(log: StageLog, options: DemoOptions, data: Path, settings: Settings, c
                 f"[yellow]{summary.missing} live transactions got no prediction within {options.timeout_s:.0f} s[/]"
             )
         return asdict(summary)
+
+
+def _lake_nightly(log: StageLog, settings: Settings, console: Any, wait_s: float = 60.0) -> None:
+    """Close the loop: the live traffic the archiver wrote to the lake → a nightly run on it → the store."""
+    from fraudstream.lake.layout import TRANSACTIONS, day_dir
+
+    with log.stage("lake → nightly") as rec:
+        if not settings.lake_archiver_enabled:
+            rec.status, rec.detail = "skipped", "the lake archiver is off (FRAUDSTREAM_LAKE_ARCHIVER_ENABLED)"
+            return
+        today = datetime.now(UTC).date()
+        folder = Path(day_dir(str(settings.lake_dir), TRANSACTIONS, today))
+        deadline = time.monotonic() + max(wait_s, 2 * settings.lake_flush_interval_s)
+        with console.status(f"waiting for the archiver to write {folder}..."):
+            while not list(folder.glob("*.parquet")) and time.monotonic() < deadline:
+                time.sleep(1.0)
+        if not list(folder.glob("*.parquet")):
+            raise DemoError(f"the lake archiver wrote nothing to {folder} (see .fraudstream/logs/lake-archiver.log)")
+        as_of = today + timedelta(days=1)  # the run after today's traffic: its week ends at tomorrow's midnight
+        run_cli(["batch", "nightly", "--as-of", as_of.isoformat()], settings, console)
+        rec.detail = f"live traffic in {folder} → nightly {as_of} → {settings.table_batch}"
 
 
 def _seed_replay(log: StageLog, options: DemoOptions, settings: Settings, console: Any) -> dict[str, Any]:

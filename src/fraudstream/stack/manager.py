@@ -17,6 +17,7 @@ from fraudstream.settings import Settings, get_settings
 from fraudstream.stack import dynamodb, flink, kafka
 from fraudstream.stack.clock import clock_process
 from fraudstream.stack.errors import StackError
+from fraudstream.stack.lake import archiver_process
 from fraudstream.stack.ports import wait_closed
 from fraudstream.stack.process import ManagedProcess
 
@@ -130,6 +131,8 @@ class Stack:
             result.topics_created, result.tables_created = self.provision(selected)
             if "kafka" in selected and self.settings.clock_enabled:
                 self._start_clock(result)
+            if "kafka" in selected and self.settings.lake_archiver_enabled:
+                self._start_background(archiver_process(self.settings), result)
         result.seconds = time.monotonic() - t0
         return result
 
@@ -140,6 +143,16 @@ class Stack:
             result.already_running.append(proc.name)
             return
         self.report("starting the stream clock")
+        proc.start()
+        result.started.append(proc.name)
+        proc.wait_ready(timeout=60)
+
+    def _start_background(self, proc: ManagedProcess, result: UpResult) -> None:
+        """A stack service that needs the topics (no-op when it is already running)."""
+        if proc.running_pid() is not None:
+            result.already_running.append(proc.name)
+            return
+        self.report(f"starting {proc.name}")
         proc.start()
         result.started.append(proc.name)
         proc.wait_ready(timeout=60)
@@ -180,6 +193,9 @@ class Stack:
         procs = [p for ps in self._known_processes(selected).values() for p in ps]
         stopped = []
         if "kafka" in parse_only(only):
+            archiver = archiver_process(self.settings)
+            if archiver.stop():
+                stopped.append(archiver.name)
             clock = clock_process(self.settings)
             if clock.stop():
                 stopped.append(clock.name)
@@ -219,6 +235,9 @@ class Stack:
         if "kafka" in selected and self.settings.clock_enabled:
             clock = clock_process(self.settings)
             rows.append(ServiceStatus(clock.name, clock.address, clock.running_pid(), clock.state()))
+        if "kafka" in selected and self.settings.lake_archiver_enabled:
+            lake = archiver_process(self.settings)
+            rows.append(ServiceStatus(lake.name, lake.address, lake.running_pid(), lake.state()))
         return rows
 
     def _external_address(self, name: str) -> str:

@@ -46,6 +46,9 @@ def make_test_settings(state_dir: Path) -> Settings:
         flink_task_slots=4,
         # tests use topics of their own: each starts a StreamClock on its topics when it needs one
         clock_enabled=False,
+        # and a lake of their own (tests/lake runs the archiver itself)
+        lake_dir=str(state_dir / "lake"),
+        lake_archiver_enabled=False,
     )
 
 
