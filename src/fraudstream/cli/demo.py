@@ -22,10 +22,21 @@ def demo(
     feature_set: list[str] = typer.Option(
         ["extended"], "--feature-set", help="Feature sets to train (repeat; the last one is served): anchor, extended."
     ),
-    down: bool = typer.Option(False, "--down", help="Stop the services and the stack at the end."),
+    down: bool = typer.Option(False, "--down", help="Run the demo, then stop the services and the stack at the end."),
+    stop: bool = typer.Option(
+        False, "--stop", help="Run nothing: stop the supervisor, the services and the stack now, then exit."
+    ),
 ) -> None:
     """Stack up → data → batch → train → serve → Flink → handlers → live traffic → seed attack → summary."""
     from rich.console import Console
+
+    if stop:
+        from fraudstream.demo.services import stop_all
+        from fraudstream.settings import get_settings as _settings
+
+        stopped = stop_all(_settings())
+        typer.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing running: nothing to stop")
+        return
 
     from fraudstream.demo.pipeline import DemoOptions, run_demo
     from fraudstream.demo.stages import DemoError

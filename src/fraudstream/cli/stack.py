@@ -37,13 +37,24 @@ def _stop_services() -> list[str]:
 def _status_table(stack, only: str | None):
     from rich.table import Table
 
+    from fraudstream.demo.services import demo_processes
+    from fraudstream.stack.manager import ServiceStatus
+    from fraudstream.stack.supervisor import read_health, supervisor_process
+
     colours = {"ready": "green", "starting": "yellow", "stopped": "dim", "crashed": "red", "external": "cyan"}
     table = Table(title=f"fraudstream stack ({stack.settings.state_dir})")
-    for column in ("service", "address", "pid", "state"):
+    for column in ("service", "address", "pid", "state", "restarts", "last exit"):
         table.add_column(column)
-    for row in stack.status(only):
+    health = read_health(stack.settings)
+    rows = list(stack.status(only))
+    extra = [supervisor_process(stack.settings), *demo_processes(stack.settings)]
+    rows += [ServiceStatus(p.name, p.address, p.running_pid(), p.state()) for p in extra if p.pid_file.exists()]
+    for row in rows:
         colour = colours.get(row.state, "white")
-        table.add_row(row.name, row.address, str(row.pid or "-"), f"[{colour}]{row.state}[/{colour}]")
+        h = health.get(row.name)
+        restarts, last_exit = (str(h.restarts), h.last_exit) if h else ("-", "")
+        state = f"[{colour}]{row.state}[/{colour}]"
+        table.add_row(row.name, row.address, str(row.pid or "-"), state, restarts, last_exit)
     return table
 
 
@@ -58,6 +69,9 @@ def register(app: typer.Typer) -> None:
         fresh: bool = typer.Option(False, "--fresh", help="Wipe Kafka, DynamoDB and Flink checkpoint data first."),
         with_handlers: bool = typer.Option(
             False, "--with-handlers", help="Also run the agg-writer and fraud-scorer handler runners in the background."
+        ),
+        supervise: bool = typer.Option(
+            True, "--supervise/--no-supervise", help="Run the supervisor that restarts crashed processes with backoff."
         ),
     ) -> None:
         """Start the engines, wait until each is really ready, create the topics and tables."""
@@ -85,20 +99,44 @@ def register(app: typer.Typer) -> None:
             console.print(f"tables created: {', '.join(result.tables_created)}")
         if with_handlers:
             _start_handlers(console)
+        if supervise:
+            from fraudstream.stack.supervisor import ensure_supervisor
+
+            if ensure_supervisor(stack.settings):
+                console.print("supervisor started: crashed engines and services restart with backoff")
         console.print(_status_table(stack, only))
 
     @stack_app.command("down")
-    def down(only: str | None = typer.Option(None, "--only", help=ONLY_HELP)) -> None:
-        """Stop the processes this stack started (by pid file); data is kept for the next up."""
+    def down(
+        only: str | None = typer.Option(None, "--only", help=ONLY_HELP),
+        all_: bool = typer.Option(
+            True, "--all/--engines-only", help="Also stop the endpoint and handler runners (default; not with --only)."
+        ),
+    ) -> None:
+        """Stop the supervisor, the services and the engines this stack started (by pid file); data is kept."""
+        from fraudstream.settings import get_settings
         from fraudstream.stack import StackError
         from fraudstream.stack.manager import Stack
+        from fraudstream.stack.supervisor import stop_supervisor
 
         try:
-            stopped = [] if only else _stop_services()
+            if stop_supervisor(get_settings()):  # first, so it restarts nothing that is being stopped
+                typer.echo("stopped supervisor")
+            stopped = _stop_services() if all_ and not only else []
             stopped += Stack().down(only)
         except StackError as exc:
             _fail(str(exc))
         typer.echo(f"stopped {', '.join(stopped)}" if stopped else "stack already down: nothing to stop")
+
+    @stack_app.command("supervise")
+    def supervise_cmd(
+        interval: float = typer.Option(0.5, "--interval", min=0.05, help="Seconds between checks."),
+    ) -> None:
+        """Run the restart loop in the foreground (``stack up`` starts it in the background)."""
+        from fraudstream.settings import get_settings
+        from fraudstream.stack.supervisor import Supervisor
+
+        Supervisor(get_settings(), interval=interval).run()
 
     @stack_app.command("status")
     def status(only: str | None = typer.Option(None, "--only", help=ONLY_HELP)) -> None:

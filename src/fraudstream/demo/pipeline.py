@@ -332,6 +332,9 @@ def _handlers(log: StageLog, settings: Settings, restart: bool) -> None:
             proc.wait_ready(timeout=90)
         rec.status = "reused" if len(reused) == len(procs) else "done"
         rec.detail = ", ".join(f"{p.name} (pid {p.running_pid()})" for p in procs)
+    from fraudstream.stack.supervisor import ensure_supervisor
+
+    ensure_supervisor(settings)  # from here on a crashed engine or service restarts by itself
 
 
 def _live(log: StageLog, options: DemoOptions, data: Path, settings: Settings, console: Any) -> dict[str, Any]:
@@ -441,12 +444,7 @@ def _info(settings: Settings, options: DemoOptions, data: Path, as_of: date) -> 
 
 
 def _down(settings: Settings, console: Any) -> None:
-    from fraudstream.demo.services import demo_processes
-    from fraudstream.stack.manager import Stack
+    from fraudstream.demo.services import stop_all
 
     console.rule("[bold]--down: stopping services and the stack")
-    for proc in reversed(demo_processes(settings)):
-        if proc.stop():
-            console.print(f"stopped {proc.name}")
-    stopped = Stack(settings).down()
-    console.print(f"stopped {', '.join(stopped) or 'nothing'}")
+    console.print(f"stopped {', '.join(stop_all(settings)) or 'nothing'}")

@@ -1,7 +1,7 @@
 """The demo's long-running services as managed background processes: the endpoint and both handler runners.
 
 They reuse the stack's ``ManagedProcess`` (pid file + start time, log file, readiness check), so
-``--down`` or a later ``fraudstream demo --down`` stops exactly these processes, and a re-run
+``fraudstream demo --stop`` (or ``fraudstream stack down``) stops exactly these processes, and a re-run
 finds them running and reuses them.
 """
 
@@ -85,3 +85,13 @@ def handler_process(settings: Settings, name: str) -> ManagedProcess:
 def demo_processes(settings: Settings) -> list[ManagedProcess]:
     """All the demo's background processes, in start order."""
     return [endpoint_process(settings), *(handler_process(settings, name) for name in HANDLERS)]
+
+
+def stop_all(settings: Settings) -> list[str]:
+    """Stop the supervisor first (so it restarts nothing), then these services, then the stack's engines."""
+    from fraudstream.stack.manager import Stack
+    from fraudstream.stack.supervisor import stop_supervisor
+
+    stopped = ["supervisor"] if stop_supervisor(settings) else []
+    stopped += [proc.name for proc in reversed(demo_processes(settings)) if proc.stop()]
+    return stopped + Stack(settings).down()

@@ -28,7 +28,7 @@ def look_around(info: dict[str, Any]) -> list[str]:
         f"curl -s {info.get('endpoint_url', 'http://127.0.0.1:8080')}/ping",
         "fraudstream replay --scenario card-testing   (or burst, slow-drip --at ..., --file my.yaml)",
         "fraudstream models list",
-        "fraudstream demo --down   (stops the services and the stack)",
+        "fraudstream demo --stop   (stops the services and the stack; same as `fraudstream stack down`)",
     ]
 
 
