@@ -1,0 +1,69 @@
+"""The dashboard in a real browser (headless Chromium from the system packages), fed by real Kafka
+traffic through the monitor: every panel must show data; a screenshot is kept as a test artefact."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from .records import label, prediction, wire
+from .test_monitor_kafka import dead_letter, produce, start, wait_for, write_reference_model
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+ARTEFACT = ROOT / "reports" / "test-artifacts" / "dashboard.png"  # reports/ is git-ignored
+PANELS = ("throughput", "latency", "freshness", "flagged", "series", "quality", "drift", "deadletters", "latest")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The chromium binary, installed from apt by the project's script when missing."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        result = subprocess.run([str(ROOT / "scripts" / "install_chromium.sh")], capture_output=True, text=True)
+        found = shutil.which("chromium")
+        if not found:
+            pytest.skip(f"apt could not provide chromium: {result.stderr.strip()[-300:]}")
+    return found
+
+
+def browse(chromium: str, url: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--virtual-time-budget=6000", "--window-size=1400,1100", *args, url]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_every_panel_shows_live_data(isolated_topics, tmp_path, chromium) -> None:
+    s = isolated_topics
+    model_dir = tmp_path / "models"
+    write_reference_model(model_dir)
+    now = datetime.now(UTC)
+    records = [
+        (s.topic_predictions, wire(prediction(i, 0.95 if i % 5 == 0 else 0.05, now, 40.0 + i))) for i in range(60)
+    ]
+    records += [(s.topic_labels, wire(label(i, i % 5 == 0, 1))) for i in range(0, 60, 2)]
+    records += [(s.topic_dead_letter, dead_letter(i)) for i in range(2)]
+    produce(s, records)
+    monitor = start(s, tmp_path / "mon" / "monitor.sqlite", model_dir)
+    try:
+        wait_for(monitor, lambda x: x["totals"]["predictions"] == 60 and x["totals"]["dead_letters"] == 2)
+        dom = browse(chromium, monitor.url, "--dump-dom")
+        assert dom.returncode == 0, dom.stderr[-500:]
+        html = dom.stdout
+        for panel in PANELS:
+            match = re.search(rf'id="panel-{panel}"[^>]*data-state="(\w+)"', html)
+            assert match and match.group(1) == "ready", f"panel {panel} shows no data"
+        assert re.search(r'id="throughput">[1-9][\d.]* /s<', html) or re.search(r'id="throughput">0\.[0-9]*[1-9]', html)
+        assert re.search(r'<tbody id="drift"><tr><td[^>]*>amount</td>', html)
+        assert "<polyline" in html  # the per-minute charts are drawn
+        assert html.count("<tr>") >= 12 + 4  # flagged rows (12 of 60) + drift + dead-letter rows + headers
+        ARTEFACT.parent.mkdir(parents=True, exist_ok=True)
+        shot = browse(chromium, monitor.url, f"--screenshot={ARTEFACT}")
+        assert shot.returncode == 0 and ARTEFACT.stat().st_size > 10_000, shot.stderr[-500:]
+    finally:
+        monitor.stop()
