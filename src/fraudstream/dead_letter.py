@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from fraudstream.handlers.metrics import DEAD_LETTERS
 from fraudstream.messages import DeadLetter, encode, payload_text
 from fraudstream.settings import Settings, get_settings
 
@@ -48,6 +49,7 @@ class DeadLetterPublisher:
         kwargs = {"on_delivery": on_delivery} if on_delivery is not None else {}
         self.producer.produce(self.settings.topic_dead_letter, key=key, value=encode(letter), **kwargs)
         self.published += 1
+        DEAD_LETTERS.labels(stage).inc()
         return letter
 
     def reject(self, stage: str, record: Any, error: str | BaseException, on_delivery: Any = None) -> DeadLetter:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fraudstream.handlers import metrics as handler_metrics
 from fraudstream.handlers.msk_event import (
     KafkaRecord,
     build_event,
@@ -206,10 +207,12 @@ class HandlerRunner:
         starts = {(p[0].topic, p[0].partition): p[0].offset for _, p in iter_partitions(records)}
         ends = {(p[-1].topic, p[-1].partition): p[-1].offset + 1 for _, p in iter_partitions(records)}
         self.stats.batches += 1
+        began = time.perf_counter()
         try:
             response = self.invoke(event, LocalContext(self.name), self.resources)
             first_failed = first_failed_offsets(response, records)
         except Exception as exc:  # the whole batch failed: rewind and retry, commit nothing
+            handler_metrics.observe_batch(self.name, len(records), time.perf_counter() - began, "failed")
             self.stats.failed_batches += 1
             self._backoff = min(MAX_BACKOFF_S, max(0.2, self._backoff * 2))
             log.error(
@@ -237,6 +240,8 @@ class HandlerRunner:
             log.warning("%s: partial failure, re-delivering from %s", self.name, rewind)
             self._seek(rewind)
         self.stats.records += len(records)
+        outcome = "partial" if rewind else "ok"
+        handler_metrics.observe_batch(self.name, len(records), time.perf_counter() - began, outcome)
         return not rewind
 
     # ------------------------------------------------------------------ loop
@@ -253,6 +258,7 @@ class HandlerRunner:
                 if time.monotonic() - last_report > 10:
                     last_report = time.monotonic()
                     log.info("%s: %s", self.name, self.stats)
+                    handler_metrics.observe_lag(self.name, self._consumer)
         finally:
             self._final_commit()
             self._consumer.close()
@@ -271,6 +277,7 @@ def run_handler(
     """Run a handler until stopped; SIGTERM/SIGINT stop it gracefully when called from the main thread."""
     stop = stop_event or threading.Event()
     runner = HandlerRunner(name, settings, batch_size, max_wait_ms, stop, **kwargs)
+    handler_metrics.serve_from_env()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
