@@ -18,6 +18,7 @@ from fraudstream.stack import dynamodb, flink, kafka
 from fraudstream.stack.clock import clock_process
 from fraudstream.stack.errors import StackError
 from fraudstream.stack.lake import archiver_process
+from fraudstream.stack.monitor import monitor_process
 from fraudstream.stack.ports import wait_closed
 from fraudstream.stack.process import ManagedProcess
 
@@ -133,6 +134,8 @@ class Stack:
                 self._start_clock(result)
             if "kafka" in selected and self.settings.lake_archiver_enabled:
                 self._start_background(archiver_process(self.settings), result)
+            if "kafka" in selected and self.settings.clock_enabled:
+                self._start_background(monitor_process(self.settings), result)
         result.seconds = time.monotonic() - t0
         return result
 
@@ -193,6 +196,9 @@ class Stack:
         procs = [p for ps in self._known_processes(selected).values() for p in ps]
         stopped = []
         if "kafka" in parse_only(only):
+            monitor = monitor_process(self.settings)
+            if monitor.stop():
+                stopped.append(monitor.name)
             archiver = archiver_process(self.settings)
             if archiver.stop():
                 stopped.append(archiver.name)
@@ -238,6 +244,9 @@ class Stack:
         if "kafka" in selected and self.settings.lake_archiver_enabled:
             lake = archiver_process(self.settings)
             rows.append(ServiceStatus(lake.name, lake.address, lake.running_pid(), lake.state()))
+        if "kafka" in selected and self.settings.clock_enabled:
+            monitor = monitor_process(self.settings)
+            rows.append(ServiceStatus(monitor.name, monitor.address, monitor.running_pid(), monitor.state()))
         return rows
 
     def _external_address(self, name: str) -> str:
