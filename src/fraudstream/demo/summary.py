@@ -21,7 +21,10 @@ def demo_document(result: Any) -> dict[str, Any]:
 
 def look_around(info: dict[str, Any]) -> list[str]:
     """Commands a user can type next."""
+    from fraudstream.monitor.config import MonitorSettings
+
     return [
+        f"open http://127.0.0.1:{MonitorSettings().port}/   (the live dashboard: quality, freshness, drift)",
         "fraudstream stack status",
         "fraudstream flink status",
         "fraudstream featurestore get <CC_NUM>   (e.g. a card from reports/replay-seed-article.json)",

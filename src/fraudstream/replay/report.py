@@ -170,8 +170,11 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 
 def report_dict(summary: ReplaySummary, rows: Sequence[ReportRow]) -> dict[str, Any]:
-    """The JSON document of a replay."""
-    return {"summary": asdict(summary), "transactions": [asdict(r) for r in rows]}
+    """The JSON document of a replay, with a link to the live dashboard that shows the same traffic."""
+    from fraudstream.monitor.config import MonitorSettings
+
+    dashboard = f"http://127.0.0.1:{MonitorSettings().port}/"
+    return {"summary": asdict(summary), "dashboard": dashboard, "transactions": [asdict(r) for r in rows]}
 
 
 def write_json(path: str | Path, document: dict[str, Any]) -> Path:
