@@ -14,6 +14,17 @@ from fraudstream.messages import DeadLetter, encode, payload_text
 from fraudstream.settings import Settings, get_settings
 
 MAX_ERROR_CHARS = 2000
+# A dead letter must itself fit on the topic (Kafka's default limit is 1 MiB): a 1 MB field would
+# otherwise make the dead letter too large to produce and stall the batch. The head is kept.
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def capped_payload(payload: bytes | str | None) -> tuple[bytes | str | None, str]:
+    """The payload cut to ``MAX_PAYLOAD_BYTES`` and a note for the error text when it was cut."""
+    raw = payload.encode("utf-8", errors="surrogateescape") if isinstance(payload, str) else payload
+    if raw is None or len(raw) <= MAX_PAYLOAD_BYTES:
+        return payload, ""
+    return raw[:MAX_PAYLOAD_BYTES], f" [payload truncated to its first {MAX_PAYLOAD_BYTES} of {len(raw)} bytes]"
 
 
 class DeadLetterPublisher:
@@ -36,6 +47,8 @@ class DeadLetterPublisher:
     ) -> DeadLetter:
         """Queue one dead letter on the producer; the caller flushes (and checks delivery)."""
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        payload, cut = capped_payload(payload)
+        text = (text or "unknown error")[: MAX_ERROR_CHARS - len(cut)] + cut
         letter = DeadLetter(
             stage=stage,
             source_topic=source_topic,
