@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,7 +27,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     nightly = commands.add_parser("nightly", help="1-week features of AS_OF into cc-agg-batch-fg")
     nightly.add_argument("--input", help="file/directory; default: the lake (FRAUDSTREAM_LAKE_DIR)")
-    nightly.add_argument("--as-of", required=True, type=date.fromisoformat)
+    nightly.add_argument(  # the scheduled run after UTC midnight computes the week that just ended
+        "--as-of", type=date.fromisoformat, default=datetime.now(UTC).date(), help="UTC day (default: today)"
+    )
     training = commands.add_parser("training-set", help="point-in-time training set (Parquet by dt)")
     training.add_argument("--input", help="file/directory; default: the lake (FRAUDSTREAM_LAKE_DIR)")
     training.add_argument("--out", required=True)
@@ -41,7 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
     from fraudstream.batch.nightly import run_backfill, run_nightly
     from fraudstream.batch.spark_session import get_spark
@@ -49,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # spark-submit chose the master; local masters still get the settings sized for a small machine
+    # Start the gateway first: only then does SparkConf read spark-submit's system properties (its
+    # --master); before it, SparkConf() is empty and every "cluster" run silently fell back to local[*].
+    SparkContext._ensure_initialized()
     spark = get_spark(SparkConf().get("spark.master", None))
     try:
         if args.command == "nightly":
