@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 JVM    := infra/jvm
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo lint format stack-up stack-down bench clean help compose-test
+.PHONY: setup test test-fast demo lint format stack-up stack-down bench clean help compose-test soak
 
 help:
 	@echo "make setup   - create .venv, install the project, fetch the JVM engines with Maven"
@@ -52,6 +52,14 @@ stack-down:
 
 bench: setup
 	bash benchmarks/run_all.sh
+
+# Soak on a stack of its own (state dir and ports off the defaults): SOAK_MINUTES=2 for the short check.
+SOAK_MINUTES ?= 30
+SOAK_ENV = FRAUDSTREAM_STATE_DIR=/tmp/fraudstream-soak FRAUDSTREAM_KAFKA_PORT=19092 FRAUDSTREAM_KAFKA_CONTROLLER_PORT=19093 \
+	FRAUDSTREAM_DYNAMODB_PORT=18000 FRAUDSTREAM_FLINK_REST_PORT=18081 FRAUDSTREAM_FLINK_RPC_PORT=16123 FRAUDSTREAM_ENDPOINT_PORT=18080
+soak: setup
+	cd benchmarks && $(SOAK_ENV) ../$(BIN)/python bench_soak.py --minutes $(SOAK_MINUTES) --rate 1000; \
+	status=$$?; $(SOAK_ENV) ../$(BIN)/fraudstream stack down; exit $$status
 
 # By hand, before a submission that touches a Dockerfile, docker-compose.yml or the settings (not in .ci/run: README).
 compose-test: setup

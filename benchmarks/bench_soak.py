@@ -1,0 +1,230 @@
+"""Benchmark: a soak run. Steady live traffic for ``--minutes`` through the whole local pipeline.
+
+Sampled every ``--sample-s`` seconds: resident memory (RSS) of every pipeline process, consumer lag
+of each handler group on ``cc-agg``, disk use of Kafka's data and of Flink's checkpoints, and the
+load average. At the end: sent, predicted, missing (must be 0). Pass criteria printed and written:
+RSS after warm-up (the first 20 % of the run) within ±10 % of its post-warm-up median, lag bounded
+(max under ``--rate`` × 5 s), disk use of the last sample under 2× that at the end of warm-up.
+Writes ``benchmarks/results/soak.json`` and ``soak.png``.
+
+Run it on a stack of its own, off the lead's default ports, e.g.:
+
+    FRAUDSTREAM_STATE_DIR=/tmp/soak-state FRAUDSTREAM_KAFKA_PORT=19092 FRAUDSTREAM_KAFKA_CONTROLLER_PORT=19093 \\
+    FRAUDSTREAM_DYNAMODB_PORT=18000 FRAUDSTREAM_FLINK_REST_PORT=18081 FRAUDSTREAM_FLINK_RPC_PORT=16123 \\
+    FRAUDSTREAM_ENDPOINT_PORT=18080 .venv/bin/python benchmarks/bench_soak.py --minutes 30 --rate 1000
+
+(``make soak`` does exactly this; ``--minutes 2`` is the short check.) Stop that stack afterwards
+with the same environment and ``fraudstream stack down``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_latency import RESULTS, pipeline_pids, seed_cards, start_pipeline
+from bench_scorer import tiny_model
+from rich.progress import Progress
+
+from fraudstream.settings import Settings, get_settings
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of a process and its children (Flink's launcher execs, nice execs)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def du_mib(path: Path) -> float:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, name)).st_size
+    return total / 2**20
+
+
+def group_lag(settings: Settings) -> dict[str, int]:
+    """Records on ``cc-agg`` not yet committed by each handler group."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from fraudstream.demo.services import HANDLERS
+    from fraudstream.handlers.runner import group_id_for
+    from fraudstream.streaming.testkit import end_offsets
+
+    ends = end_offsets(settings, settings.topic_agg)
+    out = {}
+    for name in HANDLERS:
+        group = group_id_for(name, settings)
+        c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            committed = c.committed([TopicPartition(settings.topic_agg, p) for p in ends], timeout=10)
+            out[name] = sum(max(0, ends[tp.partition] - max(tp.offset, 0)) for tp in committed)
+        finally:
+            c.close()
+    return out
+
+
+def sample(settings: Settings, t0: float) -> dict[str, Any]:
+    state = Path(settings.state_dir).resolve()
+    pids = pipeline_pids(settings)
+    return {
+        "t": round(time.time() - t0, 1),
+        "rss_mib": {name: r for name, pid in pids.items() if (r := rss_mib(pid)) is not None},
+        "lag": group_lag(settings),
+        "kafka_disk_mib": round(du_mib(state / "kafka"), 1),
+        "checkpoint_disk_mib": round(du_mib(state / "flink" / "checkpoints"), 1),
+        "loadavg": os.getloadavg()[0],
+    }
+
+
+def verdicts(samples: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    """Flat RSS after warm-up, bounded lag, bounded disk."""
+    warm = max(1, len(samples) // 5)
+    after = samples[warm:] or samples
+    rss = {}
+    for name in after[0]["rss_mib"]:
+        series = np.array([s["rss_mib"].get(name, np.nan) for s in after], dtype=float)
+        med = float(np.nanmedian(series))
+        dev = float(np.nanmax(np.abs(series - med)) / med * 100) if med else 0.0
+        rss[name] = {"median_mib": round(med, 1), "max_dev_pct": round(dev, 1), "flat": dev <= 10.0}
+    max_lag = {g: max(s["lag"].get(g, 0) for s in samples) for g in samples[0]["lag"]}
+    disk = {k: (samples[warm - 1][k], samples[-1][k]) for k in ("kafka_disk_mib", "checkpoint_disk_mib")}
+    return {
+        "rss": rss,
+        "max_lag": max_lag,
+        "lag_bounded": all(v <= rate * 5 for v in max_lag.values()),
+        "disk_mib_warm_end_vs_last": disk,
+        # Kafka's log grows with the traffic it retains (7 days); only checkpoints must stay bounded
+        "checkpoints_bounded": disk["checkpoint_disk_mib"][1] <= 2 * max(disk["checkpoint_disk_mib"][0], 1.0),
+    }
+
+
+def write_png(path: Path, samples: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [s["t"] / 60 for s in samples]
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 10), sharex=True)
+    for name in samples[-1]["rss_mib"]:
+        ax1.plot(t, [s["rss_mib"].get(name, np.nan) for s in samples], label=name)
+    ax1.set_ylabel("RSS (MiB)")
+    ax1.legend(fontsize=7, ncol=3)
+    for group in samples[-1]["lag"]:
+        ax2.plot(t, [s["lag"].get(group, 0) for s in samples], label=group)
+    ax2.set_ylabel("consumer lag (records)")
+    ax2.legend(fontsize=7)
+    ax3.plot(t, [s["kafka_disk_mib"] for s in samples], label="kafka data")
+    ax3.plot(t, [s["checkpoint_disk_mib"] for s in samples], label="flink checkpoints")
+    ax3.set_ylabel("disk (MiB)")
+    ax3.set_xlabel("minutes")
+    ax3.legend(fontsize=7)
+    fig.suptitle("soak: memory, lag and disk under steady traffic")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--sample-s", type=float, default=10.0)
+    parser.add_argument("--cards", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")
+    args = parser.parse_args()
+
+    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.messages import Transaction, encode
+    from fraudstream.replay.runner import PredictionCollector
+
+    settings = get_settings()
+    if not (settings.model_dir / "latest").exists():
+        model_dir = Path(tempfile.mkdtemp(prefix="bench-soak-models-"))
+        tiny_model(model_dir)
+        settings = settings.model_copy(update={"model_dir": model_dir})
+    start_pipeline(settings)
+    rng = random.Random()
+    cards = seed_cards(settings, args.cards, rng)
+
+    n = int(args.rate * args.minutes * 60)
+    run = uuid.uuid4().hex[:6]
+    tids = [f"sk-{run}-{i:08d}" for i in range(n)]
+    collector = PredictionCollector(settings, tids).start()
+    producer = connected_producer(settings, **{"linger.ms": 5})
+    samples: list[dict[str, Any]] = []
+    t_start = time.time()
+    done = threading.Event()
+
+    def sampler() -> None:
+        while not done.wait(args.sample_s):
+            try:
+                samples.append(sample(settings, t_start))
+            except Exception as exc:  # a slow admin call must not end the soak
+                print(f"sample failed: {exc!r}")
+
+    threading.Thread(target=sampler, daemon=True).start()
+    t0 = time.monotonic()
+    with Progress() as progress:
+        task = progress.add_task(f"soak at {args.rate:.0f} tx/s", total=n)
+        for i, tid in enumerate(tids):
+            due = t0 + i / args.rate
+            while (wait := due - time.monotonic()) > 0:
+                producer.poll(min(wait, 0.005))
+            card = rng.choice(cards)
+            tx = Transaction(tid=tid, cc_num=card, amount=round(rng.uniform(1, 500), 2), trans_time=datetime.now(UTC))
+            while True:
+                try:
+                    producer.produce(settings.topic_transactions, key=card.encode(), value=encode(tx))
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            if i % 1000 == 0:
+                progress.update(task, completed=i)
+        progress.update(task, completed=n)
+    producer.flush(30)
+    deadline = time.monotonic() + 120
+    while not collector.complete() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    collector.stop()
+    done.set()
+    samples.append(sample(settings, t_start))
+    got = len(collector.received)
+    out = {
+        "benchmark": "soak",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "minutes": args.minutes,
+        "rate": args.rate,
+        "sent": n,
+        "predicted": got,
+        "missing": n - got,
+        "loadavg_1m_max": max(s["loadavg"] for s in samples),
+        "verdicts": verdicts(samples, args.rate),
+        "samples": samples,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1))
+    write_png(args.out.with_suffix(".png"), samples)
+    print(json.dumps({k: v for k, v in out.items() if k != "samples"}, indent=1))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
