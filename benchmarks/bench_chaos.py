@@ -1,0 +1,227 @@
+"""Benchmark: chaos. Steady live traffic through the whole local pipeline while, in turn, each part is killed.
+
+Faults, one every ``--every`` seconds (SIGKILL to the process group, then the stack's supervisor
+restarts it with backoff; after a JobManager restart it resubmits the job from the latest
+checkpoint): kafka, flink-taskmanager, flink-jobmanager, dynamodb, endpoint, agg-writer,
+fraud-scorer, and a graceful Kafka restart with its data intact (``kafka-restart``).
+
+Per fault window (from its fault to the next): transactions sent, predictions received, missing
+(must be 0), predictions whose 10-minute features differ from an offline recomputation (must be 0),
+time until predictions flow again (fault → first prediction of a transaction sent after it) and the
+latency p99 during (until recovered) and after. Writes ``benchmarks/results/chaos.json`` and
+``chaos.png`` (throughput and latency over time, faults marked).
+
+Run it on a stack of its own, off the lead's default ports (as ``make chaos`` does):
+
+    FRAUDSTREAM_STATE_DIR=/tmp/fraudstream-chaos FRAUDSTREAM_KAFKA_PORT=19092 FRAUDSTREAM_KAFKA_CONTROLLER_PORT=19093 \\
+    FRAUDSTREAM_DYNAMODB_PORT=18000 FRAUDSTREAM_FLINK_REST_PORT=18081 FRAUDSTREAM_FLINK_RPC_PORT=16123 \\
+    FRAUDSTREAM_ENDPOINT_PORT=18080 .venv/bin/python benchmarks/bench_chaos.py [--rate 1000] [--every 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_latency import RESULTS, run_rate, seed_cards, start_pipeline
+from bench_scorer import tiny_model
+
+from fraudstream.settings import Settings, get_settings
+
+FAULTS = (
+    "kafka",
+    "flink-taskmanager",
+    "flink-jobmanager",
+    "dynamodb",
+    "endpoint",
+    "agg-writer",
+    "fraud-scorer",
+    "kafka-restart",
+)
+
+
+def _process(settings: Settings, name: str):
+    from fraudstream.stack.supervisor import supervised_processes
+
+    return next(p for p in supervised_processes(settings) if p.name == name)
+
+
+def inject(settings: Settings, fault: str) -> None:
+    """SIGKILL the named process group (the supervisor restarts it), or restart Kafka gracefully."""
+    if fault == "kafka-restart":
+        proc = _process(settings, "kafka")
+        proc.stop()  # SIGTERM: a clean shutdown, data kept
+        proc.start()
+        return
+    pid = _process(settings, fault).running_pid()
+    if pid:
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _pct(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    a = np.array(values)
+    return {"p50": round(float(np.percentile(a, 50)), 1), "p99": round(float(np.percentile(a, 99)), 1)}
+
+
+def window_report(fault: str, start: float, end: float, sent_at: dict[str, float], got: dict, wrong: set[str]) -> dict:
+    tids = [t for t, s in sent_at.items() if start <= s < end]
+    predicted = [t for t in tids if t in got]
+    after = sorted(got[t][1] for t in predicted)
+    recovered_at = after[0] if after else float("nan")
+    lat = {t: (got[t][1] - sent_at[t]) * 1000 for t in predicted}
+    return {
+        "fault": fault,
+        "at_s": start,
+        "sent": len(tids),
+        "predicted": len(predicted),
+        "missing": len(tids) - len(predicted),
+        "features_wrong": len([t for t in predicted if t in wrong]),
+        "recovery_s": round(recovered_at - start, 2) if after else None,
+        "latency_during_ms": _pct([v for t, v in lat.items() if sent_at[t] <= recovered_at]),
+        "latency_after_ms": _pct([v for t, v in lat.items() if sent_at[t] > recovered_at]),
+    }
+
+
+def write_png(path: Path, t0: float, sent_at: dict[str, float], got: dict, faults: list[tuple[str, float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recv = np.array(sorted(got[t][1] - t0 for t in got))
+    lat = sorted(((sent_at[t] - t0), (got[t][1] - sent_at[t]) * 1000) for t in got)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
+    if len(recv):
+        bins = np.arange(0, recv.max() + 1, 1.0)
+        ax1.hist(recv, bins=bins, histtype="step")
+    ax1.set_ylabel("predictions / s")
+    if lat:
+        ax2.scatter([x for x, _ in lat], [y for _, y in lat], s=1)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("latency (ms, by send time)")
+    ax2.set_xlabel("seconds")
+    for name, at in faults:
+        for ax in (ax1, ax2):
+            ax.axvline(at - t0, color="red", lw=0.8)
+        ax1.annotate(name, (at - t0, ax1.get_ylim()[1] * 0.9), rotation=90, fontsize=7, color="red")
+    fig.suptitle("chaos: throughput and latency, faults marked")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--every", type=float, default=40.0, help="seconds between faults")
+    parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--cards", type=int, default=2000)
+    parser.add_argument("--drain", type=float, default=240.0, help="seconds to wait for predictions at the end")
+    parser.add_argument("--out", type=Path, default=RESULTS / "chaos.json")
+    args = parser.parse_args()
+
+    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.messages import Transaction, encode
+    from fraudstream.replay.runner import PredictionCollector
+    from fraudstream.stack.supervisor import ensure_supervisor
+    from fraudstream.streaming.testkit import Tx, reference_features
+
+    faults = [f for f in args.faults.split(",") if f]
+    settings = get_settings()
+    if not (settings.model_dir / "latest").exists():
+        model_dir = Path(tempfile.mkdtemp(prefix="bench-chaos-models-"))
+        tiny_model(model_dir)
+        settings = settings.model_copy(update={"model_dir": model_dir})
+    start_pipeline(settings)
+    ensure_supervisor(settings)
+    rng = random.Random()
+    cards = seed_cards(settings, args.cards, rng)
+    warm = run_rate(settings, 500, 0, cards, rng, card_order=cards)
+    warm_rows = [Tx(*row) for row in warm["sent_rows"]]
+
+    seconds = args.every * (len(faults) + 1)
+    n = int(args.rate * seconds)
+    run = uuid.uuid4().hex[:6]
+    rows: list[Tx] = []
+    sent_at: dict[str, float] = {}
+    collector = PredictionCollector(settings, [f"ch-{run}-{i:07d}" for i in range(n)]).start()
+    producer = connected_producer(settings, **{"linger.ms": 0})
+    injected: list[tuple[str, float]] = []
+
+    def chaos() -> None:
+        for fault in faults:
+            time.sleep(args.every)
+            injected.append((fault, time.time()))
+            print(f"fault: {fault}", flush=True)
+            inject(settings, fault)
+
+    threading.Thread(target=chaos, daemon=True).start()
+    t_start = time.time()
+    t0 = time.monotonic()
+    for i in range(n):
+        due = t0 + i / args.rate
+        while (wait := due - time.monotonic()) > 0:
+            producer.poll(min(wait, 0.005))
+        card = rng.choice(cards)
+        tx = Tx(f"ch-{run}-{i:07d}", card, round(rng.uniform(1, 500), 2), datetime.now(UTC))
+        rows.append(tx)
+        sent_at[tx.tid] = time.time()
+        value = encode(Transaction(tid=tx.tid, cc_num=card, amount=tx.amount, trans_time=tx.trans_time))
+        while True:
+            try:
+                producer.produce(settings.topic_transactions, key=card.encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(120)  # a record may wait out a Kafka restart in the producer's queue
+    deadline = time.monotonic() + args.drain
+    while not collector.complete() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    collector.stop()
+    got = dict(collector.received)
+
+    expected = reference_features(warm_rows + rows)
+    wrong = {
+        t
+        for t, (pred, _) in got.items()
+        if (pred["num_trans_last_10m"], pred["avg_amt_last_10m"], pred["max_amt_last_10m"]) != expected[t]
+    }
+    bounds = [("none (baseline)", t_start), *injected, ("end", float("inf"))]
+    windows = [
+        window_report(bounds[i][0], bounds[i][1], bounds[i + 1][1], sent_at, got, wrong) for i in range(len(bounds) - 1)
+    ]
+    for w in windows:
+        w["at_s"] = round(w["at_s"] - t_start, 1)
+    out: dict[str, Any] = {
+        "benchmark": "chaos",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "rate": args.rate,
+        "sent": n,
+        "predicted": len(got),
+        "missing": n - len(got),
+        "features_wrong": len(wrong),
+        "duplicates": "not counted (the collector keeps one prediction per tid)",
+        "loadavg": os.getloadavg(),
+        "faults": windows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1))
+    write_png(args.out.with_suffix(".png"), t_start, sent_at, got, injected)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
