@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 JVM    := infra/jvm
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo lint format stack-up stack-down bench clean help compose-test soak
+.PHONY: setup test test-fast demo lint format stack-up stack-down bench clean help compose-test soak chaos
 
 help:
 	@echo "make setup   - create .venv, install the project, fetch the JVM engines with Maven"
@@ -60,6 +60,10 @@ SOAK_ENV = FRAUDSTREAM_STATE_DIR=/tmp/fraudstream-soak FRAUDSTREAM_KAFKA_PORT=19
 soak: setup
 	cd benchmarks && $(SOAK_ENV) ../$(BIN)/python bench_soak.py --minutes $(SOAK_MINUTES) --rate 1000; \
 	status=$$?; $(SOAK_ENV) ../$(BIN)/fraudstream stack down; exit $$status
+
+chaos: setup
+	cd benchmarks && $(SOAK_ENV) FRAUDSTREAM_STATE_DIR=/tmp/fraudstream-chaos ../$(BIN)/python bench_chaos.py --rate 1000; \
+	status=$$?; $(SOAK_ENV) FRAUDSTREAM_STATE_DIR=/tmp/fraudstream-chaos ../$(BIN)/fraudstream stack down; exit $$status
 
 # By hand, before a submission that touches a Dockerfile, docker-compose.yml or the settings (not in .ci/run: README).
 compose-test: setup
