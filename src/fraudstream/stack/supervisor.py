@@ -8,7 +8,7 @@ the state dir, which ``stack status`` reads, and ``stack down`` has one thing to
 nothing is restarted while it is stopping the rest.
 
 What it supervises: every process of the stack's known set (Kafka, DynamoDB Local, Flink
-JobManager and TaskManager, the clock, the lake archiver, the endpoint, both handler runners)
+JobManager and TaskManager, the clock, the lake archiver, the monitor, the endpoint, both handler runners)
 that has a pid file, i.e. that the stack started and nobody stopped (``stop()`` removes the pid
 file). A process whose pid file names a dead process is restarted with the argv it was started
 with; delays double from 1 s to 30 s while it keeps crashing and reset once it stays up 60 s.
@@ -112,12 +112,14 @@ def supervised_processes(settings: Settings) -> list[ManagedProcess]:
     from fraudstream.stack import dynamodb, flink, kafka
     from fraudstream.stack.clock import clock_process
     from fraudstream.stack.lake import archiver_process
+    from fraudstream.stack.monitor import monitor_process
 
     procs: list[ManagedProcess] = []
     for engine in (kafka, dynamodb, flink):
         with contextlib.suppress(StackError):
             procs.extend(engine.processes(settings))
-    procs += [clock_process(settings), archiver_process(settings), *demo_processes(settings)]
+    procs += [clock_process(settings), archiver_process(settings), monitor_process(settings)]
+    procs += demo_processes(settings)
     return procs
 
 
