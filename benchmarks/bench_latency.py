@@ -134,8 +134,9 @@ def pipeline_pids(settings: Settings) -> dict[str, int]:
     return pids
 
 
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of ``pid`` and all its descendants, in clock ticks (Linux /proc)."""
+def _cpu_ticks(pid: int, exclude: frozenset[int] = frozenset()) -> int:
+    """utime + stime of ``pid`` and its descendants (but not those in ``exclude`` and theirs: the
+    processes this benchmark started are its children and are counted on their own), in clock ticks."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -152,7 +153,7 @@ def _cpu_ticks(pid: int) -> int:
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])
-        todo.extend(children.get(p, []))
+        todo.extend(c for c in children.get(p, []) if c not in exclude)
     return total
 
 
@@ -164,11 +165,15 @@ class CpuMeter:
         self.pids = pids
         self.hz = os.sysconf("SC_CLK_TCK")
         self.t0 = time.monotonic()
-        self.start = {name: _cpu_ticks(pid) for name, pid in pids.items()}
+        self.exclude = frozenset(pids.values())
+        self.start = {name: _cpu_ticks(pid, self.exclude) for name, pid in pids.items()}
 
     def cores(self) -> dict[str, float]:
         elapsed = max(1e-9, time.monotonic() - self.t0)
-        used = {name: (_cpu_ticks(pid) - self.start[name]) / self.hz / elapsed for name, pid in self.pids.items()}
+        used = {
+            name: (_cpu_ticks(pid, self.exclude) - self.start[name]) / self.hz / elapsed
+            for name, pid in self.pids.items()
+        }
         used["all"] = sum(used.values())
         return {k: round(v, 2) for k, v in used.items()}
 
