@@ -7,16 +7,14 @@ finds them running and reuses them.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from fraudstream.settings import Settings, settings_env
-from fraudstream.stack.process import ManagedProcess
+from fraudstream.stack.process import ManagedProcess, off_verdict_path
 
 HANDLERS = ("agg-writer", "fraud-scorer")
-AGG_WRITER_NICENESS = 10
 ENDPOINT = "endpoint"
 
 
@@ -70,7 +68,7 @@ def handler_process(settings: Settings, name: str) -> ManagedProcess:
     # The agg-writer is not on the verdict path: on a small machine its store writes (DynamoDB Local
     # burns a core at 1,000 writes/s) must not take the CPU from the scorer, so it runs at a lower
     # priority and catches up in the gaps.
-    nice = ["nice", "-n", str(AGG_WRITER_NICENESS)] if name == "agg-writer" and shutil.which("nice") else []
+    nice = off_verdict_path() if name == "agg-writer" else []
     return ManagedProcess(
         name=name,
         argv=[*nice, *cli_argv(), "handlers", "run", name, "--profile", settings.handler_profile],

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from fraudstream.settings import Settings, settings_env
-from fraudstream.stack.process import ManagedProcess
+from fraudstream.stack.process import ManagedProcess, off_verdict_path
 
 NAME = "lake-archiver"
 READY_LINE = "archiving "
@@ -39,7 +39,7 @@ def archiver_process(settings: Settings) -> ManagedProcess:
 
     return ManagedProcess(
         name=NAME,
-        argv=[sys.executable, "-m", "fraudstream.cli.main", "lake", "archive"],
+        argv=[*off_verdict_path(), sys.executable, "-m", "fraudstream.cli.main", "lake", "archive"],
         run_dir=run_dir,
         env={**settings_env(settings), "FRAUDSTREAM_LAKE_DIR": lake},
         host=settings.host,

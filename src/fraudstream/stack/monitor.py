@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fraudstream.monitor.config import MonitorSettings
 from fraudstream.settings import Settings, settings_env
-from fraudstream.stack.process import ManagedProcess
+from fraudstream.stack.process import ManagedProcess, off_verdict_path
 
 NAME = "monitor"
 
@@ -35,7 +35,7 @@ def monitor_process(settings: Settings) -> ManagedProcess:
 
     return ManagedProcess(
         name=NAME,
-        argv=[sys.executable, "-m", "fraudstream.cli.main", "monitor"],
+        argv=[*off_verdict_path(), sys.executable, "-m", "fraudstream.cli.main", "monitor"],
         run_dir=Path(settings.state_dir).resolve(),
         env=settings_env(settings),
         host=settings.host,

@@ -200,3 +200,19 @@ class ManagedProcess:
         except PermissionError:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+
+
+BACKGROUND_NICENESS = 10
+
+
+def off_verdict_path() -> list[str]:
+    """argv prefix for a process that is not on the verdict path (agg-writer, lake archiver, monitor).
+
+    Why: on a laptop every engine and service shares a few cores; these consume the same topics as
+    the scorer at the same rate, and at normal priority they take the CPU that Flink and the scorer
+    need for a verdict in milliseconds. At a lower priority they catch up in the gaps (their output
+    may lag by a fraction of a second; nothing is lost).
+    """
+    import shutil
+
+    return ["nice", "-n", str(BACKGROUND_NICENESS)] if shutil.which("nice") else []
