@@ -127,7 +127,7 @@ def test_lambda_wheels_match_the_template_runtime():
 LAMBDA_IMPORTABLE = {
     "fraudstream", "lambdas", "pydantic", "pydantic_core", "pydantic_settings", "typing_extensions",
     "annotated_types", "typing_inspection", "dotenv", "confluent_kafka", "numpy", "httpx", "httpcore", "h11",
-    "anyio", "sniffio", "idna", "certifi", "aws_msk_iam_sasl_signer", "click",
+    "anyio", "sniffio", "idna", "certifi", "aws_msk_iam_sasl_signer", "click", "prometheus_client",
     "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six",
 }  # fmt: skip
 

@@ -40,6 +40,7 @@ LAMBDA_REQUIREMENTS = (
     "numpy>=1.26,<2.2",
     "httpx>=0.27,<1",
     "aws-msk-iam-sasl-signer-python>=1.0.2,<2",
+    "prometheus-client>=0.20,<1",  # handlers/metrics.py (the counters exist on Lambda too; served only locally)
 )
 # What the PyFlink job imports besides PyFlink itself (provided by Managed Flink).
 FLINK_REQUIREMENTS = ("pydantic>=2.8,<3", "pydantic-settings>=2.4,<3")
