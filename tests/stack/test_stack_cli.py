@@ -80,8 +80,10 @@ def test_up_status_noop_down(tmp_path: Path) -> None:
 
         down = _run(env, "down")
         assert down.returncode == 0, down.stderr
-        # the stream clock and the lake archiver are stack services next to Kafka: down stops them before the engines
-        assert "stopped fraud-scorer, agg-writer, lake-archiver, clock, dynamodb, kafka" in down.stdout
+        # the monitor, the lake archiver and the stream clock are stack services next to Kafka: down stops
+        # the supervisor first (nothing is restarted while stopping), then them before the engines
+        assert "stopped supervisor" in down.stdout
+        assert "stopped fraud-scorer, agg-writer, monitor, lake-archiver, clock, dynamodb, kafka" in down.stdout
         assert not any(_alive(pid) for pid in pids)
         assert not any(is_listening("127.0.0.1", port) for port in ports)
         assert (tmp_path / "state" / "kafka" / "data" / "transactions-0").is_dir()  # data kept for the next up
