@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -32,9 +33,82 @@ from fraudstream import features
 MAX_AMOUNT = 1_000_000.0
 """Largest amount (dollars) a transaction may carry; anything above is treated as corrupt."""
 
-CC_NUM_PATTERN = re.compile(r"^[0-9]{16}$")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""The wire time as ``strftime``, ``%f`` standing for milliseconds (3 digits): ``2020-01-01T00:00:05.123Z``.
+The Flink job's ``DATE_FORMAT`` pattern is derived from it (``streaming.sql``)."""
+TIME_EXAMPLE = "2020-01-01T00:00:05.123Z"
+
 RECORD_FIELD = "<record>"
 """``DecodeError.field`` when the whole record is wrong (not JSON, not an object)."""
+
+
+# --------------------------------------------------------------------------------------------
+# The transaction contract: one table of rules
+# --------------------------------------------------------------------------------------------
+FieldKind = Literal["text", "number", "time"]
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One field of the transaction contract: its type, pattern, bounds and the reasons it fails with.
+
+    Why a table: the pydantic validators below, the Flink job's SQL checks (``streaming.sql``) and the
+    producer's Arrow column checks (``record_source``) are all generated from these rows, so a rule
+    (a pattern, a bound, a reason) is changed here and nowhere else. Python reasons add the offending
+    value (``negative amount -1.0``); the engines give the same reason without it.
+    """
+
+    field: str
+    kind: FieldKind
+    expected: str
+    """What the field must be, for ``wrong type: expected ...``."""
+    pattern: str | None = None
+    """Regex (anchored) the text must match; for ``time`` the accepted ISO-8601 renderings."""
+    pattern_reason: str = ""
+    minimum: float | None = None
+    below_reason: str = ""
+    maximum: float | None = None
+    above_reason: str = ""
+
+    def pattern_message(self, value: object = None) -> str:
+        """``card number must be 16 digits`` (engines), with ``, got '123'`` in Python."""
+        return self.pattern_reason if value is None else f"{self.pattern_reason}, got {value!r}"
+
+    def below_message(self, value: float | None = None) -> str:
+        """``negative amount`` (engines), with the value in Python."""
+        return self.below_reason if value is None else f"{self.below_reason} {value}"
+
+    def above_message(self, value: float | None = None) -> str:
+        """``absurd amount (above 1000000)`` (engines), with the value before the bound in Python."""
+        shown = "" if value is None else f" {value}"
+        return f"{self.above_reason}{shown} (above {self.maximum:.0f})"
+
+
+TID_RULE = FieldRule("tid", "text", "a string")
+CC_NUM_RULE = FieldRule(
+    "cc_num", "text", "a 16-digit string", pattern=r"^[0-9]{16}$", pattern_reason="card number must be 16 digits"
+)
+AMOUNT_RULE = FieldRule(
+    "amount",
+    "number",
+    "a number",
+    minimum=0,
+    below_reason="negative amount",
+    maximum=MAX_AMOUNT,
+    above_reason="absurd amount",
+)
+TRANS_TIME_RULE = FieldRule(
+    "trans_time",
+    "time",
+    "an ISO-8601 time string",
+    pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z?$",
+    pattern_reason="unparseable time",
+)
+TRANSACTION_RULES: tuple[FieldRule, ...] = (TID_RULE, CC_NUM_RULE, AMOUNT_RULE, TRANS_TIME_RULE)
+"""The required fields of a :class:`Transaction`, in the order a record is checked (first failure wins)."""
+
+CC_NUM_PATTERN = re.compile(CC_NUM_RULE.pattern or "")
+EMPTY_REASON = "must not be empty"
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,7 +134,7 @@ def _fail(kind: str, message: str) -> PydanticCustomError:
 def format_time(dt: datetime) -> str:
     """``2020-01-01T00:00:05.123Z``: UTC, milliseconds, ``Z`` (naive datetimes are taken as UTC)."""
     dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.strftime(TIME_FORMAT.replace("%f", f"{dt.microsecond // 1000:03d}"))
 
 
 def parse_time(value: str) -> datetime:
@@ -92,18 +166,18 @@ def _validate_time(value: Any) -> datetime:
     if isinstance(value, datetime):
         return _to_millis(value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC))
     if not isinstance(value, str):
-        raise _fail("wrong_type", f"wrong type: expected an ISO-8601 time string, got {_type_name(value)}")
+        raise _fail("wrong_type", f"wrong type: expected {TRANS_TIME_RULE.expected}, got {_type_name(value)}")
     try:
         return _to_millis(parse_time(value))
     except ValueError:
-        raise _fail("bad_time", f"unparseable time {value!r}") from None
+        raise _fail("bad_time", f"{TRANS_TIME_RULE.pattern_reason} {value!r}") from None
 
 
 UtcTime = Annotated[
     datetime,
     BeforeValidator(_validate_time),
     PlainSerializer(format_time, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2020-01-01T00:00:05.123Z"]}),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": [TIME_EXAMPLE]}),
 ]
 """An aware UTC datetime, ISO-8601 with milliseconds and ``Z`` on the wire."""
 
@@ -126,10 +200,11 @@ def _number(value: Any) -> float:
 
 def _validate_amount(value: Any) -> float:
     amount = _number(value)
-    if amount < 0:
-        raise _fail("negative_amount", f"negative amount {amount}")
-    if amount > MAX_AMOUNT:
-        raise _fail("absurd_amount", f"absurd amount {amount} (above {MAX_AMOUNT:.0f})")
+    rule = AMOUNT_RULE
+    if rule.minimum is not None and amount < rule.minimum:
+        raise _fail("below_minimum", rule.below_message(amount))
+    if rule.maximum is not None and amount > rule.maximum:
+        raise _fail("above_maximum", rule.above_message(amount))
     return amount
 
 
@@ -152,20 +227,25 @@ def _validate_probability(value: Any) -> float:
     return p
 
 
-def _validate_cc_num(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail("wrong_type", f"wrong type: expected a 16-digit string, got {_type_name(value)}")
-    if not CC_NUM_PATTERN.match(value):
-        raise _fail("bad_cc_num", f"card number must be 16 digits, got {value!r}")
-    return value
+def _text_validator(rule: FieldRule) -> Any:
+    """The validator of a ``text`` rule: a string, matching the rule's pattern (else not empty)."""
+    regex = re.compile(rule.pattern) if rule.pattern else None
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _fail("wrong_type", f"wrong type: expected {rule.expected}, got {_type_name(value)}")
+        if regex is not None:
+            if not regex.match(value):
+                raise _fail("pattern", rule.pattern_message(value))
+        elif not value:
+            raise _fail("empty", EMPTY_REASON)
+        return value
+
+    return check
 
 
-def _validate_text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail("wrong_type", f"wrong type: expected a string, got {_type_name(value)}")
-    if not value:
-        raise _fail("empty", "must not be empty")
-    return value
+_validate_cc_num = _text_validator(CC_NUM_RULE)
+_validate_text = _text_validator(TID_RULE)
 
 
 def _validate_flag(value: Any) -> bool:
@@ -191,10 +271,17 @@ _NULLABLE_COUNT_SCHEMA = {"type": ["integer", "null"], "minimum": 0}
 Amount = Annotated[
     float,
     BeforeValidator(_validate_amount),
-    WithJsonSchema({"type": "number", "minimum": 0, "maximum": MAX_AMOUNT, "description": "decimal dollars"}),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": AMOUNT_RULE.minimum,
+            "maximum": AMOUNT_RULE.maximum,
+            "description": "decimal dollars",
+        }
+    ),
 ]
 CardNumber = Annotated[
-    str, BeforeValidator(_validate_cc_num), WithJsonSchema({"type": "string", "pattern": "^[0-9]{16}$"})
+    str, BeforeValidator(_validate_cc_num), WithJsonSchema({"type": "string", "pattern": CC_NUM_RULE.pattern})
 ]
 Text = Annotated[str, BeforeValidator(_validate_text), WithJsonSchema({"type": "string", "minLength": 1})]
 FiniteFloat = Annotated[float, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCHEMA)]

@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraudstream.messages import (
-    MAX_AMOUNT,
+    TRANSACTION_RULES,
     DecodeError,
+    FieldRule,
     Label,
     Transaction,
     decode,
@@ -195,21 +196,34 @@ def encode_table(table: pa.Table, selection: Selection) -> EncodedBatch:
     return EncodedBatch(_as_bytes_list(table["cc_num"]), _as_bytes_list(value), labels, times_ms, rejected)
 
 
+def rule_violations(rule: FieldRule, column: pa.ChunkedArray | pa.Array) -> list[Any]:
+    """The Arrow checks of one contract rule: each is true (or null) where a row breaks it.
+
+    Generated from :data:`fraudstream.messages.TRANSACTION_RULES`; the columns are already typed
+    (``generator.table.TRANSACTION_SCHEMA``), so a type check is the null check, and a time column
+    needs no text pattern.
+    """
+    checks = [pc.is_null(column)]
+    if rule.kind == "text":
+        if rule.pattern:
+            checks.append(pc.invert(pc.match_substring_regex(column, rule.pattern)))
+        else:
+            checks.append(pc.equal(pc.utf8_length(column), 0))
+    elif rule.kind == "number":
+        checks.append(pc.invert(pc.is_finite(column)))
+        if rule.minimum is not None:
+            checks.append(pc.less(column, rule.minimum))
+        if rule.maximum is not None:
+            checks.append(pc.greater(column, rule.maximum))
+    return checks
+
+
 def _invalid_rows(table: pa.Table) -> np.ndarray:
-    """Rows that ``decode(Transaction, ...)`` would reject, found column-wise."""
-    amount = table["amount"]
-    checks = [
-        pc.invert(pc.match_substring_regex(table["cc_num"], r"^[0-9]{16}$")),
-        pc.equal(pc.utf8_length(table["tid"]), 0),
-        pc.invert(pc.is_finite(amount)),
-        pc.less(amount, 0),
-        pc.greater(amount, MAX_AMOUNT),
-    ]
-    bad = pc.is_null(table["trans_time"])
-    for column in ("tid", "cc_num", "amount"):
-        bad = pc.or_(bad, pc.is_null(table[column]))
-    for check in checks:
-        bad = pc.or_(bad, pc.fill_null(check, True))
+    """Rows that ``decode(Transaction, ...)`` would reject, found column-wise from the contract's rules."""
+    bad = pa.array(np.zeros(table.num_rows, dtype=bool))
+    for rule in TRANSACTION_RULES:
+        for check in rule_violations(rule, table[rule.field]):
+            bad = pc.or_(bad, pc.fill_null(check, True))
     return np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool)
 
 

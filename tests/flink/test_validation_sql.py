@@ -1,6 +1,7 @@
-"""The job's SQL validation agrees with ``fraudstream.messages.decode`` on which field is wrong.
+"""The SQL validation generated from the contract's rules table agrees with ``messages.decode``.
 
-Runs the real parsed view on a local PyFlink (batch, no cluster) over a VALUES table.
+Both come from ``fraudstream.messages.TRANSACTION_RULES``; this runs the generated parsed view on a
+local PyFlink (batch, no cluster) over a VALUES table and checks that it blames the same field.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ PAYLOADS = [
     "{" + OK.replace('"2020-01-01T22:01:00.000Z"', "20200101") + "}",
     "{" + OK.replace("2020-01-01T22:01:00.000Z", "yesterday") + "}",
     "{" + OK.replace(".000Z", "Z") + "}",
+    "{" + OK.replace('"1234567812345678"', '""') + "}",
+    "{" + OK.replace('"1234567812345678"', "1234567812345678") + "}",
+    "{" + OK.replace(',"amount":50.0', "") + "}",
+    "{" + OK.replace('"amount":50.0,', '"amount":1e400,') + "}",
+    "{" + OK.replace('"2020-01-01T22:01:00.000Z"', "null") + "}",
+    "null",
     "[1]",
     "nope",
 ]

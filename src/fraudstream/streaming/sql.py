@@ -25,19 +25,30 @@ before it is in, peers with the same time included. A card's rows share a partit
 ``cc_num``), so a time-sorted backlog has no late row, at any speed and over any number of
 partitions; the stream clock's heartbeats keep the arrival watermark moving when traffic is quiet.
 
-The value is read as a raw string and validated in SQL, with the same rules (and the same
-``field: reason`` wording) as :class:`fraudstream.messages.Transaction`, so that no record is
+The value is read as a raw string and validated in SQL, with checks generated from the rules
+table of the transaction contract (:data:`fraudstream.messages.TRANSACTION_RULES`, with the same
+``field: reason`` wording as :class:`fraudstream.messages.Transaction`), so that no record is
 dropped silently: a JSON format with ``ignore-parse-errors`` would skip bad rows without a trace.
-Times leave as ``DATE_FORMAT(..., 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''')`` strings, exactly the
-messages format, instead of relying on the JSON format's rendering of TIMESTAMP columns.
+Times leave as ``DATE_FORMAT`` strings whose pattern is derived from ``messages.TIME_FORMAT``,
+instead of relying on the JSON format's rendering of TIMESTAMP columns.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fraudstream import features
-from fraudstream.messages import HEARTBEAT_PREFIX, MAX_AMOUNT, RECORD_FIELD
+from fraudstream.messages import (
+    EMPTY_REASON,
+    HEARTBEAT_PREFIX,
+    RECORD_FIELD,
+    TIME_EXAMPLE,
+    TIME_FORMAT,
+    TRANS_TIME_RULE,
+    TRANSACTION_RULES,
+    FieldRule,
+)
 from fraudstream.streaming.config import JobConfig
 
 SOURCE_TABLE = "transactions_raw"
@@ -49,11 +60,26 @@ LATE_SINK = "late_sink"
 """Late rows get their own sink table (same topic) so its operator metrics count them."""
 
 DEAD_LETTER_STAGE = "flink-cc-agg"
-ISO_MILLIS_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"
+_JAVA_TIME_FIELDS = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%f": "SSS"}
+
+
+def java_time_format(strftime_format: str) -> str:
+    """A ``strftime`` format (``%f`` = milliseconds) as a Java ``DATE_FORMAT`` pattern, letters quoted."""
+    parts = []
+    for token in re.findall(r"%.|.", strftime_format):
+        if token in _JAVA_TIME_FIELDS:
+            parts.append(_JAVA_TIME_FIELDS[token])
+        elif token.isalpha():
+            parts.append(f"'{token}'")
+        else:
+            parts.append(token)
+    return "".join(parts)
+
+
+ISO_MILLIS_FORMAT = java_time_format(TIME_FORMAT).replace("'", "''")
 """``DATE_FORMAT`` pattern (inside a SQL literal) of the messages time format ``...05.123Z``."""
-TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z?$"
+TIME_PATTERN = TRANS_TIME_RULE.pattern or ""
 """Accepted ``trans_time`` text: ISO-8601 in UTC (``Z`` or no offset), any fraction length."""
-CC_NUM_SQL_PATTERN = "^[0-9]{16}$"
 
 
 def quote(value: str) -> str:
@@ -85,13 +111,18 @@ def _json_wrapped(field: str) -> str:
     return f"JSON_QUERY(payload, '$.{field}' WITH UNCONDITIONAL ARRAY WRAPPER)"
 
 
-def trans_time_expr() -> str:
-    """``trans_time`` parsed from the payload as TIMESTAMP(3) (UTC), NULL when absent or invalid."""
-    text = json_value("trans_time")
+def time_column_expr(rule: FieldRule) -> str:
+    """A ``time`` rule's field parsed from the payload as TIMESTAMP(3) (UTC), NULL when absent or invalid."""
+    text = json_value(rule.field)
     return (
-        f"CASE WHEN REGEXP({text}, {quote(TIME_PATTERN)}) "
+        f"CASE WHEN REGEXP({text}, {quote(rule.pattern or '')}) "
         f"THEN TO_TIMESTAMP(REPLACE(REPLACE({text}, 'T', ' '), 'Z', '')) END"
     )
+
+
+def trans_time_expr() -> str:
+    """``trans_time`` parsed from the payload as TIMESTAMP(3) (UTC), NULL when absent or invalid."""
+    return time_column_expr(TRANS_TIME_RULE)
 
 
 ARRIVAL_TIME = "arrival_time"
@@ -133,61 +164,100 @@ class Check:
     reason: str
 
 
-def _text_field_checks(field: str, *, pattern: str | None = None, pattern_reason: str = "") -> list[Check]:
-    value = json_value(field)
+_RECORD_CHECKS = [
+    Check("payload IS NULL", f"{RECORD_FIELD}: empty record (null value)"),
+    Check("NOT (payload IS JSON)", f"{RECORD_FIELD}: not valid JSON"),
+    Check("NOT (payload IS JSON OBJECT)", f"{RECORD_FIELD}: expected a JSON object"),
+]
+NOT_A_JSON_STRING = "NOT LIKE '[\"%'"
+"""After ``_json_wrapped``: the field is not a JSON string."""
+JSON_NUMBER_START = "'^\\[-?[0-9]'"
+JSON_NUMBER = "'^\\[-?[0-9][0-9.eE+-]*\\]$'"
+
+
+def _decimal(field: str) -> str:
+    return f"TRY_CAST({json_value(field)} AS {features.AMOUNT_SQL_TYPE})"
+
+
+def _text_checks(rule: FieldRule) -> list[Check]:
+    f, value = rule.field, json_value(rule.field)
     checks = [
-        Check(f"NOT JSON_EXISTS(payload, '$.{field}')", f"{field}: missing"),
-        Check(f"{value} IS NULL", f"{field}: wrong type: expected a string, got null or a non-scalar"),
-        Check(f"{_json_wrapped(field)} NOT LIKE '[\"%'", f"{field}: wrong type: expected a string"),
-        Check(f"CHAR_LENGTH({value}) = 0", f"{field}: must not be empty"),
+        Check(f"{value} IS NULL", f"{f}: wrong type: expected a string, got null or a non-scalar"),
+        Check(f"{_json_wrapped(f)} {NOT_A_JSON_STRING}", f"{f}: wrong type: expected a string"),
+        Check(f"CHAR_LENGTH({value}) = 0", f"{f}: {EMPTY_REASON}"),
     ]
-    if pattern:
-        checks.append(Check(f"NOT REGEXP({value}, {quote(pattern)})", f"{field}: {pattern_reason}"))
+    if rule.pattern:
+        checks.append(Check(f"NOT REGEXP({value}, {quote(rule.pattern)})", f"{f}: {rule.pattern_message()}"))
     return checks
 
 
-def validation_checks() -> list[Check]:
-    """The rules of :class:`fraudstream.messages.Transaction`, first failing rule wins."""
-    amount = json_value("amount")
-    amount_dec = f"TRY_CAST({amount} AS {features.AMOUNT_SQL_TYPE})"
-    return [
-        Check("payload IS NULL", f"{RECORD_FIELD}: empty record (null value)"),
-        Check("NOT (payload IS JSON)", f"{RECORD_FIELD}: not valid JSON"),
-        Check("NOT (payload IS JSON OBJECT)", f"{RECORD_FIELD}: expected a JSON object"),
-        *_text_field_checks("tid"),
-        *_text_field_checks("cc_num", pattern=CC_NUM_SQL_PATTERN, pattern_reason="card number must be 16 digits"),
-        Check("NOT JSON_EXISTS(payload, '$.amount')", "amount: missing"),
+def _number_checks(rule: FieldRule) -> list[Check]:
+    f, number = rule.field, _decimal(rule.field)
+    checks = [
         Check(
-            f"{amount} IS NULL OR NOT REGEXP({_json_wrapped('amount')}, '^\\[-?[0-9]')",
-            "amount: wrong type: expected a number",
-        ),
-        Check(f"{amount_dec} IS NULL", f"amount: absurd amount (above {MAX_AMOUNT:.0f})"),
-        Check(f"{amount_dec} < 0", "amount: negative amount"),
-        Check(f"{amount_dec} > {MAX_AMOUNT:.2f}", f"amount: absurd amount (above {MAX_AMOUNT:.0f})"),
-        Check("NOT JSON_EXISTS(payload, '$.trans_time')", "trans_time: missing"),
-        Check(
-            f"{json_value('trans_time')} IS NULL OR {_json_wrapped('trans_time')} NOT LIKE '[\"%'",
-            "trans_time: wrong type: expected an ISO-8601 time string",
-        ),
-        Check("trans_time IS NULL", "trans_time: unparseable time (expected e.g. 2020-01-01T00:00:05.123Z)"),
+            f"{json_value(f)} IS NULL OR NOT REGEXP({_json_wrapped(f)}, {JSON_NUMBER_START})",
+            f"{f}: wrong type: expected {rule.expected}",
+        )
     ]
+    if rule.maximum is not None:  # a number the decimal type cannot hold is above any bound
+        checks.append(Check(f"{number} IS NULL", f"{f}: {rule.above_message()}"))
+    if rule.minimum is not None:
+        checks.append(Check(f"{number} < {rule.minimum:.2f}", f"{f}: {rule.below_message()}"))
+    if rule.maximum is not None:
+        checks.append(Check(f"{number} > {rule.maximum:.2f}", f"{f}: {rule.above_message()}"))
+    return checks
+
+
+def _time_checks(rule: FieldRule) -> list[Check]:
+    """The source table parses a time field into a column of its name (``time_column_expr``)."""
+    f = rule.field
+    return [
+        Check(
+            f"{json_value(f)} IS NULL OR {_json_wrapped(f)} {NOT_A_JSON_STRING}",
+            f"{f}: wrong type: expected {rule.expected}",
+        ),
+        Check(f"{f} IS NULL", f"{f}: {rule.pattern_reason} (expected e.g. {TIME_EXAMPLE})"),
+    ]
+
+
+_KIND_CHECKS = {"text": _text_checks, "number": _number_checks, "time": _time_checks}
+
+
+def rule_checks(rule: FieldRule) -> list[Check]:
+    """The SQL checks of one contract rule, in order; each reason reads ``field: <the rule's reason>``."""
+    missing = Check(f"NOT JSON_EXISTS(payload, '$.{rule.field}')", f"{rule.field}: missing")
+    return [missing, *_KIND_CHECKS[rule.kind](rule)]
+
+
+def validation_checks() -> list[Check]:
+    """The rules of :class:`fraudstream.messages.Transaction` (``TRANSACTION_RULES``), first failing rule wins."""
+    return [*_RECORD_CHECKS, *(check for rule in TRANSACTION_RULES for check in rule_checks(rule))]
+
+
+def _fast_valid(rule: FieldRule) -> str:
+    """The field is plainly valid, judged from its JSON text (string/number shape) and bounds."""
+    wrapped = _json_wrapped(rule.field)
+    if rule.kind == "text" and rule.pattern:  # the pattern's matches need no JSON escaping (digits)
+        in_json = '^\\["' + rule.pattern.strip("^$") + '"\\]$'
+        return f"REGEXP({wrapped}, {quote(in_json)})"
+    if rule.kind == "text":
+        return f"REGEXP({wrapped}, '^\\[\"[^\"]')"
+    if rule.kind == "number":
+        # Calcite turns BETWEEN into these two comparisons anyway
+        low = "" if rule.minimum is None else f" AND {_decimal(rule.field)} >= {rule.minimum:.2f}"
+        high = "" if rule.maximum is None else f" AND {_decimal(rule.field)} <= {rule.maximum:.2f}"
+        return f"REGEXP({wrapped}, {JSON_NUMBER}){low}{high}"
+    return f"{rule.field} IS NOT NULL"
 
 
 def fast_valid_condition() -> str:
     """True for a valid row, with few JSON parses (each JSON function call parses the payload again).
 
-    Valid rows are the common case, so they are recognised from the JSON text of three fields
-    (string/number shape) plus the parsed ``trans_time``; only rows failing this check pay for
-    the detailed rules that name the reason.
+    Valid rows are the common case, so they are recognised from the JSON text of each field
+    (string/number shape) plus the parsed time; only rows failing this check pay for the
+    detailed rules that name the reason.
     """
-    amount_dec = f"TRY_CAST({json_value('amount')} AS {features.AMOUNT_SQL_TYPE})"
-    return (
-        f"REGEXP({_json_wrapped('tid')}, '^\\[\"[^\"]') "
-        f"AND REGEXP({_json_wrapped('cc_num')}, '^\\[\"[0-9]{{16}}\"\\]$') "
-        f"AND REGEXP({_json_wrapped('amount')}, '^\\[-?[0-9][0-9.eE+-]*\\]$') "
-        f"AND {amount_dec} BETWEEN 0 AND {MAX_AMOUNT:.2f} "
-        "AND trans_time IS NOT NULL"
-    )
+    return " AND ".join(_fast_valid(rule) for rule in TRANSACTION_RULES)
 
 
 def error_expr() -> str:
