@@ -44,8 +44,22 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def plain_help(typer_app: typer.Typer) -> None:
+    """Render the help of ``typer_app`` and of every sub-app as plain text, markup off.
+
+    Why: with rich markup on, a ``[...]`` in a help string is read as a markup tag, so
+    ``[/opt/ml/model ...]`` crashed ``--help`` and ``[settings: models/]`` silently vanished. Help
+    strings here are plain prose; the walk covers every group, so a new module needs nothing.
+    """
+    typer_app.rich_markup_mode = None
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            plain_help(group.typer_instance)
+
+
 for _name in COMMAND_MODULES:
     importlib.import_module(f"fraudstream.cli.{_name}").register(app)
+plain_help(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
