@@ -5,7 +5,8 @@ real) or neither (as fast as possible). The producer is idempotent (``kafka_clie
 and asks for delivery reports on failures only, so success costs no Python callback; what was
 sent is what was queued minus what failed, once ``flush`` has drained the queue. Records that do
 not decode as transactions go to ``dead-letter`` with the reason. Ctrl-C (or SIGTERM) stops
-between chunks, flushes what is queued and still reports.
+between chunks, flushes what is queued and still reports. Sent and failed records are also counted
+in Prometheus counters (:mod:`fraudstream.kafka_metrics`, label ``producer="produce"``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from fraudstream import kafka_metrics
 from fraudstream.record_source import EncodedBatch, Selection, file_batches, line_batches, stdin_lines
 from fraudstream.settings import Settings, get_settings
 
 STAGE = "producer"
+METRICS_NAME = "produce"
+"""The ``producer`` label of this module's counters (the replay's is ``replay``)."""
 CHUNK = 5_000  # records queued between checks for a stop request
 MAX_SLEEP_S = 0.1  # pacing sleeps in short steps so that delivery reports and Ctrl-C stay responsive
 FLUSH_TIMEOUT_S = 60.0
@@ -90,6 +94,7 @@ class DeliveryTracker:
             return
         topic = msg.topic() or "?"
         self.failed[topic] = self.failed.get(topic, 0) + 1
+        kafka_metrics.FAILED.labels(METRICS_NAME, topic).inc()
         if self.first_error is None:
             self.first_error = f"{topic}: {err}"
 
@@ -156,6 +161,7 @@ def produce(
     Raises ``ValueError`` for contradictory pacing and ``ConnectionError`` when Kafka is unreachable.
     """
     settings = settings or get_settings()
+    kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT_ENV)
     pacer = Pacer(rate, speedup)
     tracker = DeliveryTracker()
     producer = make_producer(settings, tracker)
@@ -242,10 +248,11 @@ class _Run:
                     continue
             _queue(self.producer, self.tx_topic, batch.keys, batch.values, start, stop)
             self.queued_tx += stop - start
+            kafka_metrics.SENT.labels(METRICS_NAME, self.tx_topic).inc(stop - start)
             if self.label_topic is not None:
-                self.queued_labels += _queue_labels(
-                    self.producer, self.label_topic, batch.keys, batch.labels, start, stop
-                )
+                queued = _queue_labels(self.producer, self.label_topic, batch.keys, batch.labels, start, stop)
+                self.queued_labels += queued
+                kafka_metrics.SENT.labels(METRICS_NAME, self.label_topic).inc(queued)
             self.producer.poll(0)
             start = stop
             self._progress()
@@ -277,6 +284,7 @@ class _Run:
         s.first_error = self.tracker.first_error or leftover
         if remaining:  # undelivered; we cannot tell which topic, charge the transactions first
             s.transactions_sent = max(0, s.transactions_sent - remaining)
+            kafka_metrics.FAILED.labels(METRICS_NAME, self.tx_topic).inc(remaining)
         if self.on_progress is not None:
             self.on_progress(s)
         return s

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from fraudstream import kafka_metrics
 from fraudstream.messages import is_heartbeat
 from fraudstream.replay.plan import PlannedTransaction, ReplayPlan
 from fraudstream.settings import Settings
@@ -31,6 +32,8 @@ from fraudstream.settings import Settings
 if TYPE_CHECKING:
     from fraudstream.streaming.clock import StreamClock
 
+METRICS_NAME = "replay"
+"""The ``producer`` label of the replay's sent/failed counters."""
 ProgressCallback = Callable[[int, int, int], None]
 """``(sent, predicted, total)``, called as the replay advances."""
 
@@ -217,6 +220,12 @@ def clock_for_run(settings: Settings, interval_ms: int | None = None) -> StreamC
     return StreamClock(settings, interval_ms)
 
 
+def count_failed(err: Any, msg: Any) -> None:
+    """Delivery report of a replayed transaction: a failure is counted (the report shows it as missing)."""
+    if err is not None:
+        kafka_metrics.FAILED.labels(METRICS_NAME, msg.topic() or "?").inc()
+
+
 def run_plan(
     plan: ReplayPlan,
     settings: Settings,
@@ -229,9 +238,11 @@ def run_plan(
 
     A stream clock runs in-process for the replay when no clock is beating already.
     """
-    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.kafka_clients import connected_producer, poll_for
     from fraudstream.messages import Transaction, encode
 
+    kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT_ENV)
+    sent = kafka_metrics.SENT.labels(METRICS_NAME, settings.topic_transactions)
     outcomes = [Outcome(t) for t in plan.transactions]
     collector = PredictionCollector(settings, (t.tid for t in plan.transactions)).start()
     producer = connected_producer(settings, **{"linger.ms": 0})
@@ -249,7 +260,7 @@ def run_plan(
         total = len(outcomes)
         for n, outcome in enumerate(send_order, 1):
             while (remaining := outcome.planned.send_offset_s - (time.monotonic() - start)) > 0:
-                producer.poll(min(remaining, 0.05))  # serve delivery callbacks while waiting
+                poll_for(producer, min(remaining, 0.05))  # serve delivery callbacks while waiting
             tx = Transaction(
                 tid=outcome.planned.tid,
                 cc_num=outcome.planned.cc_num,
@@ -259,10 +270,13 @@ def run_plan(
             outcome.sent_at = time.time()
             while True:
                 try:
-                    producer.produce(settings.topic_transactions, key=tx.cc_num.encode(), value=encode(tx))
+                    producer.produce(
+                        settings.topic_transactions, key=tx.cc_num.encode(), value=encode(tx), on_delivery=count_failed
+                    )
                     break
                 except BufferError:  # local queue full: let deliveries drain
                     producer.poll(0.05)
+            sent.inc()
             producer.poll(0)
             stats.first_sent_at = stats.first_sent_at or outcome.sent_at
             stats.last_sent_at = outcome.sent_at
@@ -279,7 +293,8 @@ def run_plan(
         if clock is not None:
             clock.stop()
             stats.heartbeats_sent = clock.stats.records
-        producer.flush(10)
+        if undelivered := producer.flush(10):  # never acknowledged: counted as failed
+            kafka_metrics.FAILED.labels(METRICS_NAME, settings.topic_transactions).inc(undelivered)
         collector.stop()
     for outcome in outcomes:
         got = collector.received.get(outcome.planned.tid)

@@ -17,6 +17,10 @@ and every sink.
 One mechanism everywhere: ``fraudstream clock`` (a stack service, a docker-compose service), the
 ``Clock`` Lambda on AWS (``lambdas/clock.py``, invoked every minute, beats until its time is up),
 and replays that find no clock running start the same :class:`StreamClock` in-process.
+
+Heartbeats sent, failures and the last beat's age are Prometheus metrics
+(:mod:`fraudstream.kafka_metrics`), served by ``fraudstream clock`` when
+``FRAUDSTREAM_CLOCK_METRICS_PORT`` is set.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fraudstream import kafka_metrics
 from fraudstream.messages import Heartbeat, decode, encode, is_heartbeat
 from fraudstream.settings import Settings, get_settings
 
@@ -106,6 +111,7 @@ class StreamClock:
     def _delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
             self.stats.failed += 1
+            kafka_metrics.CLOCK_FAILURES.inc()
 
     # ------------------------------------------------------------------ beating
     def beat(self) -> int:
@@ -120,9 +126,12 @@ class StreamClock:
                 sent += 1
             except BufferError:  # broker unreachable for a while: drop this beat, the next one supersedes it
                 self.stats.failed += 1
+                kafka_metrics.CLOCK_FAILURES.inc()
         self.producer.poll(0)
         self.stats.beats += 1
         self.stats.records += sent
+        if sent:
+            kafka_metrics.beat_done(sent)
         return sent
 
     def run(self, deadline: float | None = None) -> ClockStats:
@@ -134,6 +143,7 @@ class StreamClock:
                 self.beat()
             except Exception as exc:  # Kafka down or topic missing: say so, keep trying
                 self.stats.failed += 1
+                kafka_metrics.CLOCK_FAILURES.inc()
                 log.warning("clock: beat failed (%s); retrying", exc)
                 self.stop_event.wait(1.0)
                 next_at = time.monotonic()
@@ -174,6 +184,7 @@ def run_clock(settings: Settings | None = None, interval_ms: int | None = None) 
     import signal
 
     clock = StreamClock(settings, interval_ms)
+    kafka_metrics.serve_from_env(kafka_metrics.CLOCK_PORT_ENV)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: clock.stop_event.set())
