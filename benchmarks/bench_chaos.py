@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "chaos.json")
     args = parser.parse_args()
 
-    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.kafka_clients import connected_producer, poll_for
     from fraudstream.messages import Transaction, encode
     from fraudstream.replay.runner import PredictionCollector
     from fraudstream.stack.supervisor import ensure_supervisor
@@ -173,7 +173,7 @@ def main() -> None:
     for i in range(n):
         due = t0 + i / args.rate
         while (wait := due - time.monotonic()) > 0:
-            producer.poll(min(wait, 0.005))
+            poll_for(producer, min(wait, 0.005))
         card = rng.choice(cards)
         tx = Tx(f"ch-{run}-{i:07d}", card, round(rng.uniform(1, 500), 2), datetime.now(UTC))
         rows.append(tx)

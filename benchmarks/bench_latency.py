@@ -188,7 +188,7 @@ def run_rate(
     card_order: list[str] | None = None,
 ) -> dict[str, Any]:
     """``rate`` tx/s for ``seconds`` on random cards of ``cards`` (or exactly ``card_order``, in order)."""
-    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.kafka_clients import connected_producer, poll_for
     from fraudstream.messages import Transaction, encode, parse_time
     from fraudstream.replay.runner import PredictionCollector
 
@@ -206,7 +206,7 @@ def run_rate(
     for i, tid in enumerate(tids):
         due = t0 + i / rate
         while (wait := due - time.monotonic()) > 0:
-            producer.poll(min(wait, 0.005))
+            poll_for(producer, min(wait, 0.005))
         card = card_order[i] if card_order else rng.choice(cards)
         tx = Transaction(tid=tid, cc_num=card, amount=round(rng.uniform(1, 500), 2), trans_time=datetime.now(UTC))
         sent_at[tid] = time.time()

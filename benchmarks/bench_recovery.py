@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "recovery.json")
     args = parser.parse_args()
 
-    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.kafka_clients import connected_producer, poll_for
     from fraudstream.messages import Transaction, encode
     from fraudstream.replay.runner import PredictionCollector
     from fraudstream.stack import flink as flink_stack
@@ -88,7 +88,7 @@ def main() -> None:
     for i in range(n):
         due = t0 + i / args.rate
         while (wait := due - time.monotonic()) > 0:
-            producer.poll(min(wait, 0.005))
+            poll_for(producer, min(wait, 0.005))
         card = rng.choice(cards)
         tx = Tx(f"rc-{run}-{i:07d}", card, round(rng.uniform(1, 500), 2), datetime.now(UTC))
         rows.append(tx)

@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")
     args = parser.parse_args()
 
-    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.kafka_clients import connected_producer, poll_for
     from fraudstream.messages import Transaction, encode
     from fraudstream.replay.runner import PredictionCollector
 
@@ -187,7 +187,7 @@ def main() -> None:
         for i, tid in enumerate(tids):
             due = t0 + i / args.rate
             while (wait := due - time.monotonic()) > 0:
-                producer.poll(min(wait, 0.005))
+                poll_for(producer, min(wait, 0.005))
             card = rng.choice(cards)
             tx = Transaction(tid=tid, cc_num=card, amount=round(rng.uniform(1, 500), 2), trans_time=datetime.now(UTC))
             while True:

@@ -204,6 +204,11 @@ class ManagedProcess:
 
 BACKGROUND_NICENESS = 10
 
+# Runs as ``sh -c SCRIPT NICENESS COMMAND...``: sets the niceness of the process's own autogroup, then
+# execs the command (same pid) under ``nice``. Writing the autogroup is allowed for one's own process
+# when it lowers the priority; where there is no autogroup the write fails silently.
+_LOWER_PRIORITY_SH = '{ echo "$0" > /proc/self/autogroup; } 2>/dev/null; exec nice -n "$0" "$@"'
+
 
 def off_verdict_path() -> list[str]:
     """argv prefix for a process that is not on the verdict path (agg-writer, lake archiver, monitor).
@@ -212,7 +217,17 @@ def off_verdict_path() -> list[str]:
     the scorer at the same rate, and at normal priority they take the CPU that Flink and the scorer
     need for a verdict in milliseconds. At a lower priority they catch up in the gaps (their output
     may lag by a fraction of a second; nothing is lost).
+
+    ``nice`` alone is not enough on Linux: each managed process starts its own session
+    (``start_new_session``), and with ``kernel.sched_autogroup_enabled`` (the default of most
+    distributions) every session is a scheduling group of its own whose weight ignores the
+    niceness of the processes in it, so a niced process still got as much CPU as Flink. The
+    group's own niceness (``/proc/self/autogroup``) is what counts there, so both are set.
     """
     import shutil
 
-    return ["nice", "-n", str(BACKGROUND_NICENESS)] if shutil.which("nice") else []
+    if not shutil.which("nice"):
+        return []
+    if shutil.which("sh") and Path("/proc/self/autogroup").exists():
+        return ["sh", "-c", _LOWER_PRIORITY_SH, str(BACKGROUND_NICENESS)]
+    return ["nice", "-n", str(BACKGROUND_NICENESS)]
