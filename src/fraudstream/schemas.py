@@ -1,7 +1,8 @@
 """JSON Schemas of the topic records, exported to ``schemas/`` so non-Python readers share the contract.
 
 The files are generated from :mod:`fraudstream.messages`; a test fails when they drift, and
-``fraudstream schemas`` rewrites them.
+``fraudstream schemas`` rewrites them. Nothing reads them at run time (the models are the contract), so
+the package does not carry them: they are written into the checkout (``Settings.schema_dir``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from fraudstream.messages import RECORD_MODELS
+from fraudstream.settings import Settings, get_settings
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-"""``schemas/`` at the repository root (the source checkout)."""
+
+
+def default_schema_dir(settings: Settings | None = None) -> Path:
+    """``FRAUDSTREAM_SCHEMA_DIR``, else ``schemas/`` of the checkout (``Settings.project_dir``)."""
+    settings = settings or get_settings()
+    return settings.schema_dir or settings.project_dir / "schemas"
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -35,9 +41,9 @@ def schema_path(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / f"{name}.schema.json"
 
 
-def export_schemas(out_dir: Path = DEFAULT_SCHEMA_DIR) -> list[Path]:
+def export_schemas(out_dir: Path | None = None) -> list[Path]:
     """Write one ``<name>.schema.json`` per record into ``out_dir``; returns the paths written."""
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir or default_schema_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, schema in json_schemas().items():
@@ -47,8 +53,9 @@ def export_schemas(out_dir: Path = DEFAULT_SCHEMA_DIR) -> list[Path]:
     return written
 
 
-def stale_schemas(out_dir: Path = DEFAULT_SCHEMA_DIR) -> list[str]:
+def stale_schemas(out_dir: Path | None = None) -> list[str]:
     """Names whose file in ``out_dir`` is missing or differs from the models (empty = in sync)."""
+    out_dir = Path(out_dir or default_schema_dir())
     stale = []
     for name, schema in json_schemas().items():
         path = schema_path(out_dir, name)

@@ -9,8 +9,22 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_MARKER = Path("infra") / "jvm" / "pom.xml"
+"""What marks the source checkout: the Maven manifest of the JVM engines ``make setup`` fetches."""
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The checkout the command runs in: ``start`` (the working directory) or its nearest parent holding
+    ``infra/jvm/pom.xml``, as git finds its repository; ``start`` itself when there is none.
+
+    Why the working directory and not this file: an installed package lives in site-packages, far from
+    any checkout, so only the place the user works from (or ``FRAUDSTREAM_PROJECT_DIR``) can say where it is.
+    """
+    start = (start or Path.cwd()).resolve()
+    return next((d for d in (start, *start.parents) if (d / PROJECT_MARKER).is_file()), start)
 
 
 class Settings(BaseSettings):
@@ -21,6 +35,19 @@ class Settings(BaseSettings):
     # --- where local engines keep their state (logs, pids, data, checkpoints)
     state_dir: Path = Path(".fraudstream")
     host: str = "127.0.0.1"
+
+    # --- the source checkout's files (the package carries its own data files; these live beside it)
+    project_dir: Path = Field(default_factory=find_project_dir)
+    """The checkout with ``infra/`` (JVM engines fetched by ``make setup``, engine configs, CloudFormation
+    templates), ``lambdas/`` and ``flink_jobs/``; see :func:`find_project_dir`."""
+    jvm_lib_dir: Path | None = None
+    """The JVM engines (default ``<project_dir>/infra/jvm/lib``)."""
+    cfn_dir: Path | None = None
+    """The CloudFormation templates ``deploy`` uses (default ``<project_dir>/infra/cloudformation``)."""
+    schema_dir: Path | None = None
+    """Where ``fraudstream schemas`` writes the JSON Schemas (default ``<project_dir>/schemas``)."""
+    java_home: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_JAVA_HOME", "JAVA_HOME"))
+    """The JDK the engines run with (and the job's Java function is compiled with); empty: ``java`` on PATH."""
 
     # --- Kafka
     kafka_port: int = 9092
@@ -43,6 +70,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FRAUDSTREAM_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
     )
     aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("FRAUDSTREAM_AWS_REGION", "AWS_REGION"))
+    aws_max_attempts: int = 5
+    """botocore's attempts per AWS call (standard retry mode), for every client: stack, handlers and deploy."""
     table_agg: str = "cc-agg-fg"
     table_batch: str = "cc-agg-batch-fg"
 
@@ -69,6 +98,10 @@ class Settings(BaseSettings):
     """How often the source emits its watermark (``pipeline.auto-watermark-interval``)."""
     flink_buffer_timeout_ms: int = 2
     """Longest a record waits in a network buffer between Flink tasks (``execution.buffer-timeout``)."""
+    kafka_connector_jar: Path | None = None
+    """The Flink Kafka SQL connector for the job client (default: the one ``make setup`` fetched)."""
+    flink_udf_jar: Path | None = None
+    """A prebuilt jar of the job's Java function (images and MSF ship one); None: built into the state dir."""
 
     # --- stream clock (heartbeats that keep event time moving; fraudstream.streaming.clock)
     clock_interval_ms: int = 20
@@ -94,6 +127,10 @@ class Settings(BaseSettings):
     endpoint_url_override: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_ENDPOINT_URL"))
     sagemaker_endpoint_name: str | None = None
     model_dir: Path = Path("models")
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The scorer's decision threshold, over the endpoint's and the registry's (fraudstream.handlers.scoring_config)."""
+    feature_set: str | None = None
+    """The scorer's feature set, over the registry's (fraudstream.handlers.scoring_config)."""
 
     # --- engine sizes that fit a 2-core / 24 GiB laptop
     kafka_heap: str = "384m"
@@ -101,6 +138,12 @@ class Settings(BaseSettings):
     flink_jobmanager_memory: str = "768m"
     flink_taskmanager_memory: str = "1280m"
     flink_task_slots: int = 4
+
+    @field_validator("threshold", "feature_set", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty variable (a template's optional parameter left blank) means: not set."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def kafka_bootstrap(self) -> str:

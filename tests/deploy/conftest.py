@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 MOTO_LAUNCHER = Path(__file__).with_name("moto_server.py")
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -60,6 +61,7 @@ def deploy_env(moto_endpoint: str) -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
+        FRAUDSTREAM_PROJECT_DIR=str(PROJECT_DIR),  # the CLI runs in a scratch folder: the checkout is named
         NO_COLOR="1",
         COLUMNS="200",
     )

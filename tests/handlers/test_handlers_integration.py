@@ -15,6 +15,7 @@ from fraudstream.handlers import agg_writer, fraud_scorer
 from fraudstream.handlers.msk_event import build_event, from_confluent
 from fraudstream.handlers.resources import HandlerResources
 from fraudstream.messages import CardAggregate, DeadLetter, Prediction, decode
+from fraudstream.settings import Settings
 
 pytestmark = pytest.mark.integration
 A, B, C = "4000000000000001", "4000000000000002", "4000000000000003"
@@ -150,8 +151,8 @@ def test_fraud_scorer_scores_batch_dead_letters_poison_and_survives_outage(score
 
 
 def test_threshold_override_from_env(scorer_settings, kafka_io, monkeypatch) -> None:
-    s = scorer_settings
     monkeypatch.setenv("FRAUDSTREAM_THRESHOLD", "0.000001")
+    s = scorer_settings.model_copy(update={"threshold": Settings().threshold})  # as a process would read it
     kafka_io.produce_aggs([agg("x1", C, 1, 1.0, 1, 1.0)])
     fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 1), None, HandlerResources(s))
     [p] = [decode(Prediction, m.value()) for m in kafka_io.read(s.topic_predictions, 1)]

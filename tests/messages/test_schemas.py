@@ -9,11 +9,15 @@ from pathlib import Path
 import jsonschema
 
 from fraudstream.messages import RECORD_MODELS, Transaction, encode
-from fraudstream.schemas import DEFAULT_SCHEMA_DIR, export_schemas, json_schemas, stale_schemas
+from fraudstream.schemas import default_schema_dir, export_schemas, json_schemas, stale_schemas
+from fraudstream.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_repository_schemas_are_in_sync_with_models() -> None:
-    stale = stale_schemas(DEFAULT_SCHEMA_DIR)
+    assert default_schema_dir(Settings(project_dir=ROOT)) == ROOT / "schemas"
+    stale = stale_schemas(ROOT / "schemas")
     assert stale == [], f"schemas/ is stale for {stale}: run `fraudstream schemas`"
 
 

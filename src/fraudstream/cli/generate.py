@@ -82,9 +82,9 @@ def schemas_command(
     check: bool = typer.Option(False, "--check", help="Only report schemas that differ; exit 1 if any."),
 ) -> None:
     """Export the JSON Schemas of every topic record (one file per record)."""
-    from fraudstream.schemas import DEFAULT_SCHEMA_DIR, export_schemas, stale_schemas
+    from fraudstream.schemas import default_schema_dir, export_schemas, stale_schemas
 
-    folder = out or DEFAULT_SCHEMA_DIR
+    folder = out or default_schema_dir()
     if check:
         stale = stale_schemas(folder)
         if stale:

@@ -5,7 +5,6 @@ The CLI only renders; every step lives here so that tests drive the same code pa
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -13,9 +12,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fraudstream.deploy import cfn
-from fraudstream.deploy.package import FLINK_ZIP, LAMBDA_ZIP, MODEL_TARBALL, REPO_ROOT, PackageManifest, package_all
+from fraudstream.deploy.package import FLINK_ZIP, LAMBDA_ZIP, MODEL_TARBALL, PackageManifest, package_all
 from fraudstream.deploy.target import AwsTarget
 from fraudstream.deploy.upload import template_source, upload_artifacts
+from fraudstream.settings import Settings, get_settings
 
 MAIN_TEMPLATE = "fraudstream.yaml"
 BOOTSTRAP_TEMPLATE = "artifacts.yaml"
@@ -38,10 +38,10 @@ class Ui(Protocol):
     def listener(self, kind: str, value: Any) -> None: ...
 
 
-def templates_dir() -> Path:
-    """``infra/cloudformation`` of the repository (override: ``FRAUDSTREAM_CFN_DIR``)."""
-    override = os.environ.get("FRAUDSTREAM_CFN_DIR")
-    return Path(override) if override else REPO_ROOT / "infra" / "cloudformation"
+def templates_dir(settings: Settings | None = None) -> Path:
+    """``FRAUDSTREAM_CFN_DIR``, else ``infra/cloudformation`` of the checkout (``Settings.project_dir``)."""
+    settings = settings or get_settings()
+    return settings.cfn_dir or settings.project_dir / "infra" / "cloudformation"
 
 
 def parameter_defaults(path: Path) -> dict[str, str]:

@@ -11,6 +11,8 @@ The Lambdas run on ``python3.12`` (Amazon Linux 2023, glibc 2.34): confluent-kaf
 only ``manylinux_2_28`` wheels, which the Amazon Linux 2 based ``python3.11`` runtime cannot load.
 The handler code itself is plain Python that runs on 3.11 and 3.12 alike.
 ``with_dependencies=False`` packs only the project's own code (tests, and layers managed elsewhere).
+The package is zipped from where it is installed; the entry points (``lambdas/``, ``flink_jobs/``) come
+from the checkout, ``Settings.project_dir``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/fraudstream
+import fraudstream
+from fraudstream.settings import get_settings
+
+PACKAGE_ROOT = Path(fraudstream.__file__).resolve().parent
 
 # What the handlers import at run time (boto3 comes with the Lambda runtime).
 LAMBDA_REQUIREMENTS = (
@@ -125,7 +129,7 @@ def package_all(
 
     step("handlers zip")
     manifest.artifacts[LAMBDA_ZIP] = build_lambda_zip(out, with_dependencies=with_dependencies)
-    missing = [f"{h}.py" for h in LAMBDA_ENTRY_POINTS if not (REPO_ROOT / "lambdas" / f"{h}.py").is_file()]
+    missing = [f"{h}.py" for h in LAMBDA_ENTRY_POINTS if not (_project_dir() / "lambdas" / f"{h}.py").is_file()]
     if missing:
         manifest.warnings.append(f"handler entry points missing from lambdas/: {missing}")
 
@@ -139,8 +143,6 @@ def package_all(
     manifest.artifacts[FLINK_ZIP] = build_flink_zip(out, jars=jars, with_dependencies=with_dependencies)
 
     step("model tarball")
-    from fraudstream.settings import get_settings
-
     try:
         artifact, meta = build_model_tarball(out, model_dir or get_settings().model_dir, model_version)
         manifest.artifacts[MODEL_TARBALL] = artifact
@@ -157,7 +159,7 @@ def package_all(
 def build_lambda_zip(out_dir: Path, *, with_dependencies: bool = True) -> Artifact:
     """fraudstream package + ``lambdas/`` entry points (+ Linux wheels of LAMBDA_REQUIREMENTS)."""
     files = dict(_package_files(prefix=""))
-    files.update(_tree_files(REPO_ROOT / "lambdas", "lambdas/"))
+    files.update(_tree_files(_project_dir() / "lambdas", "lambdas/"))
     if with_dependencies:
         deps = install_linux_dependencies(LAMBDA_REQUIREMENTS, out_dir / ".deps", LAMBDA_PYTHON)
         files.update(_tree_files(deps, ""))
@@ -171,10 +173,10 @@ def build_lambda_zip(out_dir: Path, *, with_dependencies: bool = True) -> Artifa
 
 
 def build_flink_zip(out_dir: Path, *, jars: list[Path], with_dependencies: bool = True) -> Artifact:
-    """Managed Flink layout: ``flink_jobs/`` at the root, Python code under ``src/`` (the ``pyFiles``
-    run option; ``cc_agg_job.py`` also puts ``../src`` on ``sys.path`` itself), one merged jar at
-    ``lib/`` (the ``jarfile`` run option)."""
-    files = dict(_tree_files(REPO_ROOT / "flink_jobs", "flink_jobs/"))
+    """Managed Flink layout: ``flink_jobs/`` at the root (the ``python`` run option: the door to
+    ``fraudstream.streaming.job_main``), Python code under ``src/`` (the ``pyFiles`` run option, which puts
+    it on the job's Python path), one merged jar at ``lib/`` (the ``jarfile`` run option)."""
+    files = dict(_tree_files(_project_dir() / "flink_jobs", "flink_jobs/"))
     files.update(_package_files(prefix="src/"))
     if with_dependencies:
         deps = install_linux_dependencies(FLINK_REQUIREMENTS, out_dir / ".deps", FLINK_PYTHON)
@@ -274,6 +276,11 @@ def _connector_jar() -> Path | None:
         return kafka_connector_jar()
     except Exception:  # not fetched, or the stack module is absent: the caller warns
         return None
+
+
+def _project_dir() -> Path:
+    """The checkout with the entry points (``lambdas/``, ``flink_jobs/``): ``FRAUDSTREAM_PROJECT_DIR``."""
+    return get_settings().project_dir
 
 
 def _package_files(prefix: str) -> Iterable[tuple[str, Path]]:

@@ -2,11 +2,11 @@
 
 Precedence (first that is set wins):
 
-- ``feature_set``: env ``FRAUDSTREAM_FEATURE_SET`` → the model registry's latest metadata
+- ``feature_set``: ``Settings.feature_set`` (env ``FRAUDSTREAM_FEATURE_SET``) → the model registry's latest metadata
   (``settings.model_dir``) → ``"anchor"``. It decides which columns are sent, so it must be known
   before the call; if the endpoint reports another set, the batch fails (no silent skew).
-- ``threshold``: env ``FRAUDSTREAM_THRESHOLD`` → the endpoint's answer (the model that actually
-  produced the probabilities) → registry metadata → 0.5.
+- ``threshold``: ``Settings.threshold`` (env ``FRAUDSTREAM_THRESHOLD``, checked to be in [0, 1])
+  → the endpoint's answer (the model that actually produced the probabilities) → registry metadata → 0.5.
 - ``model_version``: the endpoint's answer → registry metadata → ``"unknown"``.
 
 In Lambda there is no local registry, so the endpoint's answer and the env overrides decide.
@@ -17,7 +17,6 @@ picked up without restarting the runner.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +25,6 @@ from fraudstream import features
 from fraudstream.endpoint_client import EndpointError, EndpointResult
 from fraudstream.settings import Settings
 
-ENV_THRESHOLD = "FRAUDSTREAM_THRESHOLD"
-ENV_FEATURE_SET = "FRAUDSTREAM_FEATURE_SET"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_FEATURE_SET = "anchor"
 METADATA_TTL_S = 60.0
@@ -41,16 +38,6 @@ class Verdict:
     threshold: float
     model_version: str
     feature_set: str
-
-
-def _env_threshold() -> float | None:
-    raw = os.environ.get(ENV_THRESHOLD, "").strip()
-    if not raw:
-        return None
-    value = float(raw)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{ENV_THRESHOLD}={raw} is outside [0, 1]")
-    return value
 
 
 class ScoringConfig:
@@ -77,7 +64,7 @@ class ScoringConfig:
         return self._metadata
 
     def feature_set(self) -> str:
-        chosen = os.environ.get(ENV_FEATURE_SET, "").strip() or getattr(self.metadata(), "feature_set", None)
+        chosen = (self.settings.feature_set or "").strip() or getattr(self.metadata(), "feature_set", None)
         chosen = chosen or DEFAULT_FEATURE_SET
         features.model_input_names(chosen)  # raises KeyError naming the valid sets
         return chosen
@@ -88,7 +75,7 @@ class ScoringConfig:
                 f"endpoint serves feature set {result.feature_set!r} but the scorer sent {feature_set!r}"
             )
         meta = self.metadata()
-        threshold = _env_threshold()
+        threshold = self.settings.threshold
         if threshold is None:
             threshold = result.threshold if result.threshold is not None else getattr(meta, "threshold", None)
         version = result.model_version or getattr(meta, "version", None) or "unknown"

@@ -52,10 +52,10 @@ def list_tables_ready(endpoint_url: str, region: str = "us-east-1") -> bool:
 
 
 def processes(settings: Settings) -> list[ManagedProcess]:
-    native = component_dir("dynamodb")  # holds libsqlite4java-linux-amd64.so
-    classpath = f"{component_classpath('dynamodb')}:{component_dir('launchers')}"
+    native = component_dir("dynamodb", settings)  # holds libsqlite4java-linux-amd64.so
+    classpath = f"{component_classpath('dynamodb', settings)}:{component_dir('launchers', settings)}"
     argv = [
-        java_executable(),
+        java_executable(settings),
         f"-Xmx{settings.dynamodb_heap}",
         "-Xms32m",
         "-XX:+UseSerialGC",

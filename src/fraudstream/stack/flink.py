@@ -95,7 +95,7 @@ def prepare(settings: Settings, fresh: bool = False) -> None:
         for sub in ("checkpoints", "savepoints", "tmp"):
             shutil.rmtree(home / sub, ignore_errors=True)
     dist = flink_home()
-    connector = kafka_connector_jar()
+    connector = kafka_connector_jar(settings)
     for sub in ("conf", "lib", "log", "run", "tmp", "checkpoints", "savepoints"):
         (home / sub).mkdir(parents=True, exist_ok=True)
 
@@ -116,7 +116,7 @@ def prepare(settings: Settings, fresh: bool = False) -> None:
 def cluster_env(settings: Settings) -> dict[str, str]:
     """Environment for Flink's scripts (and for ``flink run`` against this cluster)."""
     home = flink_dir(settings)
-    java = Path(java_executable()).resolve()
+    java = Path(java_executable(settings)).resolve()
     return {
         "FLINK_CONF_DIR": str(home / "conf"),
         "FLINK_LIB_DIR": str(home / "lib"),

@@ -1,53 +1,62 @@
-"""Where the JVM components fetched by ``make setup`` live, and the Java runtime that runs them."""
+"""Where the JVM components fetched by ``make setup`` live, and the Java runtime that runs them.
+
+Both come from the settings (``FRAUDSTREAM_PROJECT_DIR`` / ``FRAUDSTREAM_JVM_LIB_DIR``, ``JAVA_HOME``),
+never from where this file is: an installed package is not inside the checkout that fetched the jars.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
+from fraudstream.settings import Settings, get_settings
 from fraudstream.stack.errors import StackError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 COMPONENTS = ("kafka", "flink", "dynamodb", "launchers")
-FETCH_HINT = "run `make setup` to fetch it"
+FETCH_HINT = "run `make setup` to fetch it (or set FRAUDSTREAM_PROJECT_DIR to the checkout that did)"
 
 
-def infra_dir() -> Path:
-    """The repository's ``infra/`` folder (config templates, the Maven manifest)."""
-    return REPO_ROOT / "infra"
+def infra_dir(settings: Settings | None = None) -> Path:
+    """The checkout's ``infra/`` folder (engine config templates, the Maven manifest)."""
+    return (settings or get_settings()).project_dir / "infra"
 
 
-def jvm_lib_dir() -> Path:
-    """``infra/jvm/lib`` (override with ``FRAUDSTREAM_JVM_LIB_DIR``)."""
-    override = os.environ.get("FRAUDSTREAM_JVM_LIB_DIR")
-    return Path(override) if override else infra_dir() / "jvm" / "lib"
+def jvm_lib_dir(settings: Settings | None = None) -> Path:
+    """``infra/jvm/lib`` of the checkout, or ``FRAUDSTREAM_JVM_LIB_DIR``."""
+    settings = settings or get_settings()
+    return settings.jvm_lib_dir or infra_dir(settings) / "jvm" / "lib"
 
 
-def component_dir(component: str) -> Path:
+def component_dir(component: str, settings: Settings | None = None) -> Path:
     """The folder of one fetched component; a clear error when it was not fetched."""
-    path = jvm_lib_dir() / component
+    path = jvm_lib_dir(settings) / component
     if not path.is_dir() or not any(path.iterdir()):
         raise StackError(f"{component} is not fetched ({path} is missing); {FETCH_HINT}")
     return path
 
 
-def component_classpath(component: str) -> str:
+def component_classpath(component: str, settings: Settings | None = None) -> str:
     """A ``-cp`` value with every jar of the component."""
-    return f"{component_dir(component)}/*"
+    return f"{component_dir(component, settings)}/*"
 
 
-def kafka_connector_jar() -> Path:
-    """The Flink Kafka SQL connector jar (shaded), for the cluster's classpath or ``pipeline.jars``."""
-    jars = sorted(component_dir("flink").glob("flink-sql-connector-kafka*.jar"))
+def kafka_connector_jar(settings: Settings | None = None) -> Path:
+    """The Flink Kafka SQL connector jar (shaded), for the cluster's classpath or ``pipeline.jars``:
+    ``FRAUDSTREAM_KAFKA_CONNECTOR_JAR`` when set (images ship one), else the one ``make setup`` fetched."""
+    settings = settings or get_settings()
+    if settings.kafka_connector_jar is not None:
+        if not settings.kafka_connector_jar.is_file():
+            raise StackError(f"FRAUDSTREAM_KAFKA_CONNECTOR_JAR={settings.kafka_connector_jar} is not a file")
+        return settings.kafka_connector_jar
+    jars = sorted(component_dir("flink", settings).glob("flink-sql-connector-kafka*.jar"))
     if not jars:
         raise StackError(f"the Flink Kafka SQL connector is not fetched; {FETCH_HINT}")
     return jars[0]
 
 
-def java_executable() -> str:
+def java_executable(settings: Settings | None = None) -> str:
     """The ``java`` to run the engines with: ``$JAVA_HOME/bin/java`` or the one on PATH."""
-    java_home = os.environ.get("JAVA_HOME")
+    java_home = (settings or get_settings()).java_home
     if java_home and (Path(java_home) / "bin" / "java").exists():
         return str(Path(java_home) / "bin" / "java")
     found = shutil.which("java")

@@ -66,7 +66,7 @@ def _jvm_args(settings: Settings) -> list[str]:
         "-XX:MaxGCPauseMillis=20",
         "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={infra_dir() / 'kafka' / 'log4j2.properties'}",
+        f"-Dlog4j2.configurationFile={infra_dir(settings) / 'kafka' / 'log4j2.properties'}",
         f"-Dfraudstream.service={NAME}",
     ]
 
@@ -88,7 +88,8 @@ def prepare(settings: Settings, fresh: bool = False) -> None:
     if (data / "meta.properties").exists():
         return
     cmd = [
-        java_executable(), *_jvm_args(settings), "-XX:TieredStopAtLevel=1", "-cp", component_classpath("kafka"),
+        java_executable(settings), *_jvm_args(settings), "-XX:TieredStopAtLevel=1",
+        "-cp", component_classpath("kafka", settings),
         STORAGE_TOOL,
         # "--cluster-id=<id>": an id may start with "-" (base64url), which argparse would read as an option
         "format", "--config", str(config), f"--cluster-id={_cluster_id()}", "--ignore-formatted",
@@ -113,7 +114,8 @@ def metadata_ready(bootstrap: str, timeout: float = 2.0) -> bool:
 
 def processes(settings: Settings) -> list[ManagedProcess]:
     config = kafka_dir(settings) / "server.properties"
-    argv = [java_executable(), *_jvm_args(settings), "-cp", component_classpath("kafka"), BROKER_MAIN, str(config)]
+    classpath = component_classpath("kafka", settings)
+    argv = [java_executable(settings), *_jvm_args(settings), "-cp", classpath, BROKER_MAIN, str(config)]
     bootstrap = f"{settings.host}:{settings.kafka_port}"  # the local broker, whatever the override says
     return [
         ManagedProcess(

@@ -24,22 +24,27 @@ MSF_PROPERTY_GROUP = "FraudstreamJob"
 """The property group (``PropertyGroupId``) the job reads in MSF."""
 
 
+def _default(name: str) -> Any:
+    """A setting's default: the job's defaults are the settings' own, written once in ``Settings``."""
+    return Settings.model_fields[name].default
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """Every knob of the cc-agg job; ``str`` values so they travel as properties and arguments."""
 
     bootstrap_servers: str
-    topic_transactions: str = "transactions"
-    topic_agg: str = "cc-agg"
-    topic_dead_letter: str = "dead-letter"
+    topic_transactions: str = _default("topic_transactions")
+    topic_agg: str = _default("topic_agg")
+    topic_dead_letter: str = _default("topic_dead_letter")
     group_id: str = JOB_NAME_PREFIX
     job_name: str = JOB_NAME_PREFIX
-    watermark_delay_ms: int = 0
+    watermark_delay_ms: int = _default("flink_watermark_delay_ms")
     """Allowed per-card disorder (ms), and the watermark delay (see ``sql`` for the lateness rule)."""
-    idle_timeout_ms: int = 0
-    watermark_interval_ms: int = 5
-    buffer_timeout_ms: int = 2
-    checkpoint_interval_ms: int = 10_000
+    idle_timeout_ms: int = _default("flink_idle_timeout_ms")
+    watermark_interval_ms: int = _default("flink_watermark_interval_ms")
+    buffer_timeout_ms: int = _default("flink_buffer_timeout_ms")
+    checkpoint_interval_ms: int = _default("flink_checkpoint_interval_ms")
     checkpoint_dir: str | None = None
     """URI for checkpoints; None keeps the cluster's ``execution.checkpointing.dir``."""
     parallelism: int | None = None
@@ -106,8 +111,9 @@ def _convert(type_name: Any, raw: Any) -> Any:
 
 
 def job_name_for(settings: Settings) -> str:
-    """One job per (input, output) topic pair: the idempotency key of ``submit``."""
-    if (settings.topic_transactions, settings.topic_agg) == ("transactions", "cc-agg"):
+    """One job per (input, output) topic pair: the idempotency key of ``submit``; the default pair keeps
+    the plain name."""
+    if (settings.topic_transactions, settings.topic_agg) == (_default("topic_transactions"), _default("topic_agg")):
         return JOB_NAME_PREFIX
     return f"{JOB_NAME_PREFIX}[{settings.topic_transactions}->{settings.topic_agg}]"
 

@@ -2,27 +2,25 @@
 
 ``submit_job`` is idempotent: when a job with the same name (one per input/output topic pair)
 is already active, it returns that job's id instead of starting a second copy. The job itself
-is started by running ``flink_jobs/cc_agg_job.py`` with the virtualenv's Python: PyFlink plans
+is started by running ``python -m fraudstream.streaming.job_main`` with this interpreter: PyFlink plans
 the SQL on the client (which needs the Kafka connector jar) and submits the job graph over REST.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from fraudstream.settings import Settings, get_settings
 from fraudstream.streaming import sql
 from fraudstream.streaming.config import JobConfig, config_from_settings, job_name_for
+from fraudstream.streaming.job_main import MODULE as JOB_MODULE
 from fraudstream.streaming.rest import FlinkRest, FlinkRestError
 
-JOB_FILE = Path(__file__).resolve().parents[3] / "flink_jobs" / "cc_agg_job.py"
 SUBMIT_TIMEOUT_S = 300.0
 
 
@@ -30,13 +28,14 @@ class SubmitError(RuntimeError):
     """The job could not be submitted; the message carries the client's output."""
 
 
-def _connector_jar() -> str | None:
-    try:
-        from fraudstream.stack.jars import kafka_connector_jar
+def _connector_jar(settings: Settings) -> str | None:
+    from fraudstream.stack.errors import StackError
+    from fraudstream.stack.jars import kafka_connector_jar
 
-        return str(kafka_connector_jar())
-    except Exception:  # not fetched: the runtime must provide the connector itself
-        return os.environ.get("FRAUDSTREAM_KAFKA_CONNECTOR_JAR")
+    try:
+        return str(kafka_connector_jar(settings))
+    except StackError:  # not fetched: the runtime must provide the connector itself
+        return None
 
 
 def job_config(settings: Settings, parallelism: int | None = None, from_savepoint: str | None = None) -> JobConfig:
@@ -44,7 +43,10 @@ def job_config(settings: Settings, parallelism: int | None = None, from_savepoin
     from fraudstream.streaming.udf import card_window_jar
 
     cfg = config_from_settings(
-        settings, connector_jar=_connector_jar(), udf_jar=str(card_window_jar(settings)), from_savepoint=from_savepoint
+        settings,
+        connector_jar=_connector_jar(settings),
+        udf_jar=str(card_window_jar(settings)),
+        from_savepoint=from_savepoint,
     )
     return cfg.replace(parallelism=parallelism) if parallelism else cfg
 
@@ -70,9 +72,9 @@ def submit_job(
 
 
 def _run_job_client(cfg: JobConfig, rest_url: str) -> str:
-    cmd = [sys.executable, str(JOB_FILE), "--rest-url", rest_url, *cfg.as_args()]
+    cmd = [sys.executable, "-m", JOB_MODULE, "--rest-url", rest_url, *cfg.as_args()]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S, env=os.environ.copy())
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         raise SubmitError(f"job client did not finish within {SUBMIT_TIMEOUT_S:.0f} s") from exc
     match = re.search(r"^JOB_ID=([0-9a-f]{32})$", proc.stdout, re.MULTILINE)

@@ -11,7 +11,6 @@ version, and rebuilt when either changes.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -24,8 +23,6 @@ JAVA_ROOT = Path(__file__).resolve().parent / "java"
 SOURCES = (JAVA_ROOT / "fraudstream" / "flink" / "CardWindow.java",)
 FUNCTION_CLASS = "fraudstream.flink.CardWindow"
 FUNCTION_NAME = "card_window"
-JAR_ENV = "FRAUDSTREAM_FLINK_UDF_JAR"
-"""A prebuilt jar to use instead (container images and Managed Service for Apache Flink ship one)."""
 
 
 def flink_lib_dir() -> Path:
@@ -69,12 +66,10 @@ def build_jar(out: Path) -> Path:
 
 def card_window_jar(settings: Settings | None = None) -> Path:
     """The jar with ``CardWindow``: ``FRAUDSTREAM_FLINK_UDF_JAR`` when set, else built into the state dir."""
-    override = os.environ.get(JAR_ENV)
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise StackError(f"{JAR_ENV}={override} is not a file")
-        return path
     settings = settings or get_settings()
+    if settings.flink_udf_jar is not None:
+        if not settings.flink_udf_jar.is_file():
+            raise StackError(f"FRAUDSTREAM_FLINK_UDF_JAR={settings.flink_udf_jar} is not a file")
+        return settings.flink_udf_jar
     path = settings.state_dir.resolve() / "flink-udf" / f"fraudstream-flink-udf-{_fingerprint()}.jar"
     return path if path.is_file() else build_jar(path)
