@@ -1,22 +1,23 @@
 """The 1-week features: per card, count and mean amount over [as_of - 7 days, as_of).
 
-Three views of the same numbers, each for one consumer:
+The week is written once here, in :func:`weekly_runs`: a day's per-card totals count for the
+nightly runs of the ``features.BATCH_WINDOW_DAYS`` midnights that follow it. Every consumer is a
+view of those runs:
 
-* ``weekly_features(df, as_of)`` — one nightly run, straight from ``features.batch_aggregate_sql``;
-* ``add_weekly_features(df)`` — for the training set: on every transaction, what the nightly run
-  of its day's midnight materialised, for all days at once (a range window over day numbers that
-  ends *before* the row's day: point-in-time correct);
-* ``weekly_features_for_days(df, first, last)`` — for backfill: every nightly run in a range at
-  once (each day's totals feed the seven following midnights).
+* ``weekly_features_for_days(df, first, last)`` — backfill: every nightly run in a range;
+* ``add_weekly_features(df)`` — the training set: on every transaction, what the run of its
+  day's midnight materialised (ends *before* the row's day: point-in-time correct);
+* ``expired_cards(df, as_of)`` — cards the previous run wrote and this one does not.
 
-All three sum ``amount`` as ``features.AMOUNT_SQL_TYPE`` and divide once in DOUBLE, exactly like
-``batch_aggregate_sql``, so they agree to the bit (tests compare them).
+``weekly_features(df, as_of)`` is one nightly run straight from ``features.batch_aggregate_sql``,
+the engine-neutral definition; the runs sum ``amount`` as ``features.AMOUNT_SQL_TYPE`` and divide
+once in DOUBLE exactly like it, so they agree to the bit (tests compare them).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fraudstream import features as F
@@ -53,79 +54,85 @@ def weekly_features(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
         df.sparkSession.catalog.dropTempView(view)
 
 
-def expired_cards(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
-    """Cards the previous nightly run wrote but the run of ``as_of`` does not: ``cc_num`` only.
-
-    The run of ``as_of - 1 day`` covered [as_of - 8 d, as_of - 1 d); a card whose only
-    transactions there fall in [as_of - 8 d, as_of - 7 d) has no history any more. The nightly
-    load writes it an explicit empty item so that the store stops serving last week's values,
-    exactly as the training set (which sees no history for it) expects.
-    """
+def _midnight(day: date | datetime | str) -> Column:
+    """The UTC midnight of ``day`` as a Spark timestamp (the session time zone is UTC)."""
     from pyspark.sql import functions as f
 
-    midnight = f.lit(as_of_literal(as_of).removeprefix("TIMESTAMP ").strip("'")).cast("timestamp")
-    week = f.expr(f"INTERVAL {F.BATCH_WINDOW_DAYS} DAYS")
-    day = f.expr("INTERVAL 1 DAYS")
-    t = f.col("trans_time")
-    dropped_edge = df.where((t >= midnight - week - day) & (t < midnight - week)).select("cc_num").distinct()
-    active = df.where((t >= midnight - week) & (t < midnight)).select("cc_num").distinct()
-    return dropped_edge.join(active, "cc_num", "left_anti")
+    return f.lit(f"{as_day(day).isoformat()} 00:00:00").cast("timestamp")
 
 
 def daily_totals(df: DataFrame) -> DataFrame:
-    """Per card and UTC day: ``day`` (DATE), ``day_num`` (days since epoch), ``n``, ``amount_sum`` (exact)."""
+    """Per card and UTC day: ``day`` (DATE), ``n``, ``amount_sum`` (exact decimal)."""
     from pyspark.sql import functions as f
 
-    day = f.to_date(f.col("trans_time"))
-    return (
-        df.groupBy("cc_num", day.alias("day"))
-        .agg(f.count(f.lit(1)).alias("n"), f.sum(f.col("amount").cast(F.AMOUNT_SQL_TYPE)).alias("amount_sum"))
-        .withColumn("day_num", f.datediff(f.col("day"), f.lit("1970-01-01").cast("date")))
+    return df.groupBy("cc_num", f.to_date(f.col("trans_time")).alias("day")).agg(
+        f.count(f.lit(1)).alias("n"), f.sum(f.col("amount").cast(F.AMOUNT_SQL_TYPE)).alias("amount_sum")
     )
 
 
-def _features_from_totals(n: Column, amount_sum: Column) -> list[Column]:
-    """The two 1-week features from window totals: NULL (no item) when the week is empty."""
+def weekly_runs(df: DataFrame, first: date | str | None = None, last: date | str | None = None) -> DataFrame:
+    """``cc_num, as_of, n, amount_sum`` of every nightly run (``as_of`` in [first, last] when given).
+
+    The one definition of the week: the run of midnight ``as_of`` covers the days
+    ``as_of - BATCH_WINDOW_DAYS`` .. ``as_of - 1``, so each day's totals go to the runs 1..7 days later.
+    A card with nothing in a run's week has no row for that run.
+    """
     from pyspark.sql import functions as f
 
-    has_history = n > 0
+    if first is not None:  # only the days some run in the range reads
+        df = df.where(f.col("trans_time") >= _midnight(as_day(first) - timedelta(days=F.BATCH_WINDOW_DAYS)))
+    if last is not None:
+        df = df.where(f.col("trans_time") < _midnight(last))
+    offsets = f.explode(f.sequence(f.lit(1), f.lit(F.BATCH_WINDOW_DAYS))).alias("offset")
+    runs = daily_totals(df).select("cc_num", "day", "n", "amount_sum", offsets)
+    runs = runs.select("cc_num", "n", "amount_sum", f.date_add(f.col("day"), f.col("offset")).alias("as_of"))
+    if first is not None:
+        runs = runs.where(f.col("as_of") >= f.lit(as_day(first)))
+    if last is not None:
+        runs = runs.where(f.col("as_of") <= f.lit(as_day(last)))
+    return runs.groupBy("cc_num", "as_of").agg(f.sum("n").alias("n"), f.sum("amount_sum").alias("amount_sum"))
+
+
+def _features(runs: DataFrame) -> list[Column]:
+    """The two 1-week features of ``weekly_runs`` rows."""
+    from pyspark.sql import functions as f
+
+    n = f.col("n")
     return [
-        f.when(has_history, n).cast("bigint").alias(F.NUM_TRANS_LAST_1W),
-        f.when(has_history, amount_sum.cast("double") / n).alias(F.AVG_AMT_LAST_1W),
+        n.cast("bigint").alias(F.NUM_TRANS_LAST_1W),
+        (f.col("amount_sum").cast("double") / n).alias(F.AVG_AMT_LAST_1W),
     ]
+
+
+def weekly_features_for_days(df: DataFrame, first: date | str, last: date | str) -> DataFrame:
+    """Every nightly run with ``as_of`` (DATE) in [first, last]: ``cc_num, as_of`` + 1-week features."""
+    runs = weekly_runs(df, first, last)
+    return runs.select("cc_num", "as_of", *_features(runs))
 
 
 def add_weekly_features(df: DataFrame) -> DataFrame:
     """``df`` plus, on every row, the 1-week features the nightly run of the row's UTC day wrote.
 
-    That run covered [day - 7 d, day): a range window over day numbers that ends the day *before*
-    the row's day, so no transaction of the row's own day (or later) is ever used. NULL when the
-    card had no transaction in those 7 days (the store then holds no item for it). Partitioned by
-    ``cc_num`` like the 10-minute window, so Spark reuses that shuffle.
+    NULL when the card had no transaction in that run's week (the store then holds no item for it).
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as f
 
-    day_num = f.datediff(f.to_date(f.col("trans_time")), f.lit("1970-01-01").cast("date"))
-    week_before = Window.partitionBy("cc_num").orderBy("_day_num").rangeBetween(-F.BATCH_WINDOW_DAYS, -1)
-    n = f.count(f.lit(1)).over(week_before)
-    amount_sum = f.sum(f.col("amount").cast(F.AMOUNT_SQL_TYPE)).over(week_before)
-    return df.withColumn("_day_num", day_num).select("*", *_features_from_totals(n, amount_sum)).drop("_day_num")
+    runs = weekly_runs(df)
+    features = runs.select(f.col("cc_num").alias("_cc_num"), f.col("as_of").alias("_as_of"), *_features(runs))
+    on = (f.col("cc_num") == f.col("_cc_num")) & (f.to_date(f.col("trans_time")) == f.col("_as_of"))
+    return df.join(features, on, "left").drop("_cc_num", "_as_of")
 
 
-def weekly_features_for_days(df: DataFrame, first: date | str, last: date | str) -> DataFrame:
-    """Every nightly run with ``as_of`` (DATE) in [first, last]: ``cc_num, as_of`` + 1-week features."""
+def expired_cards(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
+    """Cards the previous nightly run wrote but the run of ``as_of`` does not: ``cc_num`` only.
+
+    A card whose only transactions in the previous run's week fall on its first day has no history
+    any more. The nightly load writes it an explicit empty item so that the store stops serving
+    last week's values, exactly as the training set (which sees no history for it) expects.
+    """
     from pyspark.sql import functions as f
 
-    first_day, last_day = as_day(first), as_day(last)
-    offsets = f.sequence(f.lit(1), f.lit(F.BATCH_WINDOW_DAYS))
-    contributions = (
-        daily_totals(df)
-        .select("cc_num", "day", "n", "amount_sum", f.explode(offsets).alias("offset"))
-        .withColumn("as_of", f.date_add(f.col("day"), f.col("offset")))
-        .where(f.col("as_of").between(f.lit(first_day), f.lit(last_day)))
-    )
-    grouped = contributions.groupBy("cc_num", "as_of").agg(
-        f.sum("n").alias("n"), f.sum("amount_sum").alias("amount_sum")
-    )
-    return grouped.select("cc_num", "as_of", *_features_from_totals(f.col("n"), f.col("amount_sum")))
+    day = as_day(as_of)
+    runs = weekly_runs(df, day - timedelta(days=1), day)
+    previous = runs.where(f.col("as_of") < f.lit(day)).select("cc_num")
+    return previous.join(runs.where(f.col("as_of") == f.lit(day)).select("cc_num"), "cc_num", "left_anti")
