@@ -74,3 +74,25 @@ def test_never_signals_a_process_it_did_not_start(tmp_path: Path) -> None:
     finally:
         other.kill()
         other.wait()
+
+
+def test_identity_is_the_psutil_start_time_and_old_pid_files_still_match(tmp_path: Path) -> None:
+    import psutil
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        proc = ManagedProcess(name="other", argv=["whatever"], run_dir=tmp_path)
+        proc.pid_file.parent.mkdir(parents=True)
+        created = psutil.Process(other.pid).create_time()
+        proc.pid_file.write_text(json.dumps({"pid": other.pid, "create_time": created + 5}))
+        assert proc.running_pid() is None  # same pid, another start time: not ours
+        proc.pid_file.write_text(json.dumps({"pid": other.pid, "create_time": created}))
+        assert proc.running_pid() == other.pid
+        if sys.platform.startswith("linux"):  # pid files written before psutil held /proc's clock ticks
+            stat = Path(f"/proc/{other.pid}/stat").read_text()
+            ticks = int(stat[stat.rfind(")") + 2 :].split()[19])
+            proc.pid_file.write_text(json.dumps({"pid": other.pid, "start_ticks": ticks}))
+            assert proc.running_pid() == other.pid
+    finally:
+        other.kill()
+        other.wait()

@@ -3,9 +3,10 @@
 Reusable beyond the engines (``fraudstream serve``, the handler runners): give it a command and a
 readiness check, call ``start()`` then ``wait_ready()``, and ``stop()`` later, from any process.
 
-Identity: the pid file records the pid *and* the kernel start time of that process, so ``stop()``
-never signals a different process that happens to reuse the pid (and an ``exec`` inside a launcher
-script, as Flink's scripts do, keeps the identity).
+Identity: the pid file records the pid *and* the start time of that process (psutil's
+``create_time``, on every OS psutil supports), so ``stop()`` never signals a different process that
+happens to reuse the pid (and an ``exec`` inside a launcher script, as Flink's scripts do, keeps the
+identity).
 """
 
 from __future__ import annotations
@@ -20,20 +21,32 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from fraudstream.stack.errors import StackError
 from fraudstream.stack.ports import is_listening
+from fraudstream.waiting import wait_until
 
 ReadinessCheck = Callable[[], bool]
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks) of a live process, from /proc; None when gone."""
+def _create_time(pid: int) -> float | None:
+    """When a live (not zombie) process started, seconds since the epoch; None when it is gone."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        proc = psutil.Process(pid)
+        if proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return None
+        return proc.create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
-    fields = raw[raw.rfind(")") + 2 :].split()  # the command name may contain spaces and parentheses
-    return fields[0], int(fields[19])
+
+
+def _legacy_create_time(record: Mapping[str, object]) -> float | None:
+    """The start time of a pid file written before psutil (kernel clock ticks since boot), as psutil gives it."""
+    ticks = record.get("start_ticks")
+    if not isinstance(ticks, int):
+        return None
+    return psutil.boot_time() + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _reap(pid: int) -> None:
@@ -42,12 +55,18 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _alive(pid: int, start_ticks: int | None) -> bool:
+def _alive(pid: int, started: float | None) -> bool:
+    """The process ``pid`` is alive and (when ``started`` is known) is the one that started then."""
     _reap(pid)
-    stat = _proc_stat(pid)
-    if stat is None or stat[0] in ("Z", "X"):
+    created = _create_time(pid)
+    if created is None:
         return False
-    return start_ticks is None or stat[1] == start_ticks
+    return started is None or abs(created - started) < 0.01
+
+
+def _started(record: Mapping[str, object]) -> float | None:
+    created = record.get("create_time")
+    return float(created) if isinstance(created, int | float) else _legacy_create_time(record)
 
 
 @dataclass
@@ -87,7 +106,7 @@ class ManagedProcess:
         if not record:
             return None
         pid = int(record["pid"])
-        return pid if _alive(pid, record.get("start_ticks")) else None
+        return pid if _alive(pid, _started(record)) else None
 
     def has_stale_pid_file(self) -> bool:
         return self.pid_file.exists() and self.running_pid() is None
@@ -143,10 +162,9 @@ class ManagedProcess:
                 )
             except FileNotFoundError as exc:
                 raise StackError(f"cannot start {self.name}: {exc.filename} not found") from None
-        stat = _proc_stat(proc.pid)
         record = {
             "pid": proc.pid,
-            "start_ticks": stat[1] if stat else None,
+            "create_time": _create_time(proc.pid),
             "argv": list(self.argv),
             "started_at": time.time(),
         }
@@ -162,15 +180,16 @@ class ManagedProcess:
 
     def wait_ready(self, timeout: float = 120.0, interval: float = 0.25) -> None:
         """Block until ready; a clear StackError when the process dies or the deadline passes."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def ready() -> bool:
             if self.running_pid() is None:
                 raise StackError(f"{self.name} exited while starting; see {self.log_file}: {self._tail()}")
-            if self.is_ready():
-                return
-            if time.monotonic() > deadline:
-                raise StackError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_file}")
-            time.sleep(interval)
+            return self.is_ready()
+
+        try:
+            wait_until(ready, timeout, f"{self.name} to be ready", interval=interval)
+        except TimeoutError:
+            raise StackError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_file}") from None
 
     def stop(self) -> bool:
         """SIGTERM the process group, SIGKILL after ``stop_timeout``; True when something was stopped."""
@@ -178,16 +197,17 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        record = self._record() or {}
-        start_ticks = record.get("start_ticks")
+        started = _started(self._record() or {})
+
+        def gone() -> bool:
+            return not _alive(pid, started)
+
         self._signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.stop_timeout
-        while _alive(pid, start_ticks) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid, start_ticks):
+        try:
+            wait_until(gone, self.stop_timeout, f"{self.name} to stop", interval=0.1)
+        except TimeoutError:
             self._signal(pid, signal.SIGKILL)
-            while _alive(pid, start_ticks):
-                time.sleep(0.05)
+            wait_until(gone, float("inf"), f"{self.name} to die", interval=0.05)
         self.pid_file.unlink(missing_ok=True)
         return True
 

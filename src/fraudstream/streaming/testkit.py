@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ from typing import Any
 from fraudstream import features
 from fraudstream.messages import Transaction, encode
 from fraudstream.settings import Settings
+from fraudstream.waiting import wait_until
 
 FLUSH_CARD = "0000000000000000"
 """Card number of the flush records of ``flush_rows`` (ignore it in results)."""
@@ -163,24 +163,29 @@ def consume(
     c = Consumer(consumer_config(f"testkit-{uuid.uuid4().hex[:8]}", settings))
     c.subscribe([topic])
     records: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
+
+    def met() -> bool:
+        if until(records):
+            return True
+        for msg in c.consume(500, 0.5):  # waits up to 0.5 s: no sleep between polls
+            if msg.error():
+                continue
+            value = json.loads(msg.value()) if msg.value() else None
+            records.append(
+                {
+                    "key": msg.key().decode() if msg.key() else None,
+                    "partition": msg.partition(),
+                    "offset": msg.offset(),
+                    "value": value,
+                    "timestamp_ms": msg.timestamp()[1],
+                }
+            )
+        return False
+
     try:
-        while not until(records):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: condition not met after {timeout:.0f} s; read {len(records)} records")
-            for msg in c.consume(500, 0.5):
-                if msg.error():
-                    continue
-                value = json.loads(msg.value()) if msg.value() else None
-                records.append(
-                    {
-                        "key": msg.key().decode() if msg.key() else None,
-                        "partition": msg.partition(),
-                        "offset": msg.offset(),
-                        "value": value,
-                        "timestamp_ms": msg.timestamp()[1],
-                    }
-                )
+        wait_until(met, timeout, f"{topic} to meet the condition", interval=0)
+    except TimeoutError:
+        raise TimeoutError(f"{topic}: condition not met after {timeout:.0f} s; read {len(records)} records") from None
     finally:
         c.close()
     return records

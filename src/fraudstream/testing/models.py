@@ -6,12 +6,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from fraudstream.waiting import wait_until
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -58,18 +59,16 @@ def wait_for_ping(url: str, process: subprocess.Popen | None, log: Path | None, 
     """Poll ``/ping`` until 200; fail early (with the server log) if the process dies."""
     import httpx
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if process is not None and process.poll() is not None:
             output = log.read_text() if log and log.exists() else ""
             raise RuntimeError(f"endpoint exited with {process.returncode}:\n{output[-3000:]}")
         try:
-            if httpx.get(f"{url}/ping", timeout=1.0).status_code == 200:
-                return
+            return httpx.get(f"{url}/ping", timeout=1.0).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"endpoint {url} did not answer /ping within {timeout:.0f} s")
+            return False
+
+    wait_until(answers, timeout, f"endpoint {url} to answer /ping")
 
 
 def start_endpoint(

@@ -12,12 +12,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from fraudstream.waiting import wait_until
 
 
 def spark_home() -> Path:
@@ -109,19 +110,19 @@ def standalone_cluster(work_dir: Path, worker_memory: str = "1g", timeout: float
             env,
             work_dir / "worker.log",
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def registered() -> bool:
             try:
                 if cluster.alive_workers() >= 1:
-                    break
+                    return True
             except OSError:
                 pass
             for proc, name in ((master, "master"), (worker, "worker")):
                 if proc.poll() is not None:
                     raise RuntimeError(f"Spark {name} exited; see {work_dir / (name + '.log')}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no Spark worker registered within {timeout} s; see {work_dir}")
-            time.sleep(1.0)
+            return False
+
+        wait_until(registered, timeout, f"a Spark worker to register (see {work_dir})", interval=1.0)
         yield cluster
     finally:
         for proc in (worker, master):
