@@ -117,6 +117,7 @@ def test_join_restart_no_double_counting_and_metrics(isolated_topics, tmp_path) 
         body = get(monitor.url + "metrics").decode()
         families = {f.name: f for f in text_string_to_metric_families(body)}
         assert "fraudstream_monitor_throughput_per_second" in families
+        assert families["fraudstream_flink_job_running"].samples[0].value == 0  # the bridge: no job on these topics
         rejected = {
             s.labels["topic"]: s.value
             for s in families["fraudstream_monitor_rejected"].samples

@@ -28,3 +28,8 @@ class MonitorSettings(BaseSettings):
     """How often the figures (and the Prometheus gauges) are recomputed."""
     model_dir: Path | None = None
     """Registry to read reference distributions from; default the shared settings' ``model_dir``."""
+    flink_bridge: bool = True
+    """Poll Flink's REST API and expose the cc-agg job's figures on /metrics (``flink_bridge.py``)."""
+    flink_poll_s: float = 10.0
+    flink_dead_letter_poll_s: float = 30.0
+    """How often the late/invalid rows are recounted from the ``dead-letter`` topic (a full read)."""

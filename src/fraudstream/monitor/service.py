@@ -1,5 +1,6 @@
 """The long-running monitor: consumer thread, a refresher that recomputes the snapshot (and the
-Prometheus gauges) every few seconds and applies retention, and the HTTP server (dashboard, JSON, /metrics).
+Prometheus gauges) every few seconds and applies retention, the Flink bridge's poller, and the HTTP
+server (dashboard, JSON, /metrics).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fraudstream.model.reference import REFERENCE_KEY
 from fraudstream.monitor.config import MonitorSettings
 from fraudstream.monitor.consumer import MonitorConsumer
 from fraudstream.monitor.figures import snapshot
+from fraudstream.monitor.flink_bridge import FlinkBridge
 from fraudstream.monitor.metrics import MonitorMetrics
 from fraudstream.monitor.server import MonitorHTTPServer
 from fraudstream.monitor.store import MonitorStore
@@ -49,6 +51,9 @@ class Monitor:
         self.model_dir = Path(self.config.model_dir or settings.model_dir)
         self.store = MonitorStore(store_path(settings, self.config))
         self.metrics = MonitorMetrics()
+        self.flink = FlinkBridge(settings, self.config.flink_poll_s, self.config.flink_dead_letter_poll_s)
+        if self.config.flink_bridge:
+            self.metrics.registry.register(self.flink)
         self.consumer = MonitorConsumer(settings, self.store, self.metrics, self.config.group_id)
         self.snapshot: dict[str, Any] = snapshot(self.store)
         self.server = MonitorHTTPServer((self.config.host, self.config.port), self)
@@ -75,8 +80,14 @@ class Monitor:
             except Exception:
                 log.exception("monitor refresh failed")
 
+    def _flink_loop(self) -> None:
+        self.flink.run(self._stop)
+
     def start(self) -> None:
-        for target in (self.consumer.run, self._refresh_loop, self.server.serve_forever):
+        targets = [self.consumer.run, self._refresh_loop, self.server.serve_forever]
+        if self.config.flink_bridge:
+            targets.append(self._flink_loop)
+        for target in targets:
             thread = threading.Thread(target=target, daemon=True, name=f"monitor-{target.__name__}")
             thread.start()
             self._threads.append(thread)
