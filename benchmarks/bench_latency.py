@@ -233,11 +233,14 @@ def run_rate(
     agg_rec = read_from(settings, settings.topic_agg, starts[settings.topic_agg], wanted)
     pred_rec = read_from(settings, settings.topic_predictions, starts[settings.topic_predictions], wanted)
     e2e, hops = [], {h: [] for h in HOPS}
+    by_second: dict[int, list[float]] = {}
+    first_sent = min(sent_at.values()) if sent_at else 0.0
     for tid in tids:
         if tid not in received:
             continue
         got_at = received[tid][1]
         e2e.append((got_at - sent_at[tid]) * 1000)
+        by_second.setdefault(int(sent_at[tid] - first_sent), []).append(e2e[-1])
         if tid in tx_rec and tid in agg_rec and tid in pred_rec:
             scored = parse_time(pred_rec[tid][1]["scored_at"]).timestamp() * 1000
             tx_ts, agg_ts, pred_ts = tx_rec[tid][0], agg_rec[tid][0], pred_rec[tid][0]
@@ -256,6 +259,8 @@ def run_rate(
         "drain_after_last_send_s": round(drain_s, 2),
         "e2e_ms": {"p50": _r(np.percentile(arr, 50)), "p99": _r(np.percentile(arr, 99)), "max": _r(arr.max())},
         "hops_ms": {h: _stats(v) for h, v in hops.items()},
+        # send → prediction by the second it was sent in: a periodic spike (checkpoint, GC) shows here
+        "e2e_ms_per_second": [{"second": sec, **_stats(v)} for sec, v in sorted(by_second.items())],
         "cpu_cores_while_sending": cpu,
         "sent_rows": sent_rows,  # (tid, cc_num, amount, trans_time): for an offline recomputation
     }
@@ -337,7 +342,7 @@ def write_png(path: Path, results: list[dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.5))
     labels = [f"{r['rate_target']:,.0f}/s" for r in results]
     x = np.arange(len(results))
     ax1.bar(x - 0.2, [r["e2e_ms"]["p50"] for r in results], 0.4, label="p50")
@@ -355,6 +360,14 @@ def write_png(path: Path, results: list[dict[str, Any]]) -> None:
     ax2.set_ylabel("median per hop (ms)")
     ax2.set_title("where the time goes (medians, stacked)")
     ax2.legend(fontsize=8)
+    for r, label in zip(results, labels, strict=True):
+        series = r.get("e2e_ms_per_second", [])
+        ax3.plot([p["second"] for p in series], [p["p99"] for p in series], label=f"{label} p99")
+    ax3.set_yscale("log")
+    ax3.set_xlabel("second of the run (by send time)")
+    ax3.set_ylabel("send → prediction p99 (ms)")
+    ax3.set_title("over time: spikes (checkpoints, GC) show here")
+    ax3.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

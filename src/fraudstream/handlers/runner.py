@@ -108,6 +108,7 @@ class HandlerRunner:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
         self.max_wait_s = max(0, max_wait_ms) / 1000.0
+        self.fetch_wait_ms = profile.fetch_wait_ms if profile else 0
         self.stop_event = stop_event or threading.Event()
         self.group_id = group_id or group_id_for(name, self.settings)
         self.resources = resources or HandlerResources(self.settings)
@@ -123,9 +124,12 @@ class HandlerRunner:
     def _make_consumer(self) -> Any:
         from confluent_kafka import Consumer
 
-        from fraudstream.kafka_clients import consumer_config
+        from fraudstream.kafka_clients import bulk_fetch, consumer_config
 
-        consumer = Consumer(consumer_config(self.group_id, self.settings, **{"session.timeout.ms": 6_000}))
+        overrides: dict[str, Any] = {"session.timeout.ms": 6_000}
+        if self.fetch_wait_ms:
+            overrides.update(bulk_fetch(self.fetch_wait_ms))
+        consumer = Consumer(consumer_config(self.group_id, self.settings, **overrides))
         consumer.subscribe([self.settings.topic_agg], on_assign=self._on_assign, on_revoke=self._on_revoke)
         return consumer
 

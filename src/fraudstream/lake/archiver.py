@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from fraudstream.dead_letter import DeadLetterPublisher
-from fraudstream.kafka_clients import consumer_config, producer_config
+from fraudstream.kafka_clients import bulk_fetch, consumer_config, producer_config
 from fraudstream.lake.layout import ARCHIVED, OFFSET_COLUMN, PARTITION_COLUMN, ArchivedTopic
 from fraudstream.lake.writer import write_part
 from fraudstream.messages import DecodeError, decode, is_heartbeat
@@ -30,6 +30,7 @@ from fraudstream.settings import Settings, get_settings
 
 STAGE = "lake-archiver"
 GROUP_ID = "fraudstream-lake-archiver"
+BULK_FETCH_WAIT_MS = 500  # the lake is written in files of many records: no need to fetch each one
 log = logging.getLogger("fraudstream.lake")
 
 
@@ -137,7 +138,7 @@ class LakeArchiver:
         stop = stop or threading.Event()
         self._producer = Producer(producer_config(self.settings))
         self._dead_letters = DeadLetterPublisher(self._producer, self.settings)
-        self._consumer = Consumer(consumer_config(self.group_id, self.settings))
+        self._consumer = Consumer(consumer_config(self.group_id, self.settings, **bulk_fetch(BULK_FETCH_WAIT_MS)))
 
         def on_revoke(consumer: Any, partitions: Any) -> None:  # keep at-least-once across rebalances
             if self._buffered:

@@ -13,7 +13,7 @@ import threading
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError
 
 from fraudstream.dead_letter import DeadLetterPublisher
-from fraudstream.kafka_clients import connected_producer, consumer_config
+from fraudstream.kafka_clients import bulk_fetch, connected_producer, consumer_config
 from fraudstream.monitor.ingest import BatchBuilder
 from fraudstream.monitor.metrics import MonitorMetrics
 from fraudstream.monitor.store import MonitorStore
@@ -22,6 +22,7 @@ from fraudstream.settings import Settings
 log = logging.getLogger(__name__)
 STAGE = "monitor"
 POLL_RECORDS = 500
+BULK_FETCH_WAIT_MS = 250  # figures span minutes: a quarter second later costs nothing (see kafka_clients.bulk_fetch)
 
 
 class MonitorConsumer:
@@ -32,7 +33,7 @@ class MonitorConsumer:
         self.store = store
         self.metrics = metrics
         self.topics = [settings.topic_predictions, settings.topic_labels, settings.topic_dead_letter]
-        self.consumer = Consumer(consumer_config(group_id, settings))
+        self.consumer = Consumer(consumer_config(group_id, settings, **bulk_fetch(BULK_FETCH_WAIT_MS)))
         self.producer = connected_producer(settings)
         self.dead_letters = DeadLetterPublisher(self.producer, settings)
         self._stop = threading.Event()
