@@ -16,7 +16,6 @@ features in an in-process cache and drops it when it sees the version change (wi
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -34,9 +33,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 LOAD_CHUNK = 1_000
-"""Records per ``put_records`` call (one progress step)."""
-MAX_ATTEMPTS = 5
-"""Attempts per record for transient store errors (throttling, timeouts)."""
+"""Records per ``put_many`` call (one progress step)."""
 
 
 def as_of_text(day: date) -> str:
@@ -65,31 +62,23 @@ def expired_records(cc_nums: Iterable[str], as_of: date) -> list[dict[str, Any]]
 
 
 def load_records(store: Any, records: list[dict[str, Any]], label: str = "loading") -> dict[str, Any]:
-    """Conditional puts of ``records`` in chunks, retrying transient failures; counts per outcome."""
+    """Conditional puts of ``records`` in chunks; counts per outcome.
+
+    Transient errors are retried by botocore (the store client's retry config) and the store's
+    transaction rounds; a record still failing after those is counted as failed, not retried again.
+    """
     from rich.progress import Progress
 
     counts: dict[str, Any] = {"written": 0, "skipped": 0, "failed": 0, "errors": []}
     with Progress(transient=True) as progress:
         task = progress.add_task(label, total=len(records))
         for start in range(0, len(records), LOAD_CHUNK):
-            pending = records[start : start + LOAD_CHUNK]
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                outcomes = store.put_many(BATCH_GROUP, pending)
-                retry = []
-                for record, outcome in zip(pending, outcomes, strict=True):
-                    if outcome.status == "failed" and outcome.retryable and attempt < MAX_ATTEMPTS:
-                        retry.append(record)
-                    elif outcome.status == "failed":
-                        counts["failed"] += 1
-                        if len(counts["errors"]) < 20:
-                            counts["errors"].append(outcome.error)
-                    else:
-                        counts[outcome.status] += 1
-                if not retry:
-                    break
-                pending = retry
-                time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
-            progress.update(task, advance=min(LOAD_CHUNK, len(records) - start))
+            chunk = records[start : start + LOAD_CHUNK]
+            for outcome in store.put_many(BATCH_GROUP, chunk):
+                counts[outcome.status] += 1
+                if outcome.status == "failed" and len(counts["errors"]) < 20:
+                    counts["errors"].append(outcome.error)
+            progress.update(task, advance=len(chunk))
     if counts["written"]:  # after the last put: a scorer that sees the new version reads the new items
         counts["batch_version"] = store.mark_batch_version(label)
     return counts

@@ -33,7 +33,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, DecimalException
 from typing import Any, Literal
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from fraudstream.featurestore.groups import BATCH_GROUP, FEATURE_GROUPS, STREAM_GROUP, FeatureGroup
 from fraudstream.settings import Settings, get_settings
@@ -51,7 +54,9 @@ TRANSACT_WORKERS = 2
 """Transactions in flight at once (measured best against DynamoDB Local on 2 cores; see the module doc)."""
 
 TRANSACT_TRANSIENT_ATTEMPTS = 6
-"""Rounds with a transient cause (conflict, throttling, network) before the rest of a chunk is reported failed."""
+"""Rounds of a transaction cancelled for a transient per-item cause (``TransactionConflict``, throttling)
+before the rest of a chunk is reported failed. botocore does not retry a cancelled transaction; every
+other error has already been retried by botocore (``store_client``'s retry config) and is reported at once."""
 
 MAX_POOL_CONNECTIONS = 32
 """HTTP connections of the store's boto3 client (botocore's default of 10 would queue the parallel paths)."""
@@ -112,6 +117,30 @@ def _event_time_text(value: object) -> str:
     raise ValueError(f"event time must be a non-empty ISO string or datetime, got {value!r}")
 
 
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def _stored_value(name: str, kind: str, value: Any) -> Any:
+    """The value DynamoDB stores for a feature of ``kind``; None when missing (the attribute is left out).
+
+    A double goes as the ``Decimal`` of its ``repr``, the shortest text that reads back as the same
+    double, so a store round trip is exact (DynamoDB numbers cannot be NaN or infinite).
+    """
+    if value is None:
+        return None
+    if kind == "string":
+        return str(value)
+    if kind == "int":
+        return int(value)
+    number = float(value)
+    if math.isnan(number):
+        return None
+    if math.isinf(number):
+        raise ValueError(f"{name} is infinite")
+    return Decimal(repr(number))
+
+
 def to_item(group: FeatureGroup, record: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """DynamoDB item of ``record`` holding the identifier and the group's features (None is omitted)."""
     key_value = record.get(group.record_identifier)
@@ -119,38 +148,25 @@ def to_item(group: FeatureGroup, record: Mapping[str, Any]) -> dict[str, dict[st
         raise ValueError(f"record has no {group.record_identifier!r}: {dict(record)!r}")
     if is_reserved_key(key_value):
         raise ValueError(f"{group.record_identifier} {key_value!r} is reserved for store metadata")
-    item: dict[str, dict[str, str]] = {group.record_identifier: {"S": key_value}}
+    values: dict[str, Any] = {group.record_identifier: key_value}
     for name, kind in group.features:
         value = record.get(name)
-        if name == group.event_time_field:
-            item[name] = {"S": _event_time_text(value)}
-            continue
-        if value is None:
-            continue
-        if kind == "string":
-            item[name] = {"S": str(value)}
-        elif kind == "int":
-            item[name] = {"N": str(int(value))}
-        else:
-            number = float(value)
-            if math.isnan(number):
-                continue  # missing; DynamoDB numbers cannot be NaN
-            if math.isinf(number):
-                raise ValueError(f"{name} is infinite")
-            item[name] = {"N": repr(number)}
-    return item
+        values[name] = _event_time_text(value) if name == group.event_time_field else _stored_value(name, kind, value)
+    try:
+        return {name: _SERIALIZER.serialize(v) for name, v in values.items() if v is not None}
+    except DecimalException as exc:  # beyond DynamoDB's 38 digits / exponent range
+        raise ValueError(f"number DynamoDB cannot store: {exc!r}") from None
 
 
-def from_item(group: FeatureGroup, item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
-    """Plain dict of a stored item, typed as the group declares."""
+def from_item(group: FeatureGroup, item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Plain dict of a stored item, typed as the group declares (``int`` features as int, numbers as float)."""
     kinds = dict(group.features)
     out: dict[str, Any] = {}
     for name, attr in item.items():
-        kind = kinds.get(name, "string")
-        if "S" in attr:
-            out[name] = attr["S"]
-        elif "N" in attr:
-            out[name] = int(attr["N"]) if kind == "int" else float(attr["N"])
+        value = _DESERIALIZER.deserialize(attr)
+        if isinstance(value, Decimal):
+            value = int(value) if kinds.get(name) == "int" else float(value)
+        out[name] = value
     return out
 
 
@@ -233,8 +249,16 @@ class DynamoFeatureStore:
         return [o if o is not None else PutOutcome("failed", "not attempted", retryable=True) for o in outcomes]
 
     def _transact(self, group: FeatureGroup, chunk: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, PutOutcome]]:
-        """One chunk (distinct keys, at most 100) through TransactWriteItems until every item has an outcome."""
+        """One chunk (distinct keys, at most 100) through TransactWriteItems until every item has an outcome.
+
+        Errors other than a cancellation have already been retried by botocore: they fail the rest of
+        the chunk at once (retryable). A cancelled transaction names each item's reason; those cancelled
+        only along with the others are sent again at once, transient ones after a backoff.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
+
+        def give_up(error: str) -> list[tuple[int, PutOutcome]]:
+            return [*done, *((index, PutOutcome("failed", error, retryable=True)) for index, _ in pending)]
 
         done: list[tuple[int, PutOutcome]] = []
         pending = list(chunk)
@@ -248,36 +272,34 @@ class DynamoFeatureStore:
                     TransactItems=[{"Put": self._conditional(group, i)} for _, i in pending]
                 )
                 return [*done, *((index, PutOutcome("written")) for index, _ in pending)]
+            except BotoCoreError as exc:  # network
+                return give_up(f"{type(exc).__name__}: {exc}")
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
+                code, detail = exc.response.get("Error", {}).get("Code", ""), str(exc)
+                error = f"{code}: {detail}"
                 if code == "ValidationException":  # a record DynamoDB refuses: find it with single puts
                     return [*done, *((index, self._put_outcome(group, item)) for index, item in pending)]
                 reasons = (
                     cancellation_reasons(exc.response, len(pending)) if code == "TransactionCanceledException" else None
                 )
                 if reasons is None:
-                    error, again = f"{code}: {exc}", pending
-                else:
-                    again, error = [], f"{code}: {exc}"
-                    progressed = False
-                    for (index, item), reason in zip(pending, reasons, strict=True):
-                        if reason == "ConditionalCheckFailed":  # a later item is stored
-                            done.append((index, PutOutcome("skipped")))
-                            progressed = True
-                        elif reason == "ValidationError":
-                            done.append((index, PutOutcome("failed", f"ValidationError: {exc}")))
-                            progressed = True
-                        else:  # "None" (cancelled with the others), TransactionConflict, throttling
-                            again.append((index, item))
-                    if progressed and all(r in ("None", "ConditionalCheckFailed", "ValidationError") for r in reasons):
-                        pending = again  # nothing transient: retry the rest at once
-                        continue
-            except BotoCoreError as exc:
-                error, again = f"{type(exc).__name__}: {exc}", pending
-            transient += 1
+                    return give_up(error)
+            again = []
+            for (index, item), reason in zip(pending, reasons, strict=True):
+                if reason == "ConditionalCheckFailed":  # a later item is stored
+                    done.append((index, PutOutcome("skipped")))
+                elif reason == "ValidationError":
+                    done.append((index, PutOutcome("failed", f"ValidationError: {detail}")))
+                else:  # "None" (cancelled with the others), TransactionConflict, throttling
+                    again.append((index, item))
             pending = again
+            if all(r in ("None", "ConditionalCheckFailed", "ValidationError") for r in reasons) and len(again) < len(
+                reasons
+            ):
+                continue  # nothing transient, and progress: send the rest at once
+            transient += 1
             if transient >= TRANSACT_TRANSIENT_ATTEMPTS:
-                return [*done, *((index, PutOutcome("failed", error, retryable=True)) for index, _ in pending)]
+                return give_up(error)
             time.sleep(min(1.0, 0.02 * 2**transient) * (0.5 + random.random()))
         return done
 
@@ -309,14 +331,15 @@ class DynamoFeatureStore:
         version = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
         from fraudstream.messages import format_time
 
+        marker = {
+            BATCH_GROUP.record_identifier: BATCH_VERSION_KEY,
+            "version": version,
+            "updated_at": format_time(now),
+            "reason": reason or "unspecified",
+        }
         self.client.put_item(
             TableName=BATCH_GROUP.table_name(self.settings),
-            Item={
-                BATCH_GROUP.record_identifier: {"S": BATCH_VERSION_KEY},
-                "version": {"S": version},
-                "updated_at": {"S": format_time(now)},
-                "reason": {"S": reason or "unspecified"},
-            },
+            Item={k: _SERIALIZER.serialize(v) for k, v in marker.items()},
         )
         return version
 
@@ -330,7 +353,7 @@ class DynamoFeatureStore:
         item = response.get("Item")
         if not item:
             return None
-        return {k: v["S"] for k, v in item.items() if k != BATCH_GROUP.record_identifier and "S" in v}
+        return {k: _DESERIALIZER.deserialize(v) for k, v in item.items() if k != BATCH_GROUP.record_identifier}
 
     def read_batch_version(self) -> str | None:
         """The current batch version (one consistent GetItem), or None when no writer marked one yet."""
