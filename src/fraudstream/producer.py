@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from fraudstream import kafka_metrics
+from fraudstream.kafka_clients import DeliveryTracker, produce_waiting
 from fraudstream.record_source import EncodedBatch, Selection, file_batches, line_batches, stdin_lines
 from fraudstream.settings import Settings, get_settings
 
@@ -80,26 +81,6 @@ class ProduceSummary:
             "records_per_s": round(self.records_per_s, 1),
             "transactions_per_s": round(self.transactions_per_s, 1),
         }
-
-
-class DeliveryTracker:
-    """Counts failed deliveries per topic (librdkafka reports only failures here)."""
-
-    def __init__(self) -> None:
-        self.failed: dict[str, int] = {}
-        self.first_error: str | None = None
-
-    def __call__(self, err: Any, msg: Any) -> None:
-        if err is None:
-            return
-        topic = msg.topic() or "?"
-        self.failed[topic] = self.failed.get(topic, 0) + 1
-        kafka_metrics.FAILED.labels(METRICS_NAME, topic).inc()
-        if self.first_error is None:
-            self.first_error = f"{topic}: {err}"
-
-    def failed_on(self, topic: str) -> int:
-        return self.failed.get(topic, 0)
 
 
 class Pacer:
@@ -163,7 +144,7 @@ def produce(
     settings = settings or get_settings()
     kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT_ENV)
     pacer = Pacer(rate, speedup)
-    tracker = DeliveryTracker()
+    tracker = DeliveryTracker(METRICS_NAME)
     producer = make_producer(settings, tracker)
     run = _Run(producer, settings, tracker, pacer, labels, on_progress)
     previous = _route_interrupts(run.request_stop)
@@ -363,7 +344,7 @@ def _queue(producer: Any, topic: str, keys: list[bytes], values: list[bytes], st
         try:
             send(topic, values[i], keys[i])
         except BufferError:
-            _wait_for_room(producer, send, topic, values[i], keys[i])
+            produce_waiting(producer, topic, values[i], keys[i])
 
 
 def _queue_labels(
@@ -378,19 +359,9 @@ def _queue_labels(
         try:
             send(topic, label, keys[i])
         except BufferError:
-            _wait_for_room(producer, send, topic, label, keys[i])
+            produce_waiting(producer, topic, label, keys[i])
         count += 1
     return count
-
-
-def _wait_for_room(producer: Any, send: Callable[..., None], topic: str, value: bytes, key: bytes) -> None:
-    while True:
-        producer.poll(0.05)
-        try:
-            send(topic, value, key)
-            return
-        except BufferError:
-            continue
 
 
 def _dead_letter(producer: Any, settings: Settings, source: str | Path, batch: EncodedBatch) -> None:

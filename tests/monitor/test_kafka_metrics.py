@@ -121,5 +121,5 @@ def test_failed_delivery_report_is_counted():
     from fraudstream.producer import DeliveryTracker
 
     msg = type("Msg", (), {"topic": lambda self: "t-failed"})()
-    DeliveryTracker()("broker gone", msg)
+    DeliveryTracker("produce")("broker gone", msg)
     assert kafka_metrics.FAILED.labels("produce", "t-failed")._value.get() == 1

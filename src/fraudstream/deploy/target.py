@@ -1,19 +1,23 @@
-"""Which AWS API the deploy talks to: real AWS, or an emulator given by ``AWS_ENDPOINT_URL``."""
+"""Which AWS API the deploy talks to: real AWS, or an emulator given by the endpoint settings.
+
+The endpoint is resolved as for every other client (:func:`fraudstream.aws_clients.resolve_endpoint_url`)
+but with no default emulator: unset means real AWS.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from fraudstream.aws_clients import boto_client
+from fraudstream.aws_clients import resolve_endpoint_url as _resolve
+from fraudstream.settings import get_settings
 
 
 def resolve_endpoint_url(explicit: str | None = None) -> str | None:
-    """The API endpoint: ``explicit`` > ``AWS_ENDPOINT_URL`` > ``FRAUDSTREAM_AWS_ENDPOINT_URL``;
-    None (or ``aws``) means real AWS. Unlike the local stack's settings, no default emulator."""
-    for value in (explicit, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("FRAUDSTREAM_AWS_ENDPOINT_URL")):
-        if value is not None and value.strip():
-            return None if value.strip() == "aws" else value.strip()
-    return None
+    """The deploy's API endpoint: ``explicit`` > ``FRAUDSTREAM_AWS_ENDPOINT_URL`` > ``AWS_ENDPOINT_URL``;
+    None (or ``aws``) means real AWS."""
+    return _resolve(explicit, local_default=False)
 
 
 @dataclass(frozen=True)
@@ -22,22 +26,11 @@ class AwsTarget:
 
     region: str
     endpoint_url: str | None = None
+    max_attempts: int = field(default_factory=lambda: get_settings().aws_max_attempts)
 
     @property
     def is_emulator(self) -> bool:
         return self.endpoint_url is not None
 
     def client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        credentials: dict[str, str] = {}
-        if self.is_emulator and not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
-            credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-        return boto3.client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            config=Config(retries={"max_attempts": 8, "mode": "standard"}),
-            **credentials,
-        )
+        return boto_client(service, self.region, self.endpoint_url, self.max_attempts)

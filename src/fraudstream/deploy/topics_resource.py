@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.request
 from typing import Any
+
+from fraudstream.kafka_auth import MSK_IAM
+from fraudstream.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -27,25 +29,14 @@ def arn_prefixes(cluster_arn: str) -> dict[str, str]:
 
 
 def create_topics(bootstrap: str, topics: list[str], partitions: int, region: str) -> list[str]:
-    """Create the topics that do not exist yet (replication factor: the cluster default)."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    """Create the topics that do not exist yet with ``kafka_clients.ensure_topics`` over IAM auth
+    (replication factor: the cluster default; log-append time on the verdict path's topics)."""
+    from fraudstream.kafka_clients import ensure_topics
 
-    from fraudstream.kafka_auth import msk_iam_config
-
-    admin = AdminClient({"bootstrap.servers": bootstrap, **msk_iam_config(region)})
-    admin.poll(5)  # fetch the first OAUTHBEARER token before the first request
-    existing = set(admin.list_topics(timeout=60).topics)
-    missing = [t for t in topics if t not in existing]
-    if not missing:
-        return []
-    futures = admin.create_topics([NewTopic(t, num_partitions=partitions) for t in missing], operation_timeout=60)
-    for name, future in futures.items():
-        try:
-            future.result()
-        except Exception as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise RuntimeError(f"creating topic {name}: {exc}") from exc
-    return missing
+    settings = get_settings().model_copy(
+        update={"kafka_bootstrap_override": bootstrap, "kafka_auth": MSK_IAM, "aws_region": region}
+    )
+    return ensure_topics(settings, tuple(topics), partitions, timeout=60, replication_factor=-1)
 
 
 def bootstrap_brokers(cluster_arn: str, region: str) -> str:
@@ -64,7 +55,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
     cluster_arn = props.get("ClusterArn", "")
     physical_id = event.get("PhysicalResourceId") or f"kafka-topics-{cluster_arn.rsplit('/', 1)[-1]}"
     try:
-        region = os.environ.get("AWS_REGION", "us-east-1")
+        region = get_settings().aws_region
         data: dict[str, str] = {"ClusterArn": cluster_arn, **arn_prefixes(cluster_arn)}
         if event["RequestType"] in ("Create", "Update"):
             data["BootstrapServers"] = bootstrap_brokers(cluster_arn, region)

@@ -6,28 +6,14 @@ for what its handler touches.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
 from typing import Any
 
+from fraudstream.kafka_clients import DeliveryTracker
 from fraudstream.settings import Settings, get_settings
 
 
 class DeliveryError(RuntimeError):
     """Produced records (predictions, dead letters) were not acknowledged by Kafka."""
-
-
-@dataclass
-class DeliveryTracker:
-    """Collects delivery errors of one batch's produced records."""
-
-    errors: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            with self._lock:
-                self.errors.append(f"{msg.topic() if msg is not None else '?'}: {err}")
 
 
 class HandlerResources:

@@ -220,12 +220,6 @@ def clock_for_run(settings: Settings, interval_ms: int | None = None) -> StreamC
     return StreamClock(settings, interval_ms)
 
 
-def count_failed(err: Any, msg: Any) -> None:
-    """Delivery report of a replayed transaction: a failure is counted (the report shows it as missing)."""
-    if err is not None:
-        kafka_metrics.FAILED.labels(METRICS_NAME, msg.topic() or "?").inc()
-
-
 def run_plan(
     plan: ReplayPlan,
     settings: Settings,
@@ -238,7 +232,7 @@ def run_plan(
 
     A stream clock runs in-process for the replay when no clock is beating already.
     """
-    from fraudstream.kafka_clients import connected_producer, poll_for
+    from fraudstream.kafka_clients import DeliveryTracker, connected_producer, poll_for, produce_waiting
     from fraudstream.messages import Transaction, encode
 
     kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT_ENV)
@@ -246,6 +240,7 @@ def run_plan(
     outcomes = [Outcome(t) for t in plan.transactions]
     collector = PredictionCollector(settings, (t.tid for t in plan.transactions)).start()
     producer = connected_producer(settings, **{"linger.ms": 0})
+    failures = DeliveryTracker(METRICS_NAME)
     stats = RunStats(started_at=time.time())
     clock = clock_for_run(settings, clock_interval_ms)
     try:
@@ -268,14 +263,8 @@ def run_plan(
                 trans_time=outcome.planned.event_time,
             )
             outcome.sent_at = time.time()
-            while True:
-                try:
-                    producer.produce(
-                        settings.topic_transactions, key=tx.cc_num.encode(), value=encode(tx), on_delivery=count_failed
-                    )
-                    break
-                except BufferError:  # local queue full: let deliveries drain
-                    producer.poll(0.05)
+            # a failed delivery is counted (the report shows the transaction as missing)
+            produce_waiting(producer, settings.topic_transactions, encode(tx), tx.cc_num.encode(), on_delivery=failures)
             sent.inc()
             producer.poll(0)
             stats.first_sent_at = stats.first_sent_at or outcome.sent_at
