@@ -233,6 +233,25 @@ def test_roles_grant_named_actions_only(deployed, aws):
                 assert all("*" not in action for action in actions), statement
 
 
+def test_every_vpc_endpoint_carries_its_policy(deployed, aws):
+    """Gateway (S3, DynamoDB) and interface (SageMaker runtime; the others need Kafka) endpoints are
+    created with the template's policy, not the default allow-all. moto does not evaluate them."""
+    vpc = deployed["outputs"]["VpcId"]
+    found = aws("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+    assert {e["VpcEndpointType"] for e in found} == {"Gateway", "Interface"} and len(found) == 3
+    for endpoint in found:
+        document = _policy_text(endpoint["PolicyDocument"])
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert statement["Effect"] == "Allow" and all("*" not in a for a in actions), endpoint["ServiceName"]
+            assert statement["Resource"] != "*", endpoint["ServiceName"]
+    (runtime,) = [e for e in found if e["ServiceName"].endswith("sagemaker.runtime")]
+    (statement,) = _policy_text(runtime["PolicyDocument"])["Statement"]
+    name = deployed["outputs"]["SageMakerEndpointName"].lower()
+    assert statement["Action"] == ["sagemaker:InvokeEndpoint"]
+    assert str(statement["Resource"]).lower().endswith(f":endpoint/{name}")  # this stack's endpoint only
+
+
 def _policy_text(text: str) -> dict:
     """moto returns a CloudFormation-created inline policy as text: URL-encoded JSON, or the
     Python repr of the document (an emulator quirk; AWS returns URL-encoded JSON)."""

@@ -167,6 +167,13 @@ def _plant(kind: str) -> dict:
         endpoint = _gateway_endpoint({})
         del endpoint["Properties"]["PolicyDocument"]
         t["Resources"]["Endpoint"] = endpoint
+    elif kind == "interface-endpoint-without-policy":
+        endpoint = _gateway_endpoint({})
+        endpoint["Properties"] = {"VpcEndpointType": "Interface", "ServiceName": "com.amazonaws.r.sts"}
+        t["Resources"]["Endpoint"] = endpoint
+    elif kind == "endpoint-statement-without-resource":
+        statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}
+        t["Resources"]["Endpoint"] = _gateway_endpoint(statement)
     elif kind == "endpoint-policy-star-resource":
         t["Resources"]["Endpoint"] = _gateway_endpoint(
             {"Effect": "Allow", "Principal": "*", "Action": "dynamodb:PutItem", "Resource": "*"}
@@ -275,6 +282,8 @@ PLANTED = {
     "unconditioned-trust": "confused-deputy",
     "lambda-permission-without-source": "confused-deputy",
     "gateway-endpoint-without-policy": "open-endpoint",
+    "interface-endpoint-without-policy": "open-endpoint",
+    "endpoint-statement-without-resource": "wildcard-resource",
     "endpoint-policy-star-resource": "wildcard-resource",
     "unencrypted-log-group": "unencrypted-store",
     "mutable-image-tag": "mutable-image",
@@ -308,6 +317,7 @@ def test_compliant_forms_of_the_new_rules_pass():
         ),
         Table=_table(),
         Logs={"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7, "KmsKeyId": {"Ref": "Key"}}},
+        Appliance={"Type": "AWS::EC2::VPCEndpoint", "Properties": {"VpcEndpointType": "GatewayLoadBalancer"}},
         Repository={
             "Type": "AWS::ECR::Repository",
             "Properties": {"ImageTagMutability": "IMMUTABLE", "EncryptionConfiguration": {"EncryptionType": "KMS"}},
@@ -333,6 +343,8 @@ def test_policy_rejects_a_bad_copy_of_the_real_template(tmp_path: Path):
     # issue 19's classes, planted into the real resources
     resources["ClockRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"].pop("ArnLikeIfExists")
     resources["S3GatewayEndpoint"]["Properties"].pop("PolicyDocument")
+    resources["SageMakerRuntimeEndpoint"]["Properties"].pop("PolicyDocument")
+    resources["StsEndpoint"]["Properties"].pop("PolicyDocument")
     resources["ClockLogGroup"]["Properties"].pop("KmsKeyId")
     resources["ScoringModel"]["Properties"]["PrimaryContainer"]["Image"] = "1.dkr.ecr.x.amazonaws.com/r:latest"
     resources["BatchTable"].pop("DeletionPolicy")
@@ -347,6 +359,8 @@ def test_policy_rejects_a_bad_copy_of_the_real_template(tmp_path: Path):
         ("FraudScorerRole", "wildcard-action"),
         ("ClockRole", "confused-deputy"),
         ("S3GatewayEndpoint", "open-endpoint"),
+        ("SageMakerRuntimeEndpoint", "open-endpoint"),
+        ("StsEndpoint", "open-endpoint"),
         ("ClockLogGroup", "unencrypted-store"),
         ("ScoringModel", "mutable-image"),
         ("BatchTable", "unprotected-data"),
@@ -403,6 +417,60 @@ def test_scorer_invokes_the_endpoint_by_its_arn():
     resources = load_template(templates_dir() / "fraudstream.yaml")["Resources"]
     grants = _role_actions(resources, "FraudScorerRole")
     assert grants["InvokeModel"] == (["sagemaker:InvokeEndpoint"], {"Ref": "ScoringEndpoint"})
+
+
+def _references(value) -> set[str]:
+    """Logical ids a Resource value names (Ref, GetAtt, ``${X}`` / ``${X.Attr}`` of a Sub, both If branches)."""
+    import re
+
+    if isinstance(value, list):
+        return set().union(*map(_references, value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    if "Ref" in value:
+        return {value["Ref"]}
+    if "Fn::GetAtt" in value:
+        return {value["Fn::GetAtt"][0]}
+    if "Fn::If" in value:
+        return _references(value["Fn::If"][1:])
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return {m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.:]+)\}", text) if not m.startswith("AWS::")}
+    return set()
+
+
+def test_every_vpc_endpoint_allows_only_this_stacks_resources():
+    """Each endpoint (gateway and interface) has a policy; every Allow names resources of this stack
+    (or the parameters naming its bucket), never "*"; the handler-facing ones name the exact grant."""
+    template = load_template(templates_dir() / "fraudstream.yaml")
+    resources = template["Resources"]
+    names = set(resources) | set(template.get("Parameters", {}))
+    endpoints = {n: r for n, r in resources.items() if r["Type"] == "AWS::EC2::VPCEndpoint"}
+    assert {r["Properties"]["VpcEndpointType"] for r in endpoints.values()} == {"Gateway", "Interface"}
+    for name, endpoint in endpoints.items():
+        statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
+        for statement in statements:
+            assert statement["Effect"] == "Allow" and "*" not in str(statement["Action"]), (name, statement)
+            if statement.get("Sid") == "AnswerCloudFormation":  # AWS's response bucket, PutObject only
+                assert statement["Action"] == ["s3:PutObject"]
+                assert "cloudformation-custom-resource-response-" in statement["Resource"]["Fn::Sub"][0]
+                continue
+            named = _references(statement["Resource"])
+            assert named and named <= names, (name, statement["Resource"])
+            assert statement["Resource"] != "*", name
+    grants = {
+        n: [(sorted(s["Action"]), _references(s["Resource"])) for s in e["Properties"]["PolicyDocument"]["Statement"]]
+        for n, e in endpoints.items()
+    }
+    assert grants["SageMakerRuntimeEndpoint"] == [(["sagemaker:InvokeEndpoint"], {"ScoringEndpoint"})]
+    assert grants["LambdaApiEndpoint"] == [(["lambda:InvokeFunction"], {"AggWriterFunction", "FraudScorerFunction"})]
+    assert grants["StsEndpoint"] == [(["sts:AssumeRole"], {"AggWriterRole", "FraudScorerRole"})]
+    assert grants["SqsEndpoint"] == [(["sqs:SendMessage"], {"FailureQueue"})]
+    assert grants["KafkaApiEndpoint"] == [
+        (["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"], {"ServerlessCluster", "ProvisionedCluster"})
+    ]
+    scorer_only = endpoints["SageMakerRuntimeEndpoint"]["Properties"]["PolicyDocument"]["Statement"][0]["Principal"]
+    assert scorer_only == {"AWS": {"Fn::GetAtt": ["FraudScorerRole", "Arn"]}}
 
 
 def test_deny_statements_may_be_broad():

@@ -3,7 +3,8 @@
 cfn-lint checks that a template is valid; this module checks that it is *safe*: no wildcard
 actions or service principals, no ``*FullAccess`` managed policies, no public or unencrypted stores,
 customer-managed keys for card data, service trust policies bound to this account and resource
-(``aws:SourceAccount`` + ``aws:SourceArn``), gateway endpoints with a policy, images pinned by
+(``aws:SourceAccount`` + ``aws:SourceArn``), VPC endpoints (gateway and interface) with a policy
+that names its resources, images pinned by
 digest in immutable repositories, feature tables that survive a stack deletion. ``deploy up`` runs
 it before touching an account, and the test suite runs it on every template (and on planted bad
 ones, to prove it bites). checkov runs next to it in the test suite (tests/deploy/test_checkov.py).
@@ -48,6 +49,8 @@ POLICY_DOCUMENT_PROPERTIES = {
 }
 # Both keys must appear in every service trust statement (any operator, ``...IfExists`` included).
 CONFUSED_DEPUTY_KEYS = ("aws:SourceAccount", "aws:SourceArn")
+# Endpoint types that take no endpoint policy (AWS rejects a PolicyDocument on them).
+ENDPOINT_TYPES_WITHOUT_POLICY = frozenset({"GatewayLoadBalancer"})
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,10 @@ def _check_policies(name: str, rtype: str, props: dict[str, Any]) -> list[Violat
             found += [Violation(name, rule, detail) for rule, detail in _check_trust_statement(statement)]
     if rtype in POLICY_DOCUMENT_PROPERTIES:
         documents.append(props.get(POLICY_DOCUMENT_PROPERTIES[rtype]))
-    gateway = rtype == "AWS::EC2::VPCEndpoint" and props.get("VpcEndpointType", "Gateway") == "Gateway"
-    if gateway and not props.get("PolicyDocument"):
-        found.append(Violation(name, "open-endpoint", "gateway endpoint without a PolicyDocument (allows all)"))
+    if rtype == "AWS::EC2::VPCEndpoint" and not props.get("PolicyDocument"):
+        kind = props.get("VpcEndpointType", "Gateway")  # CloudFormation's default type
+        if kind not in ENDPOINT_TYPES_WITHOUT_POLICY:
+            found.append(Violation(name, "open-endpoint", f"{kind} endpoint without a PolicyDocument (allows all)"))
     if rtype == "AWS::Lambda::Permission":
         found += [Violation(name, rule, detail) for rule, detail in _check_lambda_permission(props)]
     key_policy = rtype == "AWS::KMS::Key"  # Resource "*" in a key policy means "this key"
@@ -198,6 +202,8 @@ def _check_statement(statement: dict[str, Any], key_policy: bool, endpoint_polic
             yield "wildcard-action", f"statement {sid} allows {action!r}"
     if "NotResource" in statement:
         yield "wildcard-resource", f"statement {sid} uses NotResource"
+    elif "Resource" not in statement:
+        yield "wildcard-resource", f"statement {sid} names no Resource"
     if not key_policy and "*" in _strings(statement.get("Resource", [])):
         broad = sorted(a for a in actions if a not in RESOURCE_WILDCARD_ACTIONS)
         if broad:
