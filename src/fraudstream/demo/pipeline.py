@@ -19,6 +19,7 @@ from typing import Any
 
 from fraudstream.demo.stages import DemoError, StageLog, StageRecord, run_cli
 from fraudstream.settings import Settings
+from fraudstream.waiting import wait_until
 
 STAGES = (
     "stack up",
@@ -285,35 +286,21 @@ def _serve(log: StageLog, settings: Settings, restart: bool, console: Any) -> No
 
 
 def _flink(log: StageLog, settings: Settings, console: Any) -> None:
+    """The cc-agg job of these settings, found by its name: submitted (or reused) and waited for until
+    every task runs (a reused job may still be restarting)."""
+    from fraudstream.streaming.rest import FlinkRest, FlinkRestError
+    from fraudstream.streaming.submit import SubmitError, submit_job
+
     with log.stage("Flink job") as rec:
-        run_cli(["flink", "submit"], settings, console)
-        state = _wait_flink_running(settings)
-        rec.detail = f"job {state.get('id', '?')} {state.get('state', '?')}"
-
-
-def _wait_flink_running(settings: Settings, timeout: float = 120.0) -> dict[str, Any]:
-    """The running job's id and state from Flink's REST API."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+        console.print("[dim]$ fraudstream flink submit[/]")
         try:
-            jobs = httpx.get(f"{settings.flink_rest}/jobs/overview", timeout=5).json().get("jobs", [])
-        except (httpx.HTTPError, ValueError):
-            jobs = []
-        running = [j for j in jobs if j.get("state") == "RUNNING"]
-        if running:
-            job = running[0]
-            detail = httpx.get(f"{settings.flink_rest}/jobs/{job['jid']}", timeout=5).json()
-            vertices = detail.get("vertices", [])
-            if vertices and all(v.get("status") == "RUNNING" for v in vertices):
-                return {"id": job["jid"], "state": "RUNNING", "name": job.get("name")}
-            last = {"id": job["jid"], "state": "starting tasks"}
-        time.sleep(1)
-    raise DemoError(
-        f"the Flink job is not running after {timeout:.0f}s ({last or 'no job'}); see `fraudstream flink status`"
-    )
+            with console.status(f"submitting the cc-agg job to {settings.flink_rest} ..."):
+                job_id = submit_job(settings)
+                with FlinkRest(settings.flink_rest) as rest:
+                    rest.wait_until_all_tasks_running(job_id)
+        except (SubmitError, FlinkRestError) as exc:
+            raise DemoError(f"the Flink job is not running ({exc}); see `fraudstream flink status`") from None
+        rec.detail = f"job {job_id} RUNNING"
 
 
 def _handlers(log: StageLog, settings: Settings, restart: bool) -> None:
@@ -396,12 +383,14 @@ def _lake_nightly(log: StageLog, settings: Settings, console: Any, wait_s: float
             return
         today = datetime.now(UTC).date()
         folder = Path(day_dir(str(settings.lake_dir), TRANSACTIONS, today))
-        deadline = time.monotonic() + max(wait_s, 2 * settings.lake_flush_interval_s)
-        with console.status(f"waiting for the archiver to write {folder}..."):
-            while not list(folder.glob("*.parquet")) and time.monotonic() < deadline:
-                time.sleep(1.0)
-        if not list(folder.glob("*.parquet")):
-            raise DemoError(f"the lake archiver wrote nothing to {folder} (see .fraudstream/logs/lake-archiver.log)")
+        timeout = max(wait_s, 2 * settings.lake_flush_interval_s)
+        try:
+            with console.status(f"waiting for the archiver to write {folder}..."):
+                wait_until(lambda: list(folder.glob("*.parquet")), timeout, f"Parquet files in {folder}", interval=1.0)
+        except TimeoutError:
+            raise DemoError(
+                f"the lake archiver wrote nothing to {folder} (see .fraudstream/logs/lake-archiver.log)"
+            ) from None
         as_of = today + timedelta(days=1)  # the run after today's traffic: its week ends at tomorrow's midnight
         run_cli(["batch", "nightly", "--as-of", as_of.isoformat()], settings, console)
         rec.detail = f"live traffic in {folder} → nightly {as_of} → {settings.table_batch}"
