@@ -107,7 +107,6 @@ TRANS_TIME_RULE = FieldRule(
 TRANSACTION_RULES: tuple[FieldRule, ...] = (TID_RULE, CC_NUM_RULE, AMOUNT_RULE, TRANS_TIME_RULE)
 """The required fields of a :class:`Transaction`, in the order a record is checked (first failure wins)."""
 
-CC_NUM_PATTERN = re.compile(CC_NUM_RULE.pattern or "")
 EMPTY_REASON = "must not be empty"
 
 
