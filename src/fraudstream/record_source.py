@@ -250,9 +250,11 @@ def _as_bytes_list(arr: pa.ChunkedArray | pa.Array) -> list[bytes]:
 
 
 def _row_payload(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: row.get(k) for k in ("tid", "cc_num", "amount", "trans_time")}
-    if isinstance(out["trans_time"], datetime):
-        out["trans_time"] = format_time(out["trans_time"])
+    """The contract's fields of a rejected row, times as wire text (the evidence in the dead letter)."""
+    out = {rule.field: row.get(rule.field) for rule in TRANSACTION_RULES}
+    for rule in TRANSACTION_RULES:
+        if rule.kind == "time" and isinstance(out[rule.field], datetime):
+            out[rule.field] = format_time(out[rule.field])
     return out
 
 
