@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     """How often (at most) the scorer re-reads the batch-version marker; a nightly load is seen within it."""
     batch_cache_max_cards: int = 1_000_000
     """Cards the scorer keeps (least recently used evicted, ~0.5 KB each); 0 turns the cache off."""
+    batch_cache_prefetch_max_cards: int = 100_000
+    """On start and on every new batch version the scorer reads up to this many cards of the batch
+    group in the background (one consistent Scan), so a card's first transaction after a nightly
+    run does not wait for a store read; 0 = read each card on its first use only."""
 
     # --- Flink
     flink_rest_port: int = 8081

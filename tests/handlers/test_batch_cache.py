@@ -125,3 +125,55 @@ def test_a_store_outage_raises_and_caches_nothing(isolated_tables) -> None:
     with pytest.raises(ClientError):
         cache.get_many([A])
     assert len(cache) == 0 and cache.version is None
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the watcher did not get there in time"
+        time.sleep(0.02)
+
+
+def test_prefetch_serves_first_transactions_after_a_nightly_run_without_store_reads(isolated_tables) -> None:
+    store, calls = counted_store(isolated_tables)
+    store.put_records(BATCH_GROUP, [week(A, 4), week(B, 7)])
+    store.mark_batch_version("night 1")
+    cache = BatchFeatureCache(store, check_interval_s=0.05, background=True, prefetch_max_cards=1_000)
+    try:
+        assert cache.get_many([A]) == {A: week(A, 4)}  # the first call reads through; the watcher starts
+        _wait_for(lambda: cache.stats.prefetch_scans >= 1)
+        calls.clear()
+        # B was never asked for, C has no item: both answered from the whole-group scan, no card read
+        assert cache.get_many([B, C]) == {B: week(B, 7), C: None}
+        assert calls["BatchGetItem"] == 0 and cache.stats.prefetched == 2
+
+        counts = load_records(store, [week(A, 9, NIGHT2), week(D, 2, NIGHT2)], label="nightly 2020-03-03")
+        _wait_for(lambda: cache.stats.prefetch_scans >= 2)  # the new version seen, the group read again
+        _wait_for(lambda: cache.get_many([D])[D] is not None)
+        calls.clear()
+        assert cache.get_many([A, B, C, D]) == {A: week(A, 9, NIGHT2), B: week(B, 7), C: None, D: week(D, 2, NIGHT2)}
+        assert calls["BatchGetItem"] == 0
+        assert cache.version == counts["batch_version"] and cache.stats.invalidations == 1
+    finally:
+        cache.close()
+
+
+def test_a_partial_prefetch_still_reads_cards_it_did_not_cover(isolated_tables) -> None:
+    store, calls = counted_store(isolated_tables)
+    cards = [f"43000000000002{i:02d}" for i in range(5)]
+    store.put_records(BATCH_GROUP, [week(c, i + 1) for i, c in enumerate(cards)])
+    store.mark_batch_version("night 1")
+    cache = BatchFeatureCache(store, check_interval_s=0.05, background=True, prefetch_max_cards=2)
+    try:
+        cache.get_many([C])
+        _wait_for(lambda: cache.stats.prefetch_scans >= 1)
+        cache.get_many([C])  # merges the (partial) scan
+        assert cache.stats.prefetched == 2
+        calls.clear()
+        found = cache.get_many(cards)  # three were not in the scan: read, never answered "no history"
+        assert [found[c]["num_trans_last_1w"] for c in cards] == [1, 2, 3, 4, 5]
+        assert calls["BatchGetItem"] == 1
+    finally:
+        cache.close()

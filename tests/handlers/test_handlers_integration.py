@@ -220,6 +220,7 @@ def test_fraud_scorer_cache_serves_the_next_batch_and_sees_a_new_night(scorer_se
     from fraudstream.batch.nightly import load_records
 
     night = "2020-03-03T00:00:00.000Z"
+    calls.clear()
     load_records(
         store,
         [
@@ -231,12 +232,12 @@ def test_fraud_scorer_cache_serves_the_next_batch_and_sees_a_new_night(scorer_se
     import time
 
     time.sleep(0.4)  # one check interval
-    calls.clear()
     kafka_io.produce_aggs([agg("a3", A, 5, 90.0, 3, 60.0), agg("c3", C, 6, 10.0, 3, 6.0)])
     fraud_scorer.handle(event_of(kafka_io, s.topic_agg, 6), None, res)
     # the marker is read by the cache's background watcher (GetItem at its own pace); the new version
-    # it saw cleared the cache, so both cards were read again, once
-    assert calls["BatchGetItem"] == 1
+    # it saw cleared the cache, so both cards were read again: by the watcher's whole-group prefetch
+    # (one Scan) or, when the batch came first, by one read
+    assert calls.get("BatchGetItem", 0) <= 1 and calls.get("BatchGetItem", 0) + calls.get("Scan", 0) >= 1
     preds = {}
     for m in kafka_io.read(s.topic_predictions, 2 + 4 + 6):
         p = decode(Prediction, m.value())

@@ -59,6 +59,7 @@ class HandlerResources:
                 self.store,
                 check_interval_s=self.settings.batch_cache_check_interval_s,
                 max_cards=self.settings.batch_cache_max_cards,
+                prefetch_max_cards=self.settings.batch_cache_prefetch_max_cards,
                 background=True,  # the marker read never stalls a verdict
             )
         return self._batch_cache
