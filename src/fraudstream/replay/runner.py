@@ -80,46 +80,69 @@ def topic_partitions(consumer: Any, topic: str, timeout: float = 10.0) -> list[i
 
 
 def latest_event_time(
-    settings: Settings, topic: str | None = None, timeout: float = 10.0, lookback: int = 20_000
+    settings: Settings,
+    topic: str | None = None,
+    timeout: float = 10.0,
+    lookback: int = 20_000,
+    max_scan: int = 2_000_000,
 ) -> datetime | None:
-    """The newest transaction ``trans_time`` among the last ``lookback`` records of every partition.
+    """The newest transaction ``trans_time`` among the last ``lookback`` transactions of every partition.
 
-    Heartbeats are skipped (they carry the clock's time, not a transaction's). The demo's live slice
-    starts after it, so that a re-run never sends a card's transaction before that card's last one.
+    The demo's live slice starts after it, so that a re-run never sends a card's transaction before
+    that card's last one. Heartbeats are skipped (they carry the clock's time, not a transaction's)
+    and not counted: the clock writes 50 a second to every partition, so on a stack left idle for
+    minutes the last 20,000 *records* held no transaction at all and the answer was None. Each
+    partition is read back window by window from the end it had when the call started (not "until
+    end of partition": the clock keeps appending, so that end never came and every partition took
+    the whole ``timeout``), reading at most ``max_scan`` records of it.
     """
     from confluent_kafka import Consumer, TopicPartition
 
     from fraudstream.kafka_clients import consumer_config
-    from fraudstream.messages import parse_time
 
     topic = topic or settings.topic_transactions
-    consumer = Consumer(
-        consumer_config(f"fraudstream-probe-{time.time_ns()}", settings, **{"enable.partition.eof": True})
-    )
+    consumer = Consumer(consumer_config(f"fraudstream-probe-{time.time_ns()}", settings))
     try:
         latest: datetime | None = None
         for partition in topic_partitions(consumer, topic, timeout):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            if high <= low:
-                continue
-            consumer.assign([TopicPartition(topic, partition, max(low, high - lookback))])
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                msg = consumer.poll(0.5)
-                if msg is None:
-                    continue
-                if msg.error():
-                    break  # partition EOF (or an error): done with this partition
-                if is_heartbeat(msg.value()):
-                    continue
-                try:
-                    event_time = parse_time(json.loads(msg.value())["trans_time"])
-                except (ValueError, KeyError, TypeError):
-                    continue
-                latest = event_time if latest is None else max(latest, event_time)
+            low, end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            found = scanned = 0
+            while end > low and found < lookback and scanned < max_scan:
+                start = max(low, end - max(lookback, 50_000))
+                count, newest = _newest_in_range(consumer, TopicPartition(topic, partition, start), end, timeout)
+                found, scanned, end = found + count, scanned + (end - start), start
+                if newest is not None and (latest is None or newest > latest):
+                    latest = newest
         return latest
     finally:
         consumer.close()
+
+
+def _newest_in_range(consumer: Any, first: Any, end: int, timeout: float) -> tuple[int, datetime | None]:
+    """``(transactions, newest trans_time)`` of the records at offsets ``[first.offset, end)``."""
+    from fraudstream.messages import parse_time
+
+    consumer.assign([first])
+    count, newest, deadline = 0, None, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = consumer.consume(num_messages=10_000, timeout=0.5)
+        done = False
+        for msg in messages:
+            if msg.error():
+                continue
+            if msg.offset() >= end - 1:
+                done = True
+            if msg.offset() >= end or is_heartbeat(msg.value()):
+                continue
+            try:
+                event_time = parse_time(json.loads(msg.value())["trans_time"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            count += 1
+            newest = event_time if newest is None or event_time > newest else newest
+        if done:
+            break
+    return count, newest
 
 
 class PredictionCollector:
