@@ -318,11 +318,15 @@ def backlog_rate(settings: Settings, n: int, rng: random.Random) -> dict[str, An
 
 def substeps(settings: Settings, cards: list[str]) -> dict[str, Any]:
     """The scorer hop's parts measured alone: one store read of 50 cards, one endpoint call of 50 rows."""
+    import httpx
+
     from fraudstream.endpoint_client import endpoint_from_settings
     from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
     from fraudstream.featurestore.groups import BATCH_GROUP
 
     store, endpoint = DynamoFeatureStore(settings), endpoint_from_settings(settings)
+    width = len(httpx.get(f"{settings.endpoint_url}/model", timeout=10).json()["feature_names"])  # the served model's
+    row = [12.5, 0.1, 0.2, 0.3, 2.0, 0.4][:width] + [0.5] * max(0, width - 6)
     reads, calls = [], []
     for _ in range(50):
         batch = random.sample(cards, 50)
@@ -330,7 +334,7 @@ def substeps(settings: Settings, cards: list[str]) -> dict[str, Any]:
         store.batch_get(batch, groups=(BATCH_GROUP,))
         reads.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        endpoint.predict([[12.5, 0.1, 0.2, 0.3]] * 50)
+        endpoint.predict([row] * 50)
         calls.append((time.perf_counter() - t) * 1000)
     return {"store_read_50_cards_ms": _stats(reads), "endpoint_call_50_rows_ms": _stats(calls)}
 
