@@ -149,7 +149,35 @@ def ensure_topics(
         except Exception as exc:  # a concurrent creator is fine; anything else is not
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+    _wait_for_leaders(admin, missing, timeout)
     return created
+
+
+def _wait_for_leaders(admin: Any, topics: list[str], timeout: float) -> None:
+    """Return once every partition of ``topics`` has a leader.
+
+    Why: CreateTopics answers before the partitions are served; on a loaded machine a client that
+    used a new topic at once found it missing from the metadata for about 1.5 s and then got
+    NOT_LEADER_FOR_PARTITION until the leaders were elected.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    pending = list(topics)
+    while pending:
+        metadata = admin.list_topics(timeout=max(0.1, deadline - time.monotonic()))
+        pending = [
+            t
+            for t in pending
+            if t not in metadata.topics
+            or metadata.topics[t].error is not None
+            or not metadata.topics[t].partitions
+            or any(p.leader < 0 or p.error is not None for p in metadata.topics[t].partitions.values())
+        ]
+        if pending:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"topics {pending} have no leader after {timeout:.0f}s")
+            time.sleep(0.1)
 
 
 def poll_for(producer: Any, seconds: float) -> None:
