@@ -27,6 +27,9 @@ common=(
   -D "jobmanager.rpc.port=${FLINK_RPC_PORT:-6123}"
   -D "state.checkpoints.dir=file://${FRAUDSTREAM_STATE_DIR:-/state}/flink/checkpoints"
   -D "state.savepoints.dir=file://${FRAUDSTREAM_STATE_DIR:-/state}/flink/savepoints"
+  # fail over within seconds of a lost TaskManager (see fraudstream.stack.flink.cluster_config)
+  -D "heartbeat.interval=2000"
+  -D "heartbeat.timeout=15000"
 )
 
 case "${1:-}" in

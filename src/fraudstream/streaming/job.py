@@ -32,6 +32,10 @@ def flink_options(cfg: JobConfig, remote: tuple[str, int] | None = None) -> dict
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.min-pause": f"{min(cfg.checkpoint_interval_ms // 2, 5000)} ms",
+        # recovery: the first restart after 0.5 s (not 1 s), backing off to 10 s while slots are missing
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "500 ms",
+        "restart-strategy.exponential-delay.max-backoff": "10 s",
     }
     if cfg.checkpoint_dir:
         opts["execution.checkpointing.dir"] = cfg.checkpoint_dir
