@@ -17,6 +17,8 @@ import time
 
 from prometheus_client import Counter, Gauge, start_http_server
 
+from fraudstream.metrics_http import metrics_host
+
 log = logging.getLogger(__name__)
 PRODUCER_PORT_ENV = "FRAUDSTREAM_PRODUCER_METRICS_PORT"
 CLOCK_PORT_ENV = "FRAUDSTREAM_CLOCK_METRICS_PORT"
@@ -72,7 +74,7 @@ def serve_from_env(env: str) -> int | None:
     port = int(value)
     if port not in _served:
         try:
-            _served[port] = start_http_server(port, addr="127.0.0.1")
+            _served[port] = start_http_server(port, addr=metrics_host())
         except OSError as exc:
             log.warning("metrics not served on port %s (%s)", port, exc)
             return None

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     clock_interval_ms: int = 20
     clock_enabled: bool = True
     """``stack up`` starts the clock when Kafka is part of the stack."""
+    clock_metrics_port: int = 8091
+    """Where ``fraudstream clock`` serves /metrics (the stack's clock; 0 = not served). Its variable,
+    ``FRAUDSTREAM_CLOCK_METRICS_PORT``, is the one the clock reads (fraudstream.kafka_metrics)."""
 
     # --- the lake (offline store; fraudstream.lake): Parquet by UTC day, local directory or s3://bucket/prefix
     lake_dir: str = "data/lake"
@@ -125,6 +128,16 @@ class Settings(BaseSettings):
     handler_profile: str = "low-latency"
     """``low-latency`` (process what has arrived at once) or ``lambda`` (Lambda's defaults: batches of
     up to 100 records, 500 ms batching window); see fraudstream.handlers.profiles."""
+    agg_writer_metrics_port: int = 8092
+    fraud_scorer_metrics_port: int = 8093
+    """Where the stack's runners serve /metrics (0 = not served): each is started with its own port as
+    ``handler_metrics_port`` (fraudstream.demo.services)."""
+    metrics_host: str = "127.0.0.1"
+    """The address every /metrics server of the clock, the producer and the runners binds to
+    (``FRAUDSTREAM_METRICS_HOST``, read by fraudstream.metrics_http; compose sets 0.0.0.0)."""
+    handler_metrics_port: int | None = None
+    """The port one runner process serves /metrics on (``FRAUDSTREAM_HANDLER_METRICS_PORT``, read by
+    fraudstream.handlers.metrics); the stack sets it per runner from the two above."""
 
     # --- model endpoint (SageMaker container contract)
     endpoint_port: int = 8080

@@ -11,9 +11,11 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from fraudstream.stack.ports import free_ports, is_listening
 
@@ -23,12 +25,18 @@ FRAUDSTREAM = [sys.executable, "-m", "fraudstream.cli.main"]
 
 
 def _env(state_dir: Path, ports: list[int], **extra: str) -> dict[str, str]:
+    """Engine ports from ``ports``; the services' ports (monitor, /metrics) free ones of their own."""
     env = {k: v for k, v in os.environ.items() if k not in ("FRAUDSTREAM_KAFKA_BOOTSTRAP", "AWS_ENDPOINT_URL")}
+    monitor, clock_metrics, agg_metrics, scorer_metrics = free_ports(4)
     env.update(
         FRAUDSTREAM_STATE_DIR=str(state_dir),
         FRAUDSTREAM_KAFKA_PORT=str(ports[0]),
         FRAUDSTREAM_KAFKA_CONTROLLER_PORT=str(ports[1]),
         FRAUDSTREAM_DYNAMODB_PORT=str(ports[2]),
+        FRAUDSTREAM_MONITOR_PORT=str(monitor),
+        FRAUDSTREAM_CLOCK_METRICS_PORT=str(clock_metrics),
+        FRAUDSTREAM_AGG_WRITER_METRICS_PORT=str(agg_metrics),
+        FRAUDSTREAM_FRAUD_SCORER_METRICS_PORT=str(scorer_metrics),
         FRAUDSTREAM_LAKE_DIR=str(state_dir / "lake"),
         COLUMNS="200",
         **extra,
@@ -38,6 +46,13 @@ def _env(state_dir: Path, ports: list[int], **extra: str) -> dict[str, str]:
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*FRAUDSTREAM, "stack", *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def _families(url: str) -> dict[str, list]:
+    """The metric families of a /metrics page, parsed as Prometheus parses it: samples by family name."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
 
 
 def _pid_records(state_dir: Path) -> list[str]:
@@ -69,6 +84,9 @@ def test_up_status_noop_down(tmp_path: Path) -> None:
         rows = [line for line in status.stdout.splitlines() if "kafka" in line or "dynamodb" in line]
         assert len(rows) == 2 and all("ready" in row for row in rows), status.stdout
         assert f"127.0.0.1:{ports[0]}" in status.stdout
+        clock_metrics = f"http://127.0.0.1:{env['FRAUDSTREAM_CLOCK_METRICS_PORT']}/metrics"
+        assert clock_metrics in status.stdout
+        assert _families(clock_metrics)["fraudstream_clock_heartbeats"][0].value > 0
 
         again = _run(env, "up", *only, "--with-handlers")
         assert again.returncode == 0, again.stderr
@@ -77,6 +95,11 @@ def test_up_status_noop_down(tmp_path: Path) -> None:
             assert f"handler runner {runner}: ready" in again.stdout
         pids = [json.loads(record)["pid"] for record in _pid_records(tmp_path / "state")]
         assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        status = _run(env, "status")
+        for runner in ("AGG_WRITER", "FRAUD_SCORER"):  # each runner serves its own /metrics, shown by status
+            url = f"http://127.0.0.1:{env[f'FRAUDSTREAM_{runner}_METRICS_PORT']}/metrics"
+            assert url in status.stdout, status.stdout
+            assert "fraudstream_handler_records" in _families(url), url
 
         down = _run(env, "down")
         assert down.returncode == 0, down.stderr

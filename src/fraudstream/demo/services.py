@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fraudstream.settings import Settings, settings_env
+from fraudstream.settings import Settings, env_name, settings_env
+from fraudstream.stack.ports import metrics_address, metrics_env
 from fraudstream.stack.process import ManagedProcess, off_verdict_path
 
 HANDLERS = ("agg-writer", "fraud-scorer")
@@ -57,14 +58,21 @@ def consumer_group_active(settings: Settings, group_id: str) -> bool:
     return bool(description.members) and any(m.assignment.topic_partitions for m in description.members)
 
 
+def metrics_port_setting(name: str) -> str:
+    """The ``Settings`` field holding a runner's /metrics port (one per runner: each is its own process)."""
+    return f"{name.replace('-', '_')}_metrics_port"
+
+
 def handler_process(settings: Settings, name: str) -> ManagedProcess:
     """``fraudstream handlers run NAME`` with the settings' batching profile, ready when its consumer
-    group has partitions assigned."""
+    group has partitions assigned; /metrics on its port from the settings."""
     from fraudstream.handlers.runner import group_id_for
 
     if name not in HANDLERS:
         raise ValueError(f"unknown handler {name!r}; expected one of {HANDLERS}")
     group = group_id_for(name, settings)
+    field = metrics_port_setting(name)
+    port: int = getattr(settings, field)
     # The agg-writer is not on the verdict path: on a small machine its store writes (DynamoDB Local
     # burns a core at 1,000 writes/s) must not take the CPU from the scorer, so it runs at a lower
     # priority and catches up in the gaps.
@@ -73,10 +81,12 @@ def handler_process(settings: Settings, name: str) -> ManagedProcess:
         name=name,
         argv=[*nice, *cli_argv(), "handlers", "run", name, "--profile", settings.handler_profile],
         run_dir=Path(settings.state_dir).resolve(),
-        env=settings_env(settings),
+        env={**settings_env(settings), **metrics_env(env_name("handler_metrics_port"), port)},
         host=settings.host,
+        ports=(port,) if port else (),
         ready_check=lambda: consumer_group_active(settings, group),
-        address=f"group {group}",
+        address=f"group {group}; {metrics_address(settings.host, port)}",
+        port_hint=f"set {env_name(field)} to another port (0: no metrics)",
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from fraudstream.metrics_http import metrics_host
+
 log = logging.getLogger(__name__)
 METRICS_PORT_ENV = "FRAUDSTREAM_HANDLER_METRICS_PORT"
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -55,5 +57,5 @@ def serve_from_env() -> int | None:
     port = os.environ.get(METRICS_PORT_ENV)
     if not port:
         return None
-    start_http_server(int(port), addr="127.0.0.1")
+    start_http_server(int(port), addr=metrics_host())
     return int(port)

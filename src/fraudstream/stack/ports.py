@@ -44,3 +44,16 @@ def wait_closed(host: str, ports: list[int], timeout: float = 15.0) -> list[int]
         if not still_open or time.monotonic() > deadline:
             return still_open
         time.sleep(0.2)
+
+
+def metrics_env(variable: str, port: int) -> dict[str, str]:
+    """The variable a service reads its /metrics port from; empty (not served) when ``port`` is 0.
+
+    Empty rather than absent: the child's environment starts from ours, where the variable may be set.
+    """
+    return {variable: str(port) if port else ""}
+
+
+def metrics_address(host: str, port: int) -> str:
+    """How ``stack status`` shows a service's /metrics."""
+    return f"metrics http://{host}:{port}/metrics" if port else "metrics off"

@@ -33,7 +33,7 @@ ENV_NAMES = {
 
 def make_test_settings(state_dir: Path) -> Settings:
     """Settings with free ports of their own and ``state_dir`` (external overrides still come from the env)."""
-    kafka, controller, dynamodb, rest, rpc, endpoint = free_ports(6)
+    kafka, controller, dynamodb, rest, rpc, endpoint, clock_metrics, agg_metrics, scorer_metrics = free_ports(9)
     return Settings(
         state_dir=state_dir,
         kafka_port=kafka,
@@ -42,6 +42,9 @@ def make_test_settings(state_dir: Path) -> Settings:
         flink_rest_port=rest,
         flink_rpc_port=rpc,
         endpoint_port=endpoint,
+        clock_metrics_port=clock_metrics,
+        agg_writer_metrics_port=agg_metrics,
+        fraud_scorer_metrics_port=scorer_metrics,
         model_dir=state_dir / "models",
         flink_task_slots=4,
         # tests use topics of their own: each starts a StreamClock on its topics when it needs one

@@ -1,0 +1,17 @@
+"""Where the processes' own /metrics servers bind (clock, producer, replay, handler runners).
+
+A module of its own, importing no metric: importing it must not add metric families to a process's
+default registry (the handlers' /metrics would show the clock's otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+
+HOST_ENV = "FRAUDSTREAM_METRICS_HOST"
+
+
+def metrics_host() -> str:
+    """Loopback unless ``FRAUDSTREAM_METRICS_HOST`` says otherwise (a container sets 0.0.0.0 so that a
+    scraper in another container reaches it)."""
+    return os.environ.get(HOST_ENV) or "127.0.0.1"
