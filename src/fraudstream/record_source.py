@@ -32,6 +32,7 @@ from fraudstream.messages import (
     encode,
     format_time,
 )
+from fraudstream.tokenise import tokenise_json_line, tokenise_table
 
 BATCH_ROWS = 50_000
 STDIN_BATCH_LINES = 5_000
@@ -151,7 +152,7 @@ def _select(batch: pa.RecordBatch, selection: Selection) -> pa.Table:
 
 def encode_table(table: pa.Table, selection: Selection) -> EncodedBatch:
     """Encode selected rows column-wise; invalid rows become ``rejected`` with their decode error."""
-    table = table.combine_chunks()
+    table = tokenise_table(table.combine_chunks())  # cc_num -> token at the edge (off: unchanged)
     bad = _invalid_rows(table)
     rejected: list[Rejected] = []
     if bad.any():
@@ -322,6 +323,7 @@ def _empty_batch() -> EncodedBatch:
 
 def _add_line(batch: EncodedBatch, times: list[int], number: int, line: bytes | str, selection: Selection) -> None:
     text = line.decode("utf-8", errors="backslashreplace") if isinstance(line, bytes) else line
+    text = tokenise_json_line(text)  # cc_num -> token at the edge (off: unchanged)
     try:
         obj = json.loads(text)
         tx = decode(Transaction, obj if isinstance(obj, dict) else text)

@@ -76,20 +76,32 @@ def describe(as_json: bool = typer.Option(False, "--json", help="print JSON")) -
 
 
 @featurestore_app.command("get")
-def get(cc_num: str = typer.Argument(..., help="16-digit card number")) -> None:
-    """Print both groups' features for a card (JSON; null when the group has no item)."""
+def get(cc_num: str = typer.Argument(..., help="16-digit card number (or its token)")) -> None:
+    """Print both groups' features for a card (JSON; null when the group has no item).
+
+    With tokenisation on (FRAUDSTREAM_CC_TOKEN_KEY), the store is keyed by tokens: a card number is
+    looked up by its token, which is what is printed (never the number); a token is used as is.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
     from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
+    from fraudstream.tokenise import get_tokeniser
 
     if not (len(cc_num) == 16 and cc_num.isdigit()):
         typer.echo(f"error: card number must be 16 digits, got {cc_num!r}", err=True)
         raise typer.Exit(2)
     try:
-        found = DynamoFeatureStore().features_for(cc_num)
+        tokeniser = get_tokeniser()
+    except ValueError as exc:  # a malformed key: say so rather than look up the wrong identifier
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    key = tokeniser(cc_num)
+    try:
+        found = DynamoFeatureStore().features_for(key)
     except (BotoCoreError, ClientError) as exc:
         _fail(exc)
-    typer.echo(json.dumps({"cc_num": cc_num, **found}, indent=2))
+    tokenised = {"tokenised": True} if tokeniser.enabled else {}
+    typer.echo(json.dumps({"cc_num": key, **tokenised, **found}, indent=2))
 
 
 def register(app: typer.Typer) -> None:

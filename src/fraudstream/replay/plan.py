@@ -16,6 +16,7 @@ from typing import Literal
 
 from fraudstream.replay.scenario_file import Scenario
 from fraudstream.replay.scenarios import expected_window_counts
+from fraudstream.tokenise import tokenise
 
 Role = Literal["normal", "attack"]
 Pacing = Literal["realtime", "asap"]
@@ -38,6 +39,14 @@ class PlannedTransaction:
     role: Role
     expected_count: int | None = None
     note: str = ""
+
+    def __post_init__(self) -> None:
+        """The edge: a planned card number is sent (and reported) as its token when tokenisation
+        is on; live traffic names its card by number, so that name is tokenised too."""
+        token = tokenise(self.cc_num)
+        if self.card == self.cc_num:
+            object.__setattr__(self, "card", token)
+        object.__setattr__(self, "cc_num", token)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ def plan_scenario(
         numbers[card.alias] = card.cc_num or fresh_card_number(rng)
         while card.cc_num is None and list(numbers.values()).count(numbers[card.alias]) > 1:
             numbers[card.alias] = fresh_card_number(rng)
+    numbers = {alias: tokenise(number) for alias, number in numbers.items()}  # histories and sends agree
     expected = expected_window_counts(scenario)
     txs = [
         PlannedTransaction(
