@@ -11,13 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from fraudstream.monitor.config import MonitorSettings
+from fraudstream.monitor.service import Monitor
+from fraudstream.streaming import testkit
+from fraudstream.testing.models import free_port
+
 from .records import label, prediction, wire
-from .test_monitor_kafka import dead_letter, produce, start, wait_for, write_reference_model
+from .test_monitor_kafka import dead_letter, produce, wait_for, write_reference_model
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACT = ROOT / "reports" / "test-artifacts" / "dashboard.png"  # reports/ is git-ignored
-PANELS = ("throughput", "latency", "freshness", "flagged", "series", "quality", "drift", "deadletters", "latest")
+PANELS = (
+    "throughput", "latency", "freshness", "flagged", "series", "quality", "drift", "deadletters", "flink", "latest",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +45,24 @@ def browse(chromium: str, url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-def test_every_panel_shows_live_data(isolated_topics, tmp_path, chromium) -> None:
-    s = isolated_topics
+def start_monitor(settings, db: Path, model_dir: Path) -> Monitor:
+    """A monitor whose Flink bridge polls every second (the default 10 s would only slow the test)."""
+    config = MonitorSettings(
+        port=free_port(), db_path=db, model_dir=model_dir, refresh_s=0.5, group_id=f"mon-{db.parent.name}",
+        flink_poll_s=1.0, flink_dead_letter_poll_s=2.0,
+    )  # fmt: skip
+    monitor = Monitor(settings, config)
+    monitor.start()
+    return monitor
+
+
+def flink_has_figures(snap: dict) -> bool:
+    f = snap["flink"]
+    return bool(f and f["job_running"] and f["records_in"] and f["backpressure"] and f["invalid_records"])
+
+
+def test_every_panel_shows_live_data(isolated_topics, flink_rest, tmp_path, chromium) -> None:
+    s = testkit.job_settings(isolated_topics, "dash")  # topics of its own for the cc-agg job the Flink panel shows
     model_dir = tmp_path / "models"
     write_reference_model(model_dir)
     now = datetime.now(UTC)
@@ -49,21 +72,30 @@ def test_every_panel_shows_live_data(isolated_topics, tmp_path, chromium) -> Non
     records += [(s.topic_labels, wire(label(i, i % 5 == 0, 1))) for i in range(0, 60, 2)]
     records += [(s.topic_dead_letter, dead_letter(i)) for i in range(2)]
     produce(s, records)
-    monitor = start(s, tmp_path / "mon" / "monitor.sqlite", model_dir)
+    monitor = start_monitor(s, tmp_path / "mon" / "monitor.sqlite", model_dir)
     try:
-        wait_for(monitor, lambda x: x["totals"]["predictions"] == 60 and x["totals"]["dead_letters"] == 2)
-        dom = browse(chromium, monitor.url, "--dump-dom")
-        assert dom.returncode == 0, dom.stderr[-500:]
-        html = dom.stdout
-        for panel in PANELS:
-            match = re.search(rf'id="panel-{panel}"[^>]*data-state="(\w+)"', html)
-            assert match and match.group(1) == "ready", f"panel {panel} shows no data"
-        assert re.search(r'id="throughput">[1-9][\d.]* /s<', html) or re.search(r'id="throughput">0\.[0-9]*[1-9]', html)
-        assert re.search(r'<tbody id="drift"><tr><td[^>]*>amount</td>', html)
-        assert "<polyline" in html  # the per-minute charts are drawn
-        assert html.count("<tr>") >= 12 + 4  # flagged rows (12 of 60) + drift + dead-letter rows + headers
-        ARTEFACT.parent.mkdir(parents=True, exist_ok=True)
-        shot = browse(chromium, monitor.url, f"--screenshot={ARTEFACT}")
-        assert shot.returncode == 0 and ARTEFACT.stat().st_size > 10_000, shot.stderr[-500:]
+        with testkit.running_job(s):  # the stream clock's heartbeats are records in
+            testkit.produce_raw(s, [b"not a transaction"])  # the job dead-letters it as invalid
+            wait_for(monitor, lambda x: x["totals"]["predictions"] == 60 and x["totals"]["dead_letters"] == 3)
+            wait_for(monitor, flink_has_figures, timeout=180)
+            shoot(chromium, monitor)
     finally:
         monitor.stop()
+
+
+def shoot(chromium: str, monitor: Monitor) -> None:
+    """Load the page, assert every panel has data, keep a screenshot."""
+    dom = browse(chromium, monitor.url, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-500:]
+    html = dom.stdout
+    for panel in PANELS:
+        match = re.search(rf'id="panel-{panel}"[^>]*data-state="(\w+)"', html)
+        assert match and match.group(1) == "ready", f"panel {panel} shows no data"
+    assert re.search(r'id="throughput">[1-9][\d.]* /s<', html) or re.search(r'id="throughput">0\.[0-9]*[1-9]', html)
+    assert re.search(r'<tbody id="drift"><tr><td[^>]*>amount</td>', html)
+    assert "<polyline" in html  # the per-minute charts are drawn
+    assert re.search(r'id="flink">in [1-9]\d* · out \d+<', html) and "invalid 1" in html
+    assert html.count("<tr>") >= 12 + 4  # flagged rows (12 of 60) + drift + dead-letter rows + headers
+    ARTEFACT.parent.mkdir(parents=True, exist_ok=True)
+    shot = browse(chromium, monitor.url, f"--screenshot={ARTEFACT}")
+    assert shot.returncode == 0 and ARTEFACT.stat().st_size > 10_000, shot.stderr[-500:]

@@ -184,6 +184,33 @@ class FlinkBridge:
             self.dead_letters = None
         return self.dead_letters
 
+    def checkpoint_age_s(self) -> float | None:
+        """Seconds since the running job's latest completed checkpoint, now (None: no job or none yet)."""
+        r = self.reading
+        if not (r.running and r.last_checkpoint_ms):
+            return None
+        return max(0.0, time.time() - r.last_checkpoint_ms / 1000.0)
+
+    def figures(self) -> dict[str, Any]:
+        """The last poll as the JSON API's ``flink`` object: the figures /metrics shows, for the dashboard.
+
+        As on /metrics, the job's figures are None (or empty) unless it is RUNNING, not shown stale."""
+        r = self.reading
+        job = r.running
+        dead = self.dead_letters or {}
+        return {
+            "up": r.up,
+            "job_running": job,
+            "job_id": r.job_id,
+            "records_in": r.records_in if job else None,
+            "records_out": r.records_out if job else None,
+            "checkpoints": dict(r.checkpoints) if job else {},
+            "checkpoint_age_s": self.checkpoint_age_s(),
+            "backpressure": dict(r.backpressure) if job else {},
+            "late_records": dead.get("late"),
+            "invalid_records": dead.get("invalid"),
+        }
+
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set."""
         next_count = 0.0
@@ -209,8 +236,9 @@ class FlinkBridge:
             for outcome, count in r.checkpoints.items():
                 checkpoints.add_metric([outcome], count)
             yield checkpoints
-            if r.last_checkpoint_ms:
-                yield _single("checkpoint_age", max(0.0, time.time() - r.last_checkpoint_ms / 1000.0))
+            age = self.checkpoint_age_s()
+            if age is not None:
+                yield _single("checkpoint_age", age)
             pressure = family("backpressure")
             for vertex, ratio in r.backpressure.items():
                 pressure.add_metric([vertex], ratio)

@@ -55,7 +55,7 @@ class Monitor:
         if self.config.flink_bridge:
             self.metrics.registry.register(self.flink)
         self.consumer = MonitorConsumer(settings, self.store, self.metrics, self.config.group_id)
-        self.snapshot: dict[str, Any] = snapshot(self.store)
+        self.snapshot: dict[str, Any] = self.figures({})
         self.server = MonitorHTTPServer((self.config.host, self.config.port), self)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -68,9 +68,14 @@ class Monitor:
     def refresh(self) -> dict[str, Any]:
         rows = self.store.query("SELECT model_version FROM predictions ORDER BY scored_at DESC LIMIT 1")
         refs = load_references(self.model_dir, rows[0][0] if rows else None)
-        self.snapshot = snapshot(self.store, refs)
+        self.snapshot = self.figures(refs)
         self.metrics.update(self.snapshot)
         return self.snapshot
+
+    def figures(self, references: dict[str, Any]) -> dict[str, Any]:
+        """The JSON API's snapshot: the store's figures and the Flink bridge's last poll (None: bridge off)."""
+        flink = self.flink.figures() if self.config.flink_bridge else None
+        return {**snapshot(self.store, references), "flink": flink}
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(self.config.refresh_s):
