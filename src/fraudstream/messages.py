@@ -299,6 +299,13 @@ OptionalText = Annotated[
 OptionalOffset = Annotated[
     int | None, BeforeValidator(_optional(_validate_count)), WithJsonSchema(_NULLABLE_COUNT_SCHEMA)
 ]
+OptionalUtcTime = Annotated[
+    datetime | None,
+    BeforeValidator(_optional(_validate_time)),
+    PlainSerializer(lambda dt: None if dt is None else format_time(dt), return_type=str | None, when_used="json"),
+    WithJsonSchema({"type": ["string", "null"], "format": "date-time", "examples": [TIME_EXAMPLE]}),
+]
+"""Like ``UtcTime``, or null."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,6 +377,9 @@ class Prediction(Message):
     max_amt_last_10m: OptionalFloat = None
     num_trans_last_1w: OptionalCount
     avg_amt_last_1w: OptionalFloat
+    batch_as_of: OptionalUtcTime = None
+    """When the 1-week features used were computed (their ``as_of`` in the store); null without history,
+    absent from records written before it existed. The monitor's 1-week feature age: ``scored_at - batch_as_of``."""
     # verdict
     fraud_probability: Probability
     is_fraud: Flag

@@ -14,7 +14,7 @@ from fraudstream.featurestore.groups import BATCH_GROUP, STREAM_GROUP
 from fraudstream.handlers import agg_writer, fraud_scorer
 from fraudstream.handlers.msk_event import build_event, from_confluent
 from fraudstream.handlers.resources import HandlerResources
-from fraudstream.messages import CardAggregate, DeadLetter, Prediction, decode
+from fraudstream.messages import CardAggregate, DeadLetter, Prediction, decode, parse_time
 from fraudstream.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -140,6 +140,10 @@ def test_fraud_scorer_scores_batch_dead_letters_poison_and_survives_outage(score
         assert [p.amount if n == "amount" else getattr(p, n) for n in names] == row
     assert preds["c1"].amt_ratio1 is None and preds["c1"].num_trans_last_1w is None
     assert preds["b1"].amt_ratio2 is None and preds["b1"].count_ratio == 0.25  # avg_1w = 0 → missing
+    # the as_of of the 1-week features used, read from the real store (the monitor's 1-week feature age)
+    night = parse_time("2020-03-02T00:00:00.000Z")
+    as_of = {t: p.batch_as_of for t, p in preds.items()}
+    assert as_of == {"a1": night, "a2": night, "b1": night, "c1": None, "c2": None}
 
     # verdict: the endpoint's probabilities, the model's threshold and version
     direct = HttpEndpoint(s.endpoint_url).predict(rows)

@@ -22,8 +22,9 @@ EDGE_CASES = [
     (25.0, 1, 25.0, 25.0, None),  # no 1-week history: every ratio missing
     (0.0, 2, 0.0, 0.0, {"num_trans_last_1w": 5, "avg_amt_last_1w": 40.0}),  # zero amounts: ratios 0
     (12.5, 3, 10.0, 12.5, {"num_trans_last_1w": 0, "avg_amt_last_1w": 0.0}),  # zero denominators: missing
-    (99.99, 7, 60.0, 99.99, {"num_trans_last_1w": 14, "avg_amt_last_1w": 33.33}),  # ordinary
-    (5000.0, 1, 5000.0, 5000.0, {"num_trans_last_1w": 1, "avg_amt_last_1w": 0.01}),  # huge ratio
+    (99.99, 7, 60.0, 99.99, {"num_trans_last_1w": 14, "avg_amt_last_1w": 33.33, "as_of": "2020-03-01T00:00:00.000Z"}),
+    # huge ratio; an as_of not in the wire format (the prediction writes it in the wire format)
+    (5000.0, 1, 5000.0, 5000.0, {"num_trans_last_1w": 1, "avg_amt_last_1w": 0.01, "as_of": "2020-02-29 00:00:00"}),
 ]
 
 
@@ -242,6 +243,17 @@ def test_prediction_wire_records_are_the_prediction_models(feature_set: str) -> 
         assert doc == json.loads(encode(expected))
         assert decode(Prediction, value) == expected and key == expected.cc_num.encode()
         jsonschema.validate(doc, schema)
+
+
+def test_batch_as_of_is_the_stores_as_of_in_wire_form() -> None:
+    rows, out, reference, rejects = _scored("anchor")
+    written = [json.loads(v)["batch_as_of"] for _, v in out]
+    assert written == [None, None, None, "2020-03-01T00:00:00.000Z", "2020-02-29T00:00:00.000Z"]
+    # not a time: the annotation is left out, the verdict is still written (the same by both paths)
+    week = {"num_trans_last_1w": 4, "avg_amt_last_1w": 5.0, "as_of": "yesterday"}
+    rows, out, reference, rejects = _scored("anchor", week_override=week)
+    assert rejects == [] and [json.loads(v) for _, v in out] == [json.loads(encode(p)) for p in reference]
+    assert {json.loads(v)["batch_as_of"] for _, v in out} == {None}
 
 
 def test_values_the_fast_path_cannot_vouch_for_go_through_the_model() -> None:

@@ -161,6 +161,18 @@ def test_prediction_round_trip_and_nullable_week_features() -> None:
     assert decode(Prediction, encode(pred)) == pred
 
 
+def test_batch_as_of_is_optional_so_older_predictions_still_decode() -> None:
+    pred = make_prediction(batch_as_of="2026-01-01 00:00:00")
+    wire = json.loads(encode(pred))
+    assert wire["batch_as_of"] == "2026-01-01T00:00:00.000Z"
+    assert decode(Prediction, encode(pred)) == pred
+    older = {k: v for k, v in wire.items() if k != "batch_as_of"}  # written before the field existed
+    assert decode(Prediction, json.dumps(older)).batch_as_of is None
+    with pytest.raises(DecodeError) as info:
+        decode(Prediction, {**wire, "batch_as_of": "last night"})
+    assert info.value.field == "batch_as_of"
+
+
 def test_prediction_carries_every_feature_name() -> None:
     fields = set(Prediction.model_fields)
     for name in (*features.EXTENDED_INPUTS, *features.STREAM_FEATURES, *features.BATCH_FEATURES):

@@ -23,6 +23,7 @@ def prediction(i: int, probability: float, scored_at: datetime | None = None, am
         avg_amt_last_10m=amount,
         num_trans_last_1w=10,
         avg_amt_last_1w=50.0,
+        batch_as_of=scored_at - timedelta(hours=20),  # the 1-week features are 20 h old
         fraud_probability=probability,
         is_fraud=probability >= 0.5,
         threshold=0.5,

@@ -58,7 +58,9 @@ def start_monitor(settings, db: Path, model_dir: Path) -> Monitor:
 
 def flink_has_figures(snap: dict) -> bool:
     f = snap["flink"]
-    return bool(f and f["job_running"] and f["records_in"] and f["backpressure"] and f["invalid_records"])
+    return bool(
+        f and f["job_running"] and f["records_out"] and f["backpressure"] and f["invalid_records"]
+    )  # records_out: the 5 transactions' aggregates (records_in also counts the clock's heartbeats)
 
 
 def test_every_panel_shows_live_data(isolated_topics, flink_rest, tmp_path, chromium) -> None:
@@ -75,6 +77,7 @@ def test_every_panel_shows_live_data(isolated_topics, flink_rest, tmp_path, chro
     monitor = start_monitor(s, tmp_path / "mon" / "monitor.sqlite", model_dir)
     try:
         with testkit.running_job(s):  # the stream clock's heartbeats are records in
+            testkit.produce(s, [testkit.Tx(f"tx-{i}", "4300000000000002", 10.0 + i, now) for i in range(5)])
             testkit.produce_raw(s, [b"not a transaction"])  # the job dead-letters it as invalid
             wait_for(monitor, lambda x: x["totals"]["predictions"] == 60 and x["totals"]["dead_letters"] == 3)
             wait_for(monitor, flink_has_figures, timeout=180)
@@ -94,7 +97,8 @@ def shoot(chromium: str, monitor: Monitor) -> None:
     assert re.search(r'id="throughput">[1-9][\d.]* /s<', html) or re.search(r'id="throughput">0\.[0-9]*[1-9]', html)
     assert re.search(r'<tbody id="drift"><tr><td[^>]*>amount</td>', html)
     assert "<polyline" in html  # the per-minute charts are drawn
-    assert re.search(r'id="flink">in [1-9]\d* · out \d+<', html) and "invalid 1" in html
+    assert re.search(r'id="flink">in [1-9]\d* · out [1-9]\d*<', html) and "invalid 1" in html
+    assert 'id="freshness-sub">1 week: 20.0 h<' in html  # scored_at - batch_as_of of the predictions
     assert html.count("<tr>") >= 12 + 4  # flagged rows (12 of 60) + drift + dead-letter rows + headers
     ARTEFACT.parent.mkdir(parents=True, exist_ok=True)
     shot = browse(chromium, monitor.url, f"--screenshot={ARTEFACT}")

@@ -26,6 +26,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from fraudstream.featurestore.aggregates import Aggregate, decode_aggregate
 from fraudstream.handlers.msk_event import KafkaRecord, batch_response, parse_event
 from fraudstream.handlers.resources import DeliveryTracker, HandlerResources, default_resources
 from fraudstream.handlers.scoring_config import ScoringConfig, Verdict
-from fraudstream.messages import CardAggregate, DecodeError, Prediction, encode, format_time
+from fraudstream.messages import CardAggregate, DecodeError, Prediction, encode, format_time, parse_time
 
 STAGE = "fraud-scorer"
 log = logging.getLogger(__name__)
@@ -45,6 +46,27 @@ PREDICTION_FIELDS: tuple[str, ...] = tuple(Prediction.model_fields)
 """The wire order of a prediction's fields (the model's declaration order)."""
 _RATIO_FIELDS = (features.AMT_RATIO1, features.AMT_RATIO2, features.COUNT_RATIO, features.MAX_AMT_RATIO)
 _JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+AS_OF = "as_of"
+"""The 1-week group's event time in the store (featurestore.groups.BATCH_GROUP), written as ``batch_as_of``."""
+
+
+@lru_cache(maxsize=64)
+def _wire_as_of(value: str) -> str | None:
+    """The store's ``as_of`` in the wire time format, None when it is not a time.
+
+    Why None rather than a rejected row: it only annotates the features' age for the monitor, and must
+    never cost a transaction its verdict. Cached: every card of one nightly run has the same ``as_of``.
+    """
+    try:
+        return format_time(parse_time(value))
+    except ValueError:
+        return None
+
+
+def batch_as_of(week: dict[str, Any] | None) -> str | None:
+    """``batch_as_of`` of a prediction from its card's 1-week features (None: no history, or no time)."""
+    value = None if week is None else week.get(AS_OF)
+    return _wire_as_of(value) if type(value) is str else None
 
 
 @dataclass(frozen=True)
@@ -203,6 +225,7 @@ def encode_predictions(
             "max_amt_last_10m": agg.max_amt_last_10m,
             "num_trans_last_1w": n1w,
             "avg_amt_last_1w": None if a1w is None else float(a1w),
+            "batch_as_of": batch_as_of(week),
             "fraud_probability": probability,
             "is_fraud": probability >= threshold,
             "threshold": threshold,
@@ -234,6 +257,7 @@ def build_prediction(
         max_amt_last_10m=agg.max_amt_last_10m,
         num_trans_last_1w=week.get(features.NUM_TRANS_LAST_1W),
         avg_amt_last_1w=week.get(features.AVG_AMT_LAST_1W),
+        batch_as_of=batch_as_of(row.batch_features),
         fraud_probability=probability,
         is_fraud=probability >= verdict.threshold,
         threshold=verdict.threshold,

@@ -40,7 +40,7 @@ LABELS = ArchivedTopic("labels", Label, "labelled_at", latest_field="labelled_at
 PREDICTIONS = ArchivedTopic("predictions", Prediction, "trans_time", latest_field="scored_at")
 ARCHIVED: tuple[ArchivedTopic, ...] = (TRANSACTIONS, LABELS, PREDICTIONS)
 
-_TIME_FIELDS = {"trans_time", "labelled_at", "scored_at"}
+_TIME_FIELDS = {"trans_time", "labelled_at", "scored_at", "batch_as_of"}
 _TEXT_FIELDS = {"tid", "cc_num", "merchant", "zip_code", "model_version", "feature_set"}
 _FLAG_FIELDS = {"is_fraud"}
 _COUNT_FIELDS = {"num_trans_last_10m", "num_trans_last_1w"}

@@ -7,18 +7,14 @@ on ``dead-letter`` itself is only counted: re-publishing it there would loop).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from fraudstream.messages import DeadLetter, DecodeError, Label, Prediction, decode, parse_time, to_wire_dict
+from fraudstream.messages import DeadLetter, DecodeError, Label, Prediction, decode, to_wire_dict
 from fraudstream.monitor.store import Batch, DeadLetterRow, LabelRow, PredictionRow
 from fraudstream.settings import Settings
 
-BATCH_AS_OF_FIELD = "batch_as_of"
-"""Optional prediction field (not yet in the contract): when the 1-week features were materialised."""
 _VOLATILE = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|'[^']*'|\"[^\"]*\"")
 MAX_REASON_CHARS = 80
 
@@ -28,14 +24,9 @@ def reason_of(error: str) -> str:
     return _VOLATILE.sub("#", error.strip().splitlines()[0] if error.strip() else "unknown")[:MAX_REASON_CHARS]
 
 
-def prediction_row(prediction: Prediction, raw: dict[str, Any]) -> PredictionRow:
-    as_of = raw.get(BATCH_AS_OF_FIELD)
-    batch_as_of = None
-    if isinstance(as_of, str):
-        try:
-            batch_as_of = parse_time(as_of).timestamp()
-        except ValueError:
-            batch_as_of = None
+def prediction_row(prediction: Prediction) -> PredictionRow:
+    """The store row of a prediction; ``batch_as_of`` is None on records written before the field existed."""
+    as_of = prediction.batch_as_of
     return PredictionRow(
         tid=prediction.tid,
         model_version=prediction.model_version,
@@ -44,7 +35,7 @@ def prediction_row(prediction: Prediction, raw: dict[str, Any]) -> PredictionRow
         probability=prediction.fraud_probability,
         decision=prediction.is_fraud,
         threshold=prediction.threshold,
-        batch_as_of=batch_as_of,
+        batch_as_of=None if as_of is None else as_of.timestamp(),
         record=to_wire_dict(prediction),
     )
 
@@ -77,7 +68,7 @@ class BatchBuilder:
         try:
             if topic == s.topic_predictions:
                 prediction = decode(Prediction, value)
-                self.predictions.append(prediction_row(prediction, json.loads(value)))
+                self.predictions.append(prediction_row(prediction))
             elif topic == s.topic_labels:
                 label = decode(Label, value)
                 self.labels.append(LabelRow(label.tid, label.is_fraud, label.labelled_at.timestamp(), time.time()))
