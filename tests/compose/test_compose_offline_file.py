@@ -74,6 +74,22 @@ def test_servers_bind_loopback_on_ports_off_the_defaults(offline: dict[str, Any]
                for listener in offline["kafka"]["environment"]["KAFKA_LISTENERS"].split(","))  # fmt: skip
 
 
+def test_metrics_servers_bind_loopback_off_the_stacks_metrics_ports(
+    base: dict[str, Any], offline: dict[str, Any]
+) -> None:
+    defaults = Settings()
+    taken = {defaults.clock_metrics_port, defaults.agg_writer_metrics_port, defaults.fraud_scorer_metrics_port}
+    serving = [
+        name for name, service in base.items() if "FRAUDSTREAM_METRICS_HOST" in (service.get("environment") or {})
+    ]
+    assert serving, "the clock and the runners serve /metrics in compose"
+    for name in serving:
+        env = offline[name]["environment"]
+        assert env["FRAUDSTREAM_METRICS_HOST"] == "127.0.0.1", name
+        ports = {int(v) for k, v in env.items() if k.endswith("_METRICS_PORT")}
+        assert ports and not ports & taken, name
+
+
 def test_flink_entrypoint_bind_address_defaults_to_all_interfaces() -> None:
     entrypoint = (ROOT / "infra/docker/flink-entrypoint.sh").read_text()
     assert 'BIND="${FLINK_BIND_ADDRESS:-0.0.0.0}"' in entrypoint
