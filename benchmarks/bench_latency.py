@@ -34,6 +34,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -119,6 +120,62 @@ def read_from(settings: Settings, topic: str, start: dict[int, int], wanted: set
     finally:
         c.close()
     return out
+
+
+def group_lag(settings: Settings, group_id: str, topic: str) -> int:
+    """Records on ``topic`` not yet committed by consumer group ``group_id`` (summed over partitions)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        ends = end_offsets(settings, topic)
+        committed = c.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+        return sum(max(0, ends[tp.partition] - max(tp.offset, 0)) for tp in committed)
+    finally:
+        c.close()
+
+
+class LagSampler:
+    """The agg-writer's lag on ``cc-agg`` every ``every_s`` in a thread, while a rate runs: does it grow?"""
+
+    def __init__(self, settings: Settings, every_s: float = 2.0) -> None:
+        from fraudstream.handlers.runner import group_id_for
+
+        self.settings, self.every_s = settings, every_s
+        self.group = group_id_for("agg-writer", settings)
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.samples.append(group_lag(self.settings, self.group, self.settings.topic_agg))
+            except Exception:  # a sample lost is no reason to stop the benchmark
+                continue
+
+    def __enter__(self) -> LagSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+
+def agg_writer_catch_up(settings: Settings, since: float, timeout: float = 60.0) -> dict[str, Any]:
+    """Whether the agg-writer (off the verdict path, lower priority) kept up: its lag on ``cc-agg`` when
+    the last prediction arrived, and how long after the last send it had committed everything."""
+    from fraudstream.handlers.runner import group_id_for
+
+    group = group_id_for("agg-writer", settings)
+    lag = group_lag(settings, group, settings.topic_agg)
+    deadline = time.monotonic() + timeout
+    left = lag
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = group_lag(settings, group, settings.topic_agg)
+    return {"lag_at_drain": lag, "caught_up_s_after_last_send": None if left else round(time.monotonic() - since, 2)}
 
 
 # ---------------------------------------------------------------------------------------- CPU
@@ -211,6 +268,7 @@ def run_rate(
     sent_at: dict[str, float] = {}
     sent_rows: list[tuple[str, str, float, datetime]] = []
     meter = CpuMeter(pipeline_pids(settings))
+    sampler = LagSampler(settings).__enter__()
     t0 = t_measured = time.monotonic()
     for i, tid in enumerate(schedule):
         if i == n_warm and n_warm:  # the warm-up is over: measure from here
@@ -232,11 +290,14 @@ def run_rate(
         producer.poll(0)
     send_s = time.monotonic() - t_measured
     cpu = meter.cores()
+    sampler.__exit__()
     producer.flush(30)
     deadline = time.monotonic() + 60
     while not collector.complete() and time.monotonic() < deadline:
         time.sleep(0.05)
     drain_s = time.monotonic() - t_measured - send_s
+    agg_writer = {"lag_while_sending_every_2s": sampler.samples,
+                  **agg_writer_catch_up(settings, since=t_measured + send_s)}  # fmt: skip
     collector.stop()
     received = dict(collector.received)
 
@@ -270,6 +331,7 @@ def run_rate(
         "predicted": len(received),
         "missing": n - len(received),
         "drain_after_last_send_s": round(drain_s, 2),
+        "agg_writer": agg_writer,
         "e2e_ms": {"p50": _r(np.percentile(arr, 50)), "p99": _r(np.percentile(arr, 99)), "max": _r(arr.max())},
         "hops_ms": {h: _stats(v) for h, v in hops.items()},
         # send → prediction by the second it was sent in: a periodic spike (checkpoint, GC) shows here
@@ -439,7 +501,14 @@ def main() -> None:
     backlog = backlog_rate(settings, args.backlog, random.Random()) if args.backlog else None
     if backlog:
         print("backlog", json.dumps(backlog))
-    sustained = [r["rate_target"] for r in results if r["missing"] == 0 and r["drain_after_last_send_s"] < 2.0]
+    sustained = [
+        r["rate_target"]
+        for r in results
+        if r["missing"] == 0
+        and r["drain_after_last_send_s"] < 2.0
+        and r["agg_writer"]["caught_up_s_after_last_send"] is not None
+        and r["agg_writer"]["caught_up_s_after_last_send"] < 5.0
+    ]  # the verdicts drained within 2 s and the online store within 5 s: lag bounded, not growing
     out = {
         "benchmark": "latency",
         "measured_at": datetime.now(UTC).isoformat(),
