@@ -113,3 +113,15 @@ def test_point_in_time_on_random_data_and_idempotent_rerun(spark, random_path, t
         assert row[F.NUM_TRANS_LAST_1W] == len(week)
         assert math.isclose(row[F.AVG_AMT_LAST_1W], week.amount.sum() / len(week), rel_tol=1e-12)
     assert set(DERIVED_INPUT_COLUMNS) <= set(after.columns)
+
+
+def test_native_model_inputs_equal_compute_model_inputs(spark, random_path) -> None:
+    """The Spark ratios (batch.model_inputs) equal the pandas path through compute_model_inputs, bit for bit."""
+    from fraudstream.batch.io import read_transactions
+    from fraudstream.batch.training_set import training_frame
+
+    tx = read_transactions(spark, random_path)
+    native = training_frame(tx).toPandas().sort_values("tid").reset_index(drop=True)
+    reference = training_frame(tx, native_inputs=False).toPandas().sort_values("tid").reset_index(drop=True)
+    assert native[list(DERIVED_INPUT_COLUMNS)].isna().any().all()  # missing ratios are exercised
+    pd.testing.assert_frame_equal(native, reference, check_exact=True)

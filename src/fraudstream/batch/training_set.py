@@ -3,18 +3,19 @@
 Per transaction: the 10-minute features from the shared OVER window (current row included, as
 Flink computes them for ``cc-agg``), the 1-week features the online store held when it happened
 (the nightly run of its UTC midnight, i.e. over the 7 days *before* that day) and the model inputs
-of every feature set computed by ``features.compute_model_inputs``, the function the scorer calls.
+of every feature set, equal to ``features.compute_model_inputs`` (the function the scorer calls)
+as native Spark expressions (``batch.model_inputs``; no Python worker on the rows).
 Written as Parquet partitioned by ``dt=YYYY-MM-DD``; a re-run replaces the days it computed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
 from fraudstream.batch.io import LABEL_COLUMN
+from fraudstream.batch.model_inputs import add_model_inputs
 from fraudstream.batch.source import load_transactions, source_name
 from fraudstream.batch.stream_features import add_stream_features
 from fraudstream.batch.summary import SUMMARY_FILE, timed, write_summary
@@ -22,7 +23,6 @@ from fraudstream.batch.weekly_features import add_weekly_features, as_day
 from fraudstream.settings import Settings
 
 if TYPE_CHECKING:
-    import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
 PARTITION_COLUMN = "dt"
@@ -31,26 +31,7 @@ MODEL_INPUT_COLUMNS: tuple[str, ...] = tuple(
 )
 """Model inputs of all feature sets, beyond the raw ``amount`` (ratios and raw counts)."""
 DERIVED_INPUT_COLUMNS: tuple[str, ...] = tuple(c for c in MODEL_INPUT_COLUMNS if c not in F.STREAM_FEATURES)
-"""Inputs that ``compute_model_inputs`` derives (the ratios), added by the pandas step."""
-
-
-def _with_model_inputs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: each feature set's inputs through ``features.compute_model_inputs``."""
-    for batch in batches:
-        for feature_set, names in F.FEATURE_SETS.items():
-            inputs = F.compute_model_inputs(
-                batch["amount"].to_numpy(dtype=float),
-                batch[F.NUM_TRANS_LAST_10M].to_numpy(dtype=float),
-                batch[F.AVG_AMT_LAST_10M].to_numpy(dtype=float),
-                batch[F.NUM_TRANS_LAST_1W].to_numpy(dtype=float, na_value=float("nan")),
-                batch[F.AVG_AMT_LAST_1W].to_numpy(dtype=float, na_value=float("nan")),
-                batch[F.MAX_AMT_LAST_10M].to_numpy(dtype=float),
-                feature_set=feature_set,
-            )
-            for i, name in enumerate(names):
-                if name in DERIVED_INPUT_COLUMNS:
-                    batch[name] = inputs[:, i]  # NaN (missing) becomes NULL in Arrow/Parquet
-        yield batch
+"""Inputs that ``compute_model_inputs`` derives (the ratios), added by ``batch.model_inputs``."""
 
 
 def _context_range(tx: DataFrame, first: date | None, last: date | None) -> DataFrame:
@@ -66,10 +47,18 @@ def _context_range(tx: DataFrame, first: date | None, last: date | None) -> Data
     return tx
 
 
-def training_frame(tx: DataFrame, from_date: date | str | None = None, to_date: date | str | None = None) -> DataFrame:
-    """The training rows of days [from_date, to_date] (inclusive, UTC; None = open) of ``tx``."""
+def training_frame(
+    tx: DataFrame,
+    from_date: date | str | None = None,
+    to_date: date | str | None = None,
+    native_inputs: bool = True,
+) -> DataFrame:
+    """The training rows of days [from_date, to_date] (inclusive, UTC; None = open) of ``tx``.
+
+    One shuffle by card feeds both windows (10 minutes, then the week); ``native_inputs`` False
+    derives the model inputs in pandas through ``compute_model_inputs`` (the tests' reference).
+    """
     from pyspark.sql import functions as f
-    from pyspark.sql.types import DoubleType, StructField, StructType
 
     first = as_day(from_date) if from_date is not None else None
     last = as_day(to_date) if to_date is not None else None
@@ -82,10 +71,8 @@ def training_frame(tx: DataFrame, from_date: date | str | None = None, to_date: 
     if last is not None:
         rows = rows.where(f.col(PARTITION_COLUMN) <= f.lit(last))
 
-    base = list(tx.columns)
-    ordered = rows.select(*base, *F.STREAM_FEATURES, *F.BATCH_FEATURES, PARTITION_COLUMN)
-    schema = StructType([*ordered.schema.fields, *(StructField(c, DoubleType(), True) for c in DERIVED_INPUT_COLUMNS)])
-    with_inputs = ordered.mapInPandas(_with_model_inputs, schema=schema)
+    ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *F.BATCH_FEATURES, PARTITION_COLUMN)
+    with_inputs = add_model_inputs(ordered, DERIVED_INPUT_COLUMNS, native=native_inputs)
     columns = [c for c in with_inputs.columns if c != PARTITION_COLUMN]
     return with_inputs.select(*columns, f.date_format(PARTITION_COLUMN, "yyyy-MM-dd").alias(PARTITION_COLUMN))
 
