@@ -122,6 +122,29 @@ def write_png(path: Path, t0: float, sent_at: dict[str, float], got: dict, fault
     fig.savefig(path, dpi=110)
 
 
+def wrong_examples(
+    tids: list[str], got: dict[str, Any], expected: dict[str, Any], rows: list[Any], sent_at: dict[str, float]
+) -> list[dict[str, Any]]:
+    """For a prediction whose features differ from the recomputation: both, and its card's rows around it."""
+    by_tid = {r.tid: r for r in rows}
+    out = []
+    for tid in tids:
+        row = by_tid[tid]
+        pred = got[tid][0]
+        near = [
+            {"tid": r.tid, "trans_time": r.trans_time.isoformat(), "amount": r.amount, "sent_at": sent_at.get(r.tid)}
+            for r in rows
+            if r.cc_num == row.cc_num and abs((r.trans_time - row.trans_time).total_seconds()) <= 601
+        ]
+        out.append({
+            "tid": tid,
+            "got": [pred["num_trans_last_10m"], pred["avg_amt_last_10m"], pred["max_amt_last_10m"]],
+            "expected": list(expected[tid]),
+            "card_rows_within_10_min": near,
+        })  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0)
@@ -213,6 +236,7 @@ def main() -> None:
         "predicted": len(got),
         "missing": n - len(got),
         "features_wrong": len(wrong),
+        "features_wrong_examples": wrong_examples(sorted(wrong)[:10], got, expected, warm_rows + rows, sent_at),
         "duplicates": "not counted (the collector keeps one prediction per tid)",
         "loadavg": os.getloadavg(),
         "faults": windows,

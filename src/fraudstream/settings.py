@@ -91,10 +91,11 @@ class Settings(BaseSettings):
     flink_rest_override: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_FLINK_REST"))
     flink_parallelism: int = 1
     flink_checkpoint_interval_ms: int = 10_000
-    flink_watermark_delay_ms: int = 0
+    flink_watermark_delay_ms: int = 5
     """Allowed per-card disorder: a transaction more than this before the newest event time already read
     for its card is late (dead-lettered); every transaction also waits this long after its arrival for
-    stragglers of its card before it is computed."""
+    stragglers of its card before it is computed. 5 ms, not 0: a same-millisecond peer sent right after
+    a row can reach the broker a few ms later, behind another record of the partition (docs/streaming.md)."""
     flink_idle_timeout_ms: int = 0
     """0 = never declare a partition idle: the clock beats on every partition, and an idle partition
     could later deliver rows behind the others' watermark. Without a clock nothing is lost, only held."""
