@@ -155,8 +155,8 @@ class LakeArchiver:
                             log.warning("consumer error: %s", msg.error())
                         continue
                     self.add(msg.topic(), msg.partition(), msg.offset(), msg.value())
-                if messages:
-                    last_record = time.monotonic()
+                if messages or (idle_exit_s is not None and not self._consumer.assignment()):
+                    last_record = time.monotonic()  # idle only counts once the group gave us partitions
                 if self.due():
                     self.flush()
                 if idle_exit_s is not None and time.monotonic() - last_record >= idle_exit_s:
