@@ -186,10 +186,20 @@ def pipeline_pids(settings: Settings) -> dict[str, int]:
     from fraudstream.stack.manager import ENGINES
 
     procs = [p for engine in ENGINES.values() for p in engine.processes(settings)]
-    procs += [clock_process(settings), *demo_processes(settings)]
+    procs += [clock_process(settings), *demo_processes(settings), *_beside_path(settings)]
     pids = {p.name: pid for p in procs if (pid := p.running_pid())}
     pids["benchmark"] = os.getpid()
     return pids
+
+
+def _beside_path(settings: Settings) -> list[Any]:
+    """The stack's other services (lake archiver, monitor, supervisor): without them their CPU was
+    counted as the benchmark's, since the benchmark started them."""
+    from fraudstream.stack.lake import archiver_process
+    from fraudstream.stack.monitor import monitor_process
+    from fraudstream.stack.supervisor import supervisor_process
+
+    return [archiver_process(settings), monitor_process(settings), supervisor_process(settings)]
 
 
 def _cpu_ticks(pid: int, exclude: frozenset[int] = frozenset()) -> int:

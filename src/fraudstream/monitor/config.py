@@ -25,7 +25,11 @@ class MonitorSettings(BaseSettings):
     retention_hours: float = 48.0
     group_id: str = "fraudstream-monitor"
     refresh_s: float = 2.0
-    """How often the figures (and the Prometheus gauges) are recomputed."""
+    """How often the figures (and the Prometheus gauges) are recomputed, at most: see ``refresh_cpu_share``."""
+    refresh_cpu_share: float = 0.1
+    """The share of one core the figures may take: after a refresh that took d seconds the next waits at
+    least d / share - d. Why: the figures scan the store's windows (up to a day of predictions), and a
+    refresh every 2 s took 0.45 of a core on a 2-core laptop, where the verdict path needs the cores."""
     model_dir: Path | None = None
     """Registry to read reference distributions from; default the shared settings' ``model_dir``."""
     flink_bridge: bool = True

@@ -25,6 +25,14 @@ from fraudstream.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def refresh_wait(took_s: float, every_s: float, cpu_share: float) -> float:
+    """Seconds to the next refresh: ``every_s``, or longer so that refreshing takes at most ``cpu_share``
+    of a core (a refresh of ``took_s`` is followed by ``took_s / cpu_share - took_s`` of rest)."""
+    if cpu_share <= 0 or cpu_share >= 1:
+        return every_s
+    return max(every_s, took_s / cpu_share - took_s)
+
+
 def store_path(settings: Settings, config: MonitorSettings) -> Path:
     return config.db_path or Path(settings.state_dir) / "monitor" / "monitor.sqlite"
 
@@ -78,12 +86,15 @@ class Monitor:
         return {**snapshot(self.store, references), "flink": flink}
 
     def _refresh_loop(self) -> None:
-        while not self._stop.wait(self.config.refresh_s):
+        wait = self.config.refresh_s
+        while not self._stop.wait(wait):
+            began = time.monotonic()
             try:
                 self.store.enforce_retention(time.time() - self.config.retention_hours * 3600)
                 self.refresh()
             except Exception:
                 log.exception("monitor refresh failed")
+            wait = refresh_wait(time.monotonic() - began, self.config.refresh_s, self.config.refresh_cpu_share)
 
     def _flink_loop(self) -> None:
         self.flink.run(self._stop)
