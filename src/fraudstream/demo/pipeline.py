@@ -122,6 +122,7 @@ def nightly_loaded(settings: Settings, data: Path, as_of: date) -> bool:
 
     from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
     from fraudstream.featurestore.groups import BATCH_GROUP
+    from fraudstream.tokenise import tokenise
 
     stamp = read_stamp(settings, "nightly")
     if not stamp or stamp.get("data") != file_fingerprint(data) or stamp.get("as_of") != as_of.isoformat():
@@ -131,7 +132,7 @@ def nightly_loaded(settings: Settings, data: Path, as_of: date) -> bool:
     recent = table.filter(pc.greater_equal(table.column("trans_time"), start)).column("cc_num").to_pylist()[-3:]
     store = DynamoFeatureStore(settings)
     for cc_num in recent:
-        record = store.get_record(BATCH_GROUP, cc_num)
+        record = store.get_record(BATCH_GROUP, tokenise(cc_num))  # the file holds raw numbers, the store tokens
         if not record or not str(record.get("as_of", "")).startswith(as_of.isoformat()):
             return False
     return bool(recent)
