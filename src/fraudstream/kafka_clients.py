@@ -160,24 +160,23 @@ def _wait_for_leaders(admin: Any, topics: list[str], timeout: float) -> None:
     used a new topic at once found it missing from the metadata for about 1.5 s and then got
     NOT_LEADER_FOR_PARTITION until the leaders were elected.
     """
-    import time
+    from fraudstream.waiting import wait_until
 
-    deadline = time.monotonic() + timeout
-    pending = list(topics)
-    while pending:
-        metadata = admin.list_topics(timeout=max(0.1, deadline - time.monotonic()))
-        pending = [
-            t
-            for t in pending
-            if t not in metadata.topics
-            or metadata.topics[t].error is not None
-            or not metadata.topics[t].partitions
-            or any(p.leader < 0 or p.error is not None for p in metadata.topics[t].partitions.values())
-        ]
-        if pending:
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"topics {pending} have no leader after {timeout:.0f}s")
-            time.sleep(0.1)
+    def served(topic: str, metadata: Any) -> bool:
+        meta = metadata.topics.get(topic)
+        return (
+            meta is not None
+            and meta.error is None
+            and bool(meta.partitions)
+            and all(p.leader >= 0 and p.error is None for p in meta.partitions.values())
+        )
+
+    def all_served() -> bool:
+        metadata = admin.list_topics(timeout=max(1.0, timeout))
+        return all(served(t, metadata) for t in topics)
+
+    if topics:
+        wait_until(all_served, timeout, f"a leader for every partition of {topics}", interval=0.1)
 
 
 def poll_for(producer: Any, seconds: float) -> None:
