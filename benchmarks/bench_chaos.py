@@ -6,10 +6,13 @@ checkpoint): kafka, flink-taskmanager, flink-jobmanager, dynamodb, endpoint, agg
 fraud-scorer, and a graceful Kafka restart with its data intact (``kafka-restart``).
 
 Per fault window (from its fault to the next): transactions sent, predictions received, missing
-(must be 0), predictions whose 10-minute features differ from an offline recomputation (must be 0),
+(must be 0), duplicated predictions as identical copies (allowed: only ``scored_at`` differs) and as
+differing copies (must be 0), predictions whose 10-minute features differ from an offline recomputation (must be 0),
 time until predictions flow again (fault → first prediction of a transaction sent after it) and the
 latency p99 during (until recovered) and after. Writes ``benchmarks/results/chaos.json`` and
-``chaos.png`` (throughput and latency over time, faults marked).
+``chaos.png`` (throughput and latency over time, faults marked; duplicates per fault). The
+injection (``fraudstream.stack.faults``) and the check (``fraudstream.testing.chaos``) are the ones
+the chaos integration tests (``tests/chaos``) use.
 
 Run it on a stack of its own, off the lead's default ports (as ``make chaos`` does):
 
@@ -24,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import tempfile
 import threading
 import time
@@ -37,36 +39,9 @@ import numpy as np
 from bench_latency import RESULTS, run_rate, seed_cards, start_pipeline
 from bench_scorer import tiny_model
 
-from fraudstream.settings import Settings, get_settings
-
-FAULTS = (
-    "kafka",
-    "flink-taskmanager",
-    "flink-jobmanager",
-    "dynamodb",
-    "endpoint",
-    "agg-writer",
-    "fraud-scorer",
-    "kafka-restart",
-)
-
-
-def _process(settings: Settings, name: str):
-    from fraudstream.stack.supervisor import supervised_processes
-
-    return next(p for p in supervised_processes(settings) if p.name == name)
-
-
-def inject(settings: Settings, fault: str) -> None:
-    """SIGKILL the named process group (the supervisor restarts it), or restart Kafka gracefully."""
-    if fault == "kafka-restart":
-        proc = _process(settings, "kafka")
-        proc.stop()  # SIGTERM: a clean shutdown, data kept
-        proc.start()
-        return
-    pid = _process(settings, fault).running_pid()
-    if pid:
-        os.killpg(pid, signal.SIGKILL)
+from fraudstream.settings import get_settings
+from fraudstream.stack.faults import FAULTS, inject
+from fraudstream.testing.chaos import DeliveryCheck
 
 
 def _pct(values: list[float]) -> dict[str, float]:
@@ -76,7 +51,10 @@ def _pct(values: list[float]) -> dict[str, float]:
     return {"p50": round(float(np.percentile(a, 50)), 1), "p99": round(float(np.percentile(a, 99)), 1)}
 
 
-def window_report(fault: str, start: float, end: float, sent_at: dict[str, float], got: dict, wrong: set[str]) -> dict:
+def window_report(
+    fault: str, start: float, end: float, sent_at: dict[str, float], got: dict, check: DeliveryCheck
+) -> dict:
+    """One fault's window: the delivery counts of what was sent in it, recovery time, latency p50/p99."""
     tids = [t for t, s in sent_at.items() if start <= s < end]
     predicted = [t for t in tids if t in got]
     after = sorted(got[t][1] for t in predicted)
@@ -85,17 +63,17 @@ def window_report(fault: str, start: float, end: float, sent_at: dict[str, float
     return {
         "fault": fault,
         "at_s": start,
-        "sent": len(tids),
-        "predicted": len(predicted),
-        "missing": len(tids) - len(predicted),
-        "features_wrong": len([t for t in predicted if t in wrong]),
+        **check.count(tids),
         "recovery_s": round(recovered_at - start, 2) if after else None,
         "latency_during_ms": _pct([v for t, v in lat.items() if sent_at[t] <= recovered_at]),
         "latency_after_ms": _pct([v for t, v in lat.items() if sent_at[t] > recovered_at]),
     }
 
 
-def write_png(path: Path, t0: float, sent_at: dict[str, float], got: dict, faults: list[tuple[str, float]]) -> None:
+def write_png(
+    path: Path, t0: float, sent_at: dict[str, float], got: dict, faults: list[tuple[str, float]], windows: list[dict]
+) -> None:
+    """Throughput and latency over time with the faults marked; per fault, duplicates identical vs differing."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,7 +81,10 @@ def write_png(path: Path, t0: float, sent_at: dict[str, float], got: dict, fault
 
     recv = np.array(sorted(got[t][1] - t0 for t in got))
     lat = sorted(((sent_at[t] - t0), (got[t][1] - sent_at[t]) * 1000) for t in got)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
+    fig = plt.figure(figsize=(12, 10))
+    ax1 = fig.add_subplot(3, 1, 1)
+    ax2 = fig.add_subplot(3, 1, 2, sharex=ax1)
+    ax3 = fig.add_subplot(3, 1, 3)
     if len(recv):
         bins = np.arange(0, recv.max() + 1, 1.0)
         ax1.hist(recv, bins=bins, histtype="step")
@@ -117,7 +98,17 @@ def write_png(path: Path, t0: float, sent_at: dict[str, float], got: dict, fault
         for ax in (ax1, ax2):
             ax.axvline(at - t0, color="red", lw=0.8)
         ax1.annotate(name, (at - t0, ax1.get_ylim()[1] * 0.9), rotation=90, fontsize=7, color="red")
-    fig.suptitle("chaos: throughput and latency, faults marked")
+    x = np.arange(len(windows))
+    identical = [w["duplicates_identical"] for w in windows]
+    differing = [w["duplicates_differing"] for w in windows]
+    ax3.bar(x - 0.2, identical, 0.4, label="identical copies (allowed)")
+    ax3.bar(x + 0.2, differing, 0.4, color="red", label="differing (must be 0)")
+    for i, (same, differ) in enumerate(zip(identical, differing, strict=True)):
+        ax3.annotate(f"{same} / {differ}", (i, max(same, differ)), ha="center", fontsize=7)
+    ax3.set_xticks(x, [w["fault"] for w in windows], rotation=20, fontsize=8)
+    ax3.set_ylabel("duplicated tids")
+    ax3.legend(fontsize=8)
+    fig.suptitle("chaos: throughput and latency, faults marked; duplicate predictions per fault")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -155,11 +146,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "chaos.json")
     args = parser.parse_args()
 
-    from fraudstream.kafka_clients import connected_producer, poll_for
-    from fraudstream.messages import Transaction, encode
-    from fraudstream.replay.runner import PredictionCollector
     from fraudstream.stack.supervisor import ensure_supervisor
     from fraudstream.streaming.testkit import Tx, reference_features
+    from fraudstream.testing.chaos import CopyCollector, SteadyTraffic, check_delivery
 
     faults = [f for f in args.faults.split(",") if f]
     settings = get_settings()
@@ -174,13 +163,9 @@ def main() -> None:
     warm = run_rate(settings, 500, 0, cards, rng, card_order=cards)
     warm_rows = [Tx(*row) for row in warm["sent_rows"]]
 
-    seconds = args.every * (len(faults) + 1)
-    n = int(args.rate * seconds)
-    run = uuid.uuid4().hex[:6]
-    rows: list[Tx] = []
-    sent_at: dict[str, float] = {}
-    collector = PredictionCollector(settings, [f"ch-{run}-{i:07d}" for i in range(n)]).start()
-    producer = connected_producer(settings, **{"linger.ms": 0})
+    n = int(args.rate * args.every * (len(faults) + 1))
+    traffic = SteadyTraffic(settings, cards, args.rate, n, f"ch-{uuid.uuid4().hex[:6]}")
+    collector = CopyCollector(settings, traffic.tids).start()
     injected: list[tuple[str, float]] = []
 
     def chaos() -> None:
@@ -191,40 +176,20 @@ def main() -> None:
             inject(settings, fault)
 
     threading.Thread(target=chaos, daemon=True).start()
-    t_start = time.time()
-    t0 = time.monotonic()
-    for i in range(n):
-        due = t0 + i / args.rate
-        while (wait := due - time.monotonic()) > 0:
-            poll_for(producer, min(wait, 0.005))
-        card = rng.choice(cards)
-        tx = Tx(f"ch-{run}-{i:07d}", card, round(rng.uniform(1, 500), 2), datetime.now(UTC))
-        rows.append(tx)
-        sent_at[tx.tid] = time.time()
-        value = encode(Transaction(tid=tx.tid, cc_num=card, amount=tx.amount, trans_time=tx.trans_time))
-        while True:
-            try:
-                producer.produce(settings.topic_transactions, key=card.encode(), value=value)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        producer.poll(0)
-    producer.flush(120)  # a record may wait out a Kafka restart in the producer's queue
+    traffic.start()
+    traffic.join()  # includes the producer's flush: a record may wait out a Kafka restart in its queue
     deadline = time.monotonic() + args.drain
     while not collector.complete() and time.monotonic() < deadline:
         time.sleep(0.5)
     collector.stop()
-    got = dict(collector.received)
+    got, copies = collector.snapshot()
+    rows, sent_at, t_start = traffic.rows, traffic.sent_at, traffic.started_at
 
+    check = check_delivery(rows, copies, history=warm_rows)
     expected = reference_features(warm_rows + rows)
-    wrong = {
-        t
-        for t, (pred, _) in got.items()
-        if (pred["num_trans_last_10m"], pred["avg_amt_last_10m"], pred["max_amt_last_10m"]) != expected[t]
-    }
     bounds = [("none (baseline)", t_start), *injected, ("end", float("inf"))]
     windows = [
-        window_report(bounds[i][0], bounds[i][1], bounds[i + 1][1], sent_at, got, wrong) for i in range(len(bounds) - 1)
+        window_report(bounds[i][0], bounds[i][1], bounds[i + 1][1], sent_at, got, check) for i in range(len(bounds) - 1)
     ]
     for w in windows:
         w["at_s"] = round(w["at_s"] - t_start, 1)
@@ -232,18 +197,20 @@ def main() -> None:
         "benchmark": "chaos",
         "measured_at": datetime.now(UTC).isoformat(),
         "rate": args.rate,
-        "sent": n,
-        "predicted": len(got),
-        "missing": n - len(got),
-        "features_wrong": len(wrong),
-        "features_wrong_examples": wrong_examples(sorted(wrong)[:10], got, expected, warm_rows + rows, sent_at),
-        "duplicates": "not counted (the collector keeps one prediction per tid)",
+        **check.count(),
+        "prediction_copies": check.copies,
+        "duplicates_rule": "a redelivered prediction must equal the first copy but for scored_at (docs/streaming.md)",
+        "features_wrong_examples": wrong_examples(
+            sorted(check.features_wrong)[:10], got, expected, warm_rows + rows, sent_at
+        ),
+        "duplicates_differing_examples": {t: copies[t] for t in sorted(check.duplicates_differing)[:5]},
+        "unflushed_at_end": traffic.unflushed,
         "loadavg": os.getloadavg(),
         "faults": windows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
-    write_png(args.out.with_suffix(".png"), t_start, sent_at, got, injected)
+    write_png(args.out.with_suffix(".png"), t_start, sent_at, got, injected, windows)
     print(json.dumps(out, indent=1))
 
 

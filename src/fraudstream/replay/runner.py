@@ -184,9 +184,14 @@ class PredictionCollector:
                     tid = record["tid"]
                 except (ValueError, KeyError, TypeError):
                     continue
-                with self._lock:
-                    if tid in self.wanted and tid not in self.received:  # at-least-once: first copy wins
-                        self.received[tid] = (record, now)
+                if tid in self.wanted:
+                    with self._lock:
+                        self.keep(tid, record, now)
+
+    def keep(self, tid: str, record: dict[str, Any], received_at: float) -> None:
+        """Called under the lock for each record of a wanted tid: at-least-once, so the first copy wins."""
+        if tid not in self.received:
+            self.received[tid] = (record, received_at)
 
     def count(self) -> int:
         with self._lock:
