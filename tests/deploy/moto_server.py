@@ -1,6 +1,6 @@
 """Run moto in server mode as a separate local process (the AWS API emulator of the deploy tests).
 
-Usage: ``python moto_server.py PORT``. Four moto 5.2 CloudFormation bugs are fixed before it starts,
+Usage: ``python moto_server.py PORT``. Five moto 5.2 CloudFormation bugs are fixed before it starts,
 each restoring what real CloudFormation does (nothing else is changed):
 
 1. Outputs and parameters after a change set: moto builds a stack's outputs when the stack object
@@ -18,6 +18,11 @@ each restoring what real CloudFormation does (nothing else is changed):
    only when the host is ``localhost``; for ``127.0.0.1`` it takes ``127`` for the bucket. The main
    template is larger than CloudFormation's inline limit, so ``deploy up`` uploads it and passes
    the URL, as it does on AWS; the patch reads any non-AWS host path-style.
+5. ``Fn::GetAtt`` of a resource whose type moto's CloudFormation does not implement (it skips the
+   resource) fails the whole stack ("references undefined resource"), so a role that names an
+   ``AWS::EMRServerless::Application`` by its ARN could never be created. The patch returns a
+   stand-in ARN (``arn:aws:moto-unsupported:<region>:<account>:<logical id>/<attribute>``) for
+   such a resource only; a GetAtt of a resource missing from the template still fails.
 """
 
 from __future__ import annotations
@@ -104,12 +109,31 @@ def _patch_path_style_template_url() -> None:
         module.get_stack_from_s3_url = get_stack_from_s3_url
 
 
+def _patch_getatt_of_unsupported_types() -> None:
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, dict) and "Fn::GetAtt" in resource_json:
+            name, attribute = resource_json["Fn::GetAtt"][:2]
+            declared = getattr(resources_map, "_resource_json_map", {}).get(name) or {}
+            rtype = declared.get("Type", "")
+            if rtype and parsing.resource_class_from_type(rtype) is None:
+                account, region = resources_map._account_id, resources_map._region_name
+                return f"arn:aws:moto-unsupported:{region}:{account}:{name}/{attribute}"
+        return original(resource_json, resources_map)
+
+    parsing.clean_json = clean_json
+
+
 def main() -> None:
     port = sys.argv[1]
     _patch_change_set_outputs()
     _patch_update_skips_inactive_resources()
     _patch_route_table_deletion()
     _patch_path_style_template_url()
+    _patch_getatt_of_unsupported_types()
     from moto.server import main as moto_main
 
     moto_main(["--host", "127.0.0.1", "--port", port])

@@ -53,6 +53,12 @@ NOT_EXERCISED_ON_MOTO = {
     "AWS::ApplicationAutoScaling::ScalingPolicy": "moto lacks it",
     "AWS::S3::BucketPolicy": "moto lacks it",
 }
+# The nightly stack (nightly.yaml): moto's CloudFormation creates its roles and log group only.
+NOT_EXERCISED_ON_MOTO_NIGHTLY = {
+    "AWS::EMRServerless::Application": "moto lacks it in CloudFormation (its EMR Serverless API exists)",
+    "AWS::Scheduler::Schedule": "moto lacks it (and no universal target would run)",
+    "AWS::CloudWatch::Alarm": "moto lacks it (the nightly failure alarm)",
+}
 
 
 def _cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -97,9 +103,10 @@ def deployed(deploy_env, tiny_model_dir, tmp_path_factory, aws):
 
 def test_package_reports_what_it_built(deployed):
     text = deployed["package"].stdout
-    for name in ("lambda-handlers", "flink-app", "model"):
+    names = ("lambda-handlers", "flink-app", "model", "nightly-job", "pyspark-env")
+    for name in names:
         assert name in text
-    assert {"lambda-handlers", "flink-app", "model"} <= set(deployed["manifest"]["artifacts"])
+    assert set(names) == set(deployed["manifest"]["artifacts"])
 
 
 def _data_key(aws) -> str:
@@ -110,7 +117,9 @@ def _data_key(aws) -> str:
 def test_artifacts_uploaded_content_addressed_with_the_deployment_key(deployed, aws):
     s3 = aws("s3")
     for artifact in deployed["manifest"]["artifacts"].values():
-        key = f"fraudstream/{artifact['name']}-{artifact['sha256'][:16]}{''.join(Path(artifact['path']).suffixes)}"
+        prefix = "batch" if artifact["name"] in ("nightly-job", "pyspark-env") else "fraudstream"
+        suffix = "".join(Path(artifact["path"]).suffixes)
+        key = f"{prefix}/{artifact['name']}-{artifact['sha256'][:16]}{suffix}"
         got = s3.get_object(Bucket=BUCKET, Key=key, ExpectedBucketOwner="123456789012")
         assert hashlib.sha256(got["Body"].read()).hexdigest() == artifact["sha256"]
         assert got["ServerSideEncryption"] == "aws:kms" and got["SSEKMSKeyId"] == _data_key(aws)
@@ -277,13 +286,52 @@ def test_not_exercised_list_is_exactly_what_moto_skipped(deployed, aws):
     assert declared - created == set(NOT_EXERCISED_ON_MOTO)
 
 
+def test_nightly_stack_runs_the_uploaded_job_in_the_uploaded_environment(deployed, aws):
+    """``deploy up`` made <stack>-nightly from the main stack's outputs and the uploaded batch keys;
+    moto creates its three roles and the log group, and skips what NOT_EXERCISED_ON_MOTO_NIGHTLY lists."""
+    cfn, arts = aws("cloudformation"), deployed["manifest"]["artifacts"]
+    (stack,) = cfn.describe_stacks(StackName=f"{STACK}-nightly")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    params = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
+    assert params["NightlyJobKey"] == f"batch/nightly-job-{arts['nightly-job']['sha256'][:16]}.py"
+    assert params["PysparkEnvKey"] == f"batch/pyspark-env-{arts['pyspark-env']['sha256'][:16]}.tar.gz"
+    assert params["BatchTableName"] == deployed["outputs"]["BatchFeatureTable"]
+    assert params["AlarmTopicArn"] == deployed["outputs"]["AlarmTopicArn"]
+    assert params["LakeBucket"] == BUCKET and params["DataKeyArn"] == _data_key(aws)
+    assert params["RuntimeRepositoryName"] == f"{STACK}-runtime"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    assert outputs["EntryPointUri"] == f"s3://{BUCKET}/{params['NightlyJobKey']}"
+    assert f"spark.archives=s3://{BUCKET}/{params['PysparkEnvKey']}#environment" in outputs["SparkSubmitParameters"]
+    assert outputs["TrainingUri"] == f"s3://{BUCKET}/training"
+
+    resources = cfn.list_stack_resources(StackName=f"{STACK}-nightly")["StackResourceSummaries"]
+    created = {r["ResourceType"] for r in resources if r.get("PhysicalResourceId")}
+    declared = {r["Type"] for r in load_template(templates_dir() / "nightly.yaml")["Resources"].values()}
+    assert declared - created == set(NOT_EXERCISED_ON_MOTO_NIGHTLY)
+    logs = aws("logs").describe_log_groups(logGroupNamePrefix=f"/fraudstream/{STACK}-nightly/")["logGroups"]
+    assert [g["retentionInDays"] for g in logs] == [365]  # moto's AWS::Logs::LogGroup drops KmsKeyId
+    roles = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"
+    }
+    assert set(roles) == {"NightlyJobRole", "NightlySchedulerRole", "RetrainRole"}
+    iam = aws("iam")
+    for role in roles.values():
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    trust = iam.get_role(RoleName=roles["RetrainRole"])["Role"]["AssumeRolePolicyDocument"]
+    trust = _policy_text(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    # the uploaded job is the checkout's entry point, byte for byte
+    body = aws("s3").get_object(Bucket=BUCKET, Key=params["NightlyJobKey"])["Body"].read()
+    assert body == (Path(__file__).parents[2] / "spark_batch" / "nightly_job.py").read_bytes()
+
+
 def test_update_goes_through_an_update_change_set_and_keeps_previous_params(deployed, deploy_env, aws):
     update = _cli(
         deploy_env, "up", "--stack-name", STACK, "--bucket", BUCKET, "--no-package", "--out", str(deployed["out"]),
         "--params", "LambdaMemoryMB=1024", "--params", "ModelThreshold=0.9", "--poll-seconds", "0.2",
         cwd=deployed["work"],
     )  # fmt: skip
-    assert update.stdout.count("(already there)") == 3  # content-addressed keys: nothing re-uploaded
+    assert update.stdout.count("(already there)") == 5  # content-addressed keys: nothing re-uploaded
     stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     params = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
@@ -343,10 +391,10 @@ def test_stack_names_that_cannot_name_every_resource_are_refused_before_any_call
     assert not {"Fraud", "fraud_stream"} & {s["StackName"] for s in aws_stacks(deploy_env)}
 
 
-def test_down_deletes_both_stacks(deployed, deploy_env, aws):
+def test_down_deletes_every_stack(deployed, deploy_env, aws):
     _cli(deploy_env, "down", "--stack-name", STACK, "--all", "--poll-seconds", "0.2", cwd=deployed["work"])
     remaining = {s["StackName"] for s in aws_stacks(deploy_env) if s["StackStatus"] != "DELETE_COMPLETE"}
-    assert STACK not in remaining and f"{STACK}-artifacts" not in remaining
+    assert not {STACK, f"{STACK}-artifacts", f"{STACK}-nightly"} & remaining
     vpcs = {v["VpcId"] for v in aws("ec2").describe_vpcs()["Vpcs"]}
     assert deployed["outputs"]["VpcId"] not in vpcs  # the stack's resources are really gone
     with pytest.raises(aws("lambda").exceptions.ResourceNotFoundException):

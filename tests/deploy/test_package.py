@@ -109,8 +109,9 @@ def test_missing_model_is_a_clear_error(tmp_path: Path):
 def test_package_all_writes_a_manifest_that_reads_back(tmp_path: Path, tiny_model_dir: Path):
     manifest = package_all(tmp_path, with_dependencies=False, model_dir=tiny_model_dir)
     again = PackageManifest.read(tmp_path)
-    assert set(again.artifacts) == {"lambda-handlers", "flink-app", "model"}
+    assert set(again.artifacts) == {"lambda-handlers", "flink-app", "model", "nightly-job", "pyspark-env"}
     assert again.artifacts["model"].sha256 == manifest.artifacts["model"].sha256
+    assert again.artifacts["pyspark-env"].s3_key == manifest.artifacts["pyspark-env"].s3_key  # prefix kept
     assert again.model["feature_set"] == "anchor"
 
 
@@ -150,3 +151,75 @@ def test_handlers_import_nothing_the_lambda_zip_lacks(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     loaded = set(__import__("json").loads(result.stdout.strip().splitlines()[-1]))
     assert loaded - LAMBDA_IMPORTABLE == set(), "add these to LAMBDA_REQUIREMENTS (deploy/package.py)"
+
+
+# ----------------------------------------------------------------------------- nightly batch
+
+
+def test_nightly_job_is_the_checkout_entry_point_under_the_batch_prefix(tmp_path: Path):
+    from fraudstream.deploy.package import BATCH_PREFIX, build_nightly_job
+
+    art = build_nightly_job(tmp_path)
+    source = Path(__file__).parents[2] / "spark_batch" / "nightly_job.py"
+    assert Path(art.path).read_bytes() == source.read_bytes()
+    assert art.s3_key == f"{BATCH_PREFIX}/nightly-job-{art.sha256[:16]}.py"
+    nightly = load_template(templates_dir() / "nightly.yaml")
+    assert nightly["Parameters"]["PackagePrefix"]["Default"] == BATCH_PREFIX  # the job role reads only there
+
+
+def test_code_only_pyspark_env_holds_the_package_reproducibly(tmp_path: Path):
+    from fraudstream.deploy.package import BATCH_PYTHON, build_pyspark_env
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = build_pyspark_env(tmp_path / "a", prebuilt=None, with_dependencies=False)
+    second = build_pyspark_env(tmp_path / "b", prebuilt=None, with_dependencies=False)
+    assert first is not None and second is not None and first.sha256 == second.sha256
+    with tarfile.open(first.path) as tar:
+        names = set(tar.getnames())
+    assert f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/batch/nightly.py" in names
+    assert first.details["dependencies"] == "False"
+
+
+def _tarball(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_prebuilt_pyspark_env_is_checked_then_taken_as_is(tmp_path: Path):
+    from fraudstream.deploy.package import BATCH_PYTHON, build_pyspark_env
+
+    good = _tarball(
+        tmp_path / "env.tar.gz",
+        {"bin/python": b"#!", f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/__init__.py": b""},
+    )
+    (tmp_path / "out").mkdir()
+    art = build_pyspark_env(tmp_path / "out", prebuilt=good, with_dependencies=True)
+    assert art is not None and Path(art.path).read_bytes() == good.read_bytes()
+    no_python = _tarball(tmp_path / "bad.tar.gz", {f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/x.py": b""})
+    with pytest.raises(PackagingError, match="bin/python"):
+        build_pyspark_env(tmp_path / "out", prebuilt=no_python, with_dependencies=True)
+    (tmp_path / "junk.tar.gz").write_bytes(b"not a tarball")
+    with pytest.raises(PackagingError, match="not a .tar.gz"):
+        build_pyspark_env(tmp_path / "out", prebuilt=tmp_path / "junk.tar.gz", with_dependencies=True)
+
+
+def test_without_an_environment_the_package_warns_and_has_no_nightly_env(tmp_path: Path, monkeypatch):
+    """With dependencies but no prebuilt archive there is nothing honest to ship: a warning, no artifact."""
+    from fraudstream.deploy import package as pkg
+
+    monkeypatch.setattr(pkg, "build_lambda_zip", lambda out, **_: pkg._artifact("lambda-handlers", _touch(out), {}))
+    monkeypatch.setattr(pkg, "build_flink_zip", lambda out, **_: pkg._artifact("flink-app", _touch(out), {}))
+    manifest = package_all(tmp_path, with_dependencies=True, model_dir=tmp_path / "none")
+    assert pkg.NIGHTLY_JOB in manifest.artifacts and pkg.PYSPARK_ENV not in manifest.artifacts
+    assert any("no PySpark environment archive" in w and "pyspark-env.Dockerfile" in w for w in manifest.warnings)
+
+
+def _touch(out: Path) -> Path:
+    path = out / "stand-in.zip"
+    path.write_bytes(b"zip")
+    return path

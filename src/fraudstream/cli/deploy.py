@@ -147,8 +147,12 @@ def package(
     model_dir: Path | None = typer.Option(None, help="Model registry (default: settings.model_dir)."),
     model_version: str = typer.Option("latest", help="Model version to package."),
     extra_jar: list[Path] | None = typer.Option(None, help="More jars for the Flink zip (e.g. aws-msk-iam-auth-all)."),
+    pyspark_env: Path | None = typer.Option(
+        None, help="The nightly job's environment archive (built by infra/emr/pyspark-env.Dockerfile)."
+    ),
 ) -> None:
-    """Build the handlers zip, the Flink application zip and the model tarball; print what was built."""
+    """Build the handlers zip, the Flink application zip, the model tarball and the nightly job with
+    its PySpark environment; print what was built."""
     from rich.table import Table
 
     from fraudstream.deploy.package import PackagingError, package_all
@@ -157,7 +161,7 @@ def package(
     try:
         manifest = package_all(
             out, with_dependencies=dependencies, model_dir=model_dir, model_version=model_version,
-            extra_jars=extra_jar or (), step=lambda m: ui.step(f"building {m}"),
+            extra_jars=extra_jar or (), pyspark_env=pyspark_env, step=lambda m: ui.step(f"building {m}"),
         )  # fmt: skip
     except PackagingError as exc:
         _fail(ui, exc)
@@ -188,6 +192,10 @@ def up(
     model_dir: Path | None = typer.Option(None, help="Model registry (default: settings.model_dir)."),
     extra_jar: list[Path] | None = typer.Option(None, help="More jars for the Flink zip."),
     start_flink: bool = typer.Option(True, "--start-flink/--no-start-flink", help="Start the Flink app after."),
+    nightly: bool = typer.Option(
+        True, "--nightly/--no-nightly", help="Also deploy <stack>-nightly (needs the nightly job and its environment)."
+    ),
+    pyspark_env: Path | None = typer.Option(None, help="The nightly job's environment archive (see `package`)."),
     endpoint_url: str | None = typer.Option(None, help="AWS API endpoint (default: $AWS_ENDPOINT_URL, else AWS)."),
     poll_seconds: float = typer.Option(5.0, help="Seconds between status polls."),
 ) -> None:
@@ -202,7 +210,7 @@ def up(
     request = UpRequest(
         stack_name=stack_name, bucket=bucket, target=target, params=_parse_params(params), out_dir=out,
         package=package, with_dependencies=dependencies, model_dir=model_dir, extra_jars=tuple(extra_jar or ()),
-        start_flink=start_flink, poll_seconds=poll_seconds,
+        start_flink=start_flink, nightly=nightly, pyspark_env=pyspark_env, poll_seconds=poll_seconds,
     )  # fmt: skip
     try:
         result = run_up(request, ui)
@@ -223,7 +231,7 @@ def down(
     endpoint_url: str | None = typer.Option(None, help="AWS API endpoint (default: $AWS_ENDPOINT_URL, else AWS)."),
     poll_seconds: float = typer.Option(5.0, help="Seconds between status polls."),
 ) -> None:
-    """Delete the deployment's stack(s) and wait."""
+    """Delete the deployment's stacks (nightly, main; bootstrap with --all) and wait."""
     from fraudstream.deploy.cfn import DeployError
     from fraudstream.deploy.deployer import run_down
 

@@ -12,6 +12,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fraudstream.deploy import cfn
+from fraudstream.deploy.nightly import (
+    NIGHTLY_TEMPLATE,
+    has_batch_artifacts,
+    nightly_params,
+    nightly_stack_name,
+    runtime_repository,
+    split_params,
+)
 from fraudstream.deploy.package import FLINK_ZIP, LAMBDA_ZIP, MODEL_TARBALL, PackageManifest, package_all
 from fraudstream.deploy.target import AwsTarget
 from fraudstream.deploy.upload import template_source, upload_artifacts
@@ -82,6 +90,8 @@ class UpRequest:
     model_dir: Path | None = None
     extra_jars: tuple[Path, ...] = ()
     start_flink: bool = True
+    nightly: bool = True
+    pyspark_env: Path | None = None
     poll_seconds: float = 5.0
 
 
@@ -158,10 +168,11 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
         params["ModelDataKey"] = keys[MODEL_TARBALL]
     if manifest.model.get("feature_set"):
         params["ModelFeatureSet"] = manifest.model["feature_set"]
-    params.update({k: v for k, v in req.params.items() if k not in DEPLOYER_PARAMS})
+    main_template = templates_dir() / MAIN_TEMPLATE
+    given_main, given_nightly = split_params(req.params, main_template, templates_dir() / NIGHTLY_TEMPLATE)
+    params.update({k: v for k, v in given_main.items() if k not in DEPLOYER_PARAMS})
 
     ui.step(f"stack {req.stack_name}: change set, execute, wait")
-    main_template = templates_dir() / MAIN_TEMPLATE
     template = template_source(
         s3, req.bucket, main_template, req.target.region, req.target.endpoint_url,
         kms_key_arn=key_arn, expected_owner=account,
@@ -173,13 +184,33 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
     app = result.outputs.get("FlinkApplicationName")
     if app and req.start_flink:
         _start_flink(req.target, app, ui)
+    if not req.nightly:
+        ui.step("nightly stack skipped (--no-nightly)")
+    elif not has_batch_artifacts(keys):
+        ui.warn("nightly stack skipped: the package has no nightly job and PySpark environment (see warnings)")
+    else:
+        nightly = templates_dir() / NIGHTLY_TEMPLATE
+        ui.step(f"stack {nightly_stack_name(req.stack_name)}: nightly job, schedule, alarm, retraining role")
+        cfn.deploy_stack(
+            cloudformation,
+            nightly_stack_name(req.stack_name),
+            {"TemplateBody": nightly.read_text()},
+            nightly_params(
+                bucket=req.bucket, key_arn=key_arn, keys=keys, main_outputs=result.outputs,
+                runtime_repository_name=runtime_repository(req.stack_name, req.params), given=given_nightly,
+            ),
+            listener=ui.listener, poll_seconds=req.poll_seconds, tags={"project": "fraudstream"},
+            defaults=parameter_defaults(nightly),
+        )  # fmt: skip
     return result
 
 
 def run_down(stack_name: str, target: AwsTarget, ui: Ui, include_bootstrap: bool = False, poll_seconds: float = 5.0):
-    """Delete the main stack (and the bootstrap stack when asked; the bucket and ECR repo are retained)."""
+    """Delete the nightly and main stacks (and the bootstrap stack when asked; the bucket, the ECR
+    repositories, the key and the tables are retained)."""
     cloudformation = target.client("cloudformation")
-    names = [stack_name] + ([bootstrap_stack_name(stack_name)] if include_bootstrap else [])
+    names = [nightly_stack_name(stack_name), stack_name]
+    names += [bootstrap_stack_name(stack_name)] if include_bootstrap else []
     deleted = []
     for name in names:
         ui.step(f"deleting stack {name}")
@@ -228,6 +259,7 @@ def _manifest(req: UpRequest, ui: Ui) -> PackageManifest:
         with_dependencies=req.with_dependencies,
         model_dir=req.model_dir,
         extra_jars=req.extra_jars,
+        pyspark_env=req.pyspark_env,
         step=lambda m: ui.listener("package", m),
     )
 
@@ -245,6 +277,7 @@ def _bootstrap_params(cloudformation: Any, s3: Any, req: UpRequest, account: str
         "CreateBucket": create,
         "DeploymentName": req.stack_name,
         "ServingRepositoryName": serving_repository(req),
+        "RuntimeRepositoryName": runtime_repository(req.stack_name, req.params),
     }
 
 

@@ -1,4 +1,5 @@
-"""Build the three deployable artifacts: the handlers zip, the PyFlink application zip, the model tarball.
+"""Build the deployable artifacts: the handlers zip, the PyFlink application zip, the model tarball,
+and the nightly batch job (its ``spark-submit`` entry point and its PySpark environment archive).
 
 Zips are reproducible (sorted entries, fixed timestamps), so an unchanged build hashes the same,
 gets the same S3 key, and CloudFormation sees no code change.
@@ -65,6 +66,17 @@ LAMBDA_ZIP = "lambda-handlers"
 FLINK_ZIP = "flink-app"
 MODEL_TARBALL = "model"
 FLINK_JAR_NAME = "lib/fraudstream-flink-deps.jar"
+NIGHTLY_JOB = "nightly-job"
+PYSPARK_ENV = "pyspark-env"
+# Key prefix of the batch artifacts: the nightly stack's PackagePrefix (its job role reads only there).
+BATCH_PREFIX = "batch"
+# The EMR Serverless job runs ./environment/bin/python from this archive (spark.archives=...#environment).
+PYSPARK_ENV_PYTHON = "bin/python"
+BATCH_PYTHON = "3.11"  # requires-python of the package; the archive's interpreter must match
+PYSPARK_ENV_HOWTO = (
+    "docker build -f infra/emr/pyspark-env.Dockerfile --output build/deploy/pyspark-env . "
+    "then pass --pyspark-env build/deploy/pyspark-env/pyspark_env.tar.gz"
+)
 
 
 class PackagingError(RuntimeError):
@@ -80,12 +92,13 @@ class Artifact:
     sha256: str
     size: int
     details: dict[str, str] = field(default_factory=dict)
+    prefix: str = "fraudstream"
 
     @property
     def s3_key(self) -> str:
         """Content-addressed key: a rebuild with the same content maps to the same object."""
         suffix = "".join(Path(self.path).suffixes)
-        return f"fraudstream/{self.name}-{self.sha256[:16]}{suffix}"
+        return f"{self.prefix}/{self.name}-{self.sha256[:16]}{suffix}"
 
 
 @dataclass
@@ -119,9 +132,11 @@ def package_all(
     model_dir: str | Path | None = None,
     model_version: str = "latest",
     extra_jars: Iterable[str | Path] = (),
+    pyspark_env: str | Path | None = None,
     step: Step | None = None,
 ) -> PackageManifest:
-    """Build every artifact into ``out_dir``; a missing model or jar becomes a warning, not an error."""
+    """Build every artifact into ``out_dir``; a missing model, jar or PySpark environment becomes a
+    warning, not an error (without the nightly artifacts ``deploy up`` skips the nightly stack)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     step = step or (lambda _msg: None)
@@ -149,8 +164,65 @@ def package_all(
         manifest.model = meta
     except PackagingError as exc:
         manifest.warnings.append(str(exc))
+
+    step("nightly job")
+    manifest.artifacts[NIGHTLY_JOB] = build_nightly_job(out)
+    env = build_pyspark_env(out, prebuilt=pyspark_env, with_dependencies=with_dependencies)
+    if env is None:
+        manifest.warnings.append(f"no PySpark environment archive, so no nightly stack: {PYSPARK_ENV_HOWTO}")
+    else:
+        manifest.artifacts[PYSPARK_ENV] = env
     manifest.write()
     return manifest
+
+
+# ----------------------------------------------------------------------------- nightly batch
+
+
+def build_nightly_job(out_dir: Path) -> Artifact:
+    """``spark_batch/nightly_job.py``, the EMR Serverless ``EntryPoint`` (arguments only; the logic
+    is in the environment archive's ``fraudstream`` package)."""
+    source = _project_dir() / "spark_batch" / "nightly_job.py"
+    if not source.is_file():
+        raise PackagingError(f"{source} not found (FRAUDSTREAM_PROJECT_DIR must name the checkout)")
+    path = out_dir / "nightly_job.py"
+    shutil.copyfile(source, path)
+    return _artifact(NIGHTLY_JOB, path, {"entry_point": "spark_batch/nightly_job.py"}, prefix=BATCH_PREFIX)
+
+
+def build_pyspark_env(out_dir: Path, *, prebuilt: str | Path | None, with_dependencies: bool) -> Artifact | None:
+    """The job's ``spark.archives`` environment. A real one holds a Linux CPython 3.11 with the
+    project's dependencies and must be built on Amazon Linux (``infra/emr/pyspark-env.Dockerfile``);
+    it is taken as given (``prebuilt``) after a layout check. Without dependencies (tests) the archive
+    holds the ``fraudstream`` package only. With dependencies and nothing prebuilt: None."""
+    if prebuilt is not None:
+        source = Path(prebuilt)
+        if not source.is_file():
+            raise PackagingError(f"--pyspark-env {source}: no such file")
+        try:
+            with tarfile.open(source, "r:gz") as tar:
+                names = {m.name.removeprefix("./") for m in tar.getmembers()}
+        except (tarfile.TarError, OSError) as exc:
+            raise PackagingError(f"--pyspark-env {source}: not a .tar.gz ({exc})") from exc
+        wanted = {PYSPARK_ENV_PYTHON, f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/__init__.py"}
+        if missing := sorted(wanted - names):
+            raise PackagingError(f"--pyspark-env {source} lacks {missing} (build it with: {PYSPARK_ENV_HOWTO})")
+        path = out_dir / "pyspark_env.tar.gz"
+        if source.resolve() != path.resolve():
+            shutil.copyfile(source, path)
+        return _artifact(PYSPARK_ENV, path, {"python": BATCH_PYTHON, "dependencies": "True"}, prefix=BATCH_PREFIX)
+    if with_dependencies:
+        return None
+    path = out_dir / "pyspark_env.tar.gz"
+    files = dict(_package_files(prefix=f"lib/python{BATCH_PYTHON}/site-packages/"))
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
+        for name in sorted(files):
+            _add_file(tar, name, files[name])
+    return _artifact(PYSPARK_ENV, path, {"python": BATCH_PYTHON, "dependencies": "False"}, prefix=BATCH_PREFIX)
 
 
 # ----------------------------------------------------------------------------- zips
@@ -257,11 +329,7 @@ def build_model_tarball(out_dir: Path, model_dir: str | Path, version: str = "la
         tarfile.open(fileobj=gz, mode="w") as tar,
     ):
         for file in sorted(p for p in version_dir.rglob("*") if p.is_file()):
-            info = tar.gettarinfo(str(file), arcname=file.relative_to(version_dir).as_posix())
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            info.mode = 0o644  # not the local mode: the endpoint's non-root user must read a 0600 model.ubj
-            with file.open("rb") as fh:
-                tar.addfile(info, fh)
+            _add_file(tar, file.relative_to(version_dir).as_posix(), file)
     facts = {k: str(meta.get(k, "")) for k in ("version", "feature_set", "threshold")}
     return _artifact(MODEL_TARBALL, path, facts), facts
 
@@ -309,6 +377,15 @@ def _write_zip(path: Path, files: dict[str, Path | bytes]) -> None:
     os.replace(tmp, path)
 
 
-def _artifact(name: str, path: Path, details: dict[str, str]) -> Artifact:
+def _add_file(tar: tarfile.TarFile, arcname: str, file: Path) -> None:
+    """A normalised entry (mtime 0, root, 0644): the same files always give the same bytes."""
+    info = tar.gettarinfo(str(file), arcname=arcname)
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+    info.mode = 0o644  # not the local mode: the endpoint's non-root user must read a 0600 model.ubj
+    with file.open("rb") as fh:
+        tar.addfile(info, fh)
+
+
+def _artifact(name: str, path: Path, details: dict[str, str], prefix: str = "fraudstream") -> Artifact:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Artifact(name=name, path=str(path), sha256=digest, size=path.stat().st_size, details=details)
+    return Artifact(name=name, path=str(path), sha256=digest, size=path.stat().st_size, details=details, prefix=prefix)
