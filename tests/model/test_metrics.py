@@ -86,3 +86,48 @@ def test_recall_by_chain_position_and_full_report() -> None:
         assert key in report
     assert report["at_threshold"]["confusion"] == {"tp": 3, "fp": 1, "fn": 2, "tn": 1}
     assert report["recall_by_chain_position"]["at_threshold"][1]["recall"] == pytest.approx(1.0)
+
+
+def test_card_precision_top_k_per_day_by_hand() -> None:
+    from fraudstream.model.metrics import card_precision_top_k
+
+    days = np.array(["d1"] * 5 + ["d2"] * 3)
+    cards = np.array(["A", "A", "B", "C", "D", "A", "E", "F"])
+    y = np.array([0, 1, 0, 1, 0, 0, 1, 1])
+    p = np.array([0.9, 0.1, 0.8, 0.7, 0.2, 0.3, 0.6, 0.5])
+    # d1: A scores its max 0.9 and is fraudulent (its 0.1 row is); top 2 = A, B -> 1 of 2
+    # d2: top 2 = E, F -> 2 of 2; with k = 5 the Handbook still divides by k: 2 / 5
+    rows = card_precision_top_k(days, cards, y, p, k=2)
+    assert [(r["day"], r["cards"], r["fraud_cards"], r["card_precision"]) for r in rows] == [
+        ("d1", 4, 2, 0.5),
+        ("d2", 3, 2, 1.0),
+    ]
+    assert [r["card_precision"] for r in card_precision_top_k(days, cards, y, p, k=5)] == [0.4, 0.4]
+
+
+def test_recall_by_fraud_kind_and_the_report_block() -> None:
+    from fraudstream.model.evaluation import honest_figures
+    from fraudstream.model.metrics import recall_by_kind
+
+    kinds = np.array([None, "chain", "chain", "merchant_compromise", None], dtype=object)
+    y = np.array([0, 1, 1, 1, 1])
+    p = np.array([0.9, 0.8, 0.2, 0.6, 0.7])
+    assert recall_by_kind(kinds, y, p, 0.5) == [
+        {"kind": "chain", "frauds": 2, "flagged": 1, "recall": 0.5},
+        {"kind": "merchant_compromise", "frauds": 1, "flagged": 1, "recall": 1.0},
+        {"kind": "unknown", "frauds": 1, "flagged": 1, "recall": 1.0},
+    ]
+    frame = pd.DataFrame(
+        {
+            "cc_num": ["1", "2", "3", "1", "4"],
+            "trans_time": pd.to_datetime(["2020-05-15 01:00"] * 3 + ["2020-05-16 23:59"] * 2),
+            "attack_kind": kinds,
+        }
+    )
+    figures = honest_figures(frame, y, p, 0.5)
+    cp = figures["card_precision_at_100"]
+    # day 1: cards 1 (0.9, legit), 2 (fraud), 3 (fraud) -> 2 / 100; day 2: 2 fraud cards -> 2 / 100
+    assert [d["day"] for d in cp["per_day"]] == ["2020-05-15", "2020-05-16"]
+    assert cp["mean"] == pytest.approx(0.02) and cp["k"] == 100
+    assert figures["recall_by_fraud_kind"]["at_0_5"][0] == {"kind": "chain", "frauds": 2, "flagged": 1, "recall": 0.5}
+    assert "card_precision_at_100" not in honest_figures(frame.drop(columns="cc_num"), y, p, 0.5)

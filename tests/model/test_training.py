@@ -13,6 +13,7 @@ from fraudstream import features as F
 from fraudstream.cli.main import app
 from fraudstream.model import registry
 from fraudstream.model.dataset import feature_matrix, load_training_set
+from fraudstream.model.threshold import DEFAULT_RULE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,7 +27,9 @@ def test_both_feature_sets_registered_and_latest_is_extended(trained_model_dir: 
     assert latest.feature_set == "extended"
     assert latest.feature_names == list(F.model_input_names("extended"))
     for meta in versions:
-        assert 0.0 < meta.threshold < 1.0 and meta.threshold_rule == "best_f1"
+        assert 0.0 < meta.threshold < 1.0 and meta.threshold_rule == DEFAULT_RULE
+        stability = meta.model_extra["threshold_stability"]
+        assert stability["threshold"]["p05"] <= meta.threshold <= stability["threshold"]["p95"]
         assert meta.data_hash.startswith("sha256:") and meta.training_window["test_start"]
         assert {"model.ubj", "metadata.json", "report.json", "pr_curve.png"} <= {
             p.name for p in registry.resolve_version_dir(trained_model_dir, meta.version).iterdir()
@@ -44,6 +47,9 @@ def test_model_beats_the_trivial_baseline_on_its_test_period(trained_model_dir: 
     # a constant score has PR-AUC = fraud share (~1 % here) and ROC-AUC 0.5
     assert report["pr_auc"] > 10 * report["fraud_share"]
     assert report["pr_auc"] > 0.3 and report["roc_auc"] > 0.8
+    cp = report["card_precision_at_100"]
+    assert cp["per_day"] and cp["mean"] == pytest.approx(np.mean([d["card_precision"] for d in cp["per_day"]]))
+    assert report["recall_by_fraud_kind"]["at_0_5"], "the generated data names its fraud kind"
     by_position = {r["position"]: r["recall"] for r in report["recall_by_chain_position"]["at_threshold"]}
     assert by_position[1] < 0.5 and min(by_position[p] for p in by_position if p >= 5) > 0.7
     png = registry.resolve_version_dir(trained_model_dir, meta.version) / "pr_curve.png"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from fraudstream.model.threshold import RULES_HELP
 from fraudstream.model.training import TrainingConfig  # numpy only: keeps `--help` fast
 
 FEATURE_SETS_HELP = "Feature set to train (repeatable): anchor (4 inputs) and/or extended (6 inputs)."
@@ -34,7 +35,9 @@ def register(app: typer.Typer) -> None:
         test_start: str | None = typer.Option(None, help="Test period start [2020-05-15]."),
         test_end: str | None = typer.Option(None, help="Test period end [end of data]."),
         imbalance: str = typer.Option("sqrt", help="scale_pos_weight: none | sqrt | balanced."),
-        threshold_rule: str = typer.Option("best_f1", help="best_f1 | recall_at_precision:<p> (on validation)."),
+        threshold_rule: str = typer.Option(
+            TrainingConfig.threshold_rule, help=f"On validation: {RULES_HELP}; bootstrap spread in the report."
+        ),
         seed: int = typer.Option(42),
         max_rounds: int = typer.Option(TrainingConfig.max_rounds),
         learning_rate: float = typer.Option(TrainingConfig.learning_rate),
@@ -58,15 +61,19 @@ def register(app: typer.Typer) -> None:
                 test_start or default.test_start,
                 test_end,
             )
-        config = TrainingConfig(
-            seed=seed,
-            imbalance=imbalance,
-            threshold_rule=threshold_rule,
-            max_rounds=max_rounds,
-            learning_rate=learning_rate,
-            max_depth=max_depth,
-            nthread=nthread,
-        )
+        try:
+            config = TrainingConfig(
+                seed=seed,
+                imbalance=imbalance,
+                threshold_rule=threshold_rule,
+                max_rounds=max_rounds,
+                learning_rate=learning_rate,
+                max_depth=max_depth,
+                nthread=nthread,
+            )
+        except ValueError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
         try:
             metas = train_feature_sets(training_set, _model_dir(model_dir), feature_set, config, split, latest, console)
         except (FileNotFoundError, ValueError, KeyError) as exc:

@@ -86,6 +86,10 @@ class Splits:
     test: pd.DataFrame
 
 
+EVALUATION_COLUMNS: tuple[str, ...] = ("cc_num", "attack_kind")
+"""Read when present: card precision@100 per day and recall by fraud kind (never model inputs)."""
+
+
 def load_training_set(path: str | Path) -> pd.DataFrame:
     """Read the Parquet training set (a directory partitioned by ``dt``), sorted by time, with
     ``trans_time`` as naive UTC and ``chain_position`` (1, 2, … within an attack, 0 otherwise)."""
@@ -96,7 +100,7 @@ def load_training_set(path: str | Path) -> pd.DataFrame:
 
     dataset = ds.dataset(path, format="parquet", partitioning="hive")
     present = set(dataset.schema.names)
-    wanted = [c for c in RAW_COLUMNS if c in present]
+    wanted = [c for c in (*RAW_COLUMNS, *EVALUATION_COLUMNS) if c in present]
     missing = {"trans_time", "amount", LABEL} - present
     if missing:
         raise ValueError(f"training set {path} lacks required columns {sorted(missing)}")

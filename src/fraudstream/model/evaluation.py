@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fraudstream.model.metrics import average_precision, precision_recall_curve, roc_auc, scores_at
+from fraudstream.model.metrics import (
+    average_precision,
+    card_precision_top_k,
+    precision_recall_curve,
+    recall_by_kind,
+    roc_auc,
+    scores_at,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_CHAIN_POSITION = 10
+CARD_PRECISION_K = 100
 
 
 def recall_by_chain_position(
@@ -31,12 +42,19 @@ def recall_by_chain_position(
 
 
 def evaluate(
-    y: np.ndarray, p: np.ndarray, positions: np.ndarray, threshold: float, period: dict[str, Any] | None = None
+    y: np.ndarray,
+    p: np.ndarray,
+    positions: np.ndarray,
+    threshold: float,
+    period: dict[str, Any] | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Every figure the issue asks for, on one period (normally the test period)."""
+    """Every figure the issue asks for, on one period (normally the test period). ``frame`` (the
+    period's rows, aligned with ``y``) adds card precision@100 per day (needs ``cc_num`` and
+    ``trans_time``) and recall by fraud kind (needs ``attack_kind``) when it has those columns."""
     y = np.asarray(y)
     n_pos = int(y.sum())
-    return {
+    report = {
         "period": period or {},
         "rows": int(y.size),
         "frauds": n_pos,
@@ -50,6 +68,30 @@ def evaluate(
             "at_0_5": recall_by_chain_position(positions, y, p, 0.5),
         },
     }
+    if frame is not None:
+        report.update(honest_figures(frame, y, p, threshold))
+    return report
+
+
+def honest_figures(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Card precision@100 per UTC day and recall by ``attack_kind``, from the columns ``frame`` has."""
+    out: dict[str, Any] = {}
+    if {"cc_num", "trans_time"} <= set(frame.columns):
+        days = frame["trans_time"].dt.strftime("%Y-%m-%d").to_numpy()
+        per_day = card_precision_top_k(days, frame["cc_num"].astype(str).to_numpy(), y, p, CARD_PRECISION_K)
+        values = [d["card_precision"] for d in per_day]
+        out["card_precision_at_100"] = {
+            "k": CARD_PRECISION_K,
+            "mean": float(np.mean(values)) if values else float("nan"),
+            "per_day": per_day,
+        }
+    if "attack_kind" in frame.columns:
+        kinds = frame["attack_kind"].astype(object).where(frame["attack_kind"].notna(), None).to_numpy()
+        out["recall_by_fraud_kind"] = {
+            "at_threshold": recall_by_kind(kinds, y, p, threshold),
+            "at_0_5": recall_by_kind(kinds, y, p, 0.5),
+        }
+    return out
 
 
 def plot_pr_curve(y: np.ndarray, p: np.ndarray, threshold: float, path: Path, title: str) -> Path:
@@ -90,6 +132,27 @@ def report_table(report: dict[str, Any], title: str = "test period") -> Any:
     table.add_row("rows / frauds", f"{report['rows']:,} / {report['frauds']:,} ({report['fraud_share']:.4%})")
     table.add_row("PR-AUC", f"{report['pr_auc']:.4f}")
     table.add_row("ROC-AUC", f"{report['roc_auc']:.4f}")
+    cp = report.get("card_precision_at_100")
+    if cp:
+        values = [d["card_precision"] for d in cp["per_day"]]
+        lo, hi = (min(values), max(values)) if values else (float("nan"), float("nan"))
+        table.add_row(
+            f"card precision@{cp['k']} (mean of {len(values)} days)", f"{cp['mean']:.3f} (days {lo:.2f}-{hi:.2f})"
+        )
+    thr = report.get("validation", {}).get("threshold", {})
+    stab = thr.get("stability")
+    if stab:
+        t, pr, rc = stab["threshold"], stab["precision_at_threshold"], stab["recall_at_threshold"]
+        table.add_row(
+            f"threshold rule {thr.get('rule')} (bootstrap x{stab['resamples']}, p5-p95)",
+            f"{t['p05']:.4f}-{t['p95']:.4f}",
+        )
+        table.add_row(
+            "validation precision / recall @ threshold (p5-p95)",
+            f"{pr['p05']:.3f}-{pr['p95']:.3f} / {rc['p05']:.3f}-{rc['p95']:.3f}",
+        )
+    if thr.get("warning"):
+        table.add_row("[yellow]threshold warning[/]", f"[yellow]{thr['warning']}[/]")
     for label, s in ((f"@ threshold {at_t['threshold']:.4f}", at_t), ("@ 0.5", at_half)):
         cm = s["confusion"]
         table.add_row(f"precision / recall {label}", f"{s['precision']:.3f} / {s['recall']:.3f}")
@@ -102,4 +165,12 @@ def report_table(report: dict[str, Any], title: str = "test period") -> Any:
             f"recall, chain position {row['position']} (n={row['frauds']})",
             f"{row['recall']:.3f} (@0.5: {other['recall']:.3f})",
         )
+    by_kind = report.get("recall_by_fraud_kind")
+    if by_kind:
+        half_kind = {r["kind"]: r for r in by_kind["at_0_5"]}
+        for row in by_kind["at_threshold"]:
+            other = half_kind.get(row["kind"], {"recall": float("nan")})
+            table.add_row(
+                f"recall, {row['kind']} (n={row['frauds']})", f"{row['recall']:.3f} (@0.5: {other['recall']:.3f})"
+            )
     return table

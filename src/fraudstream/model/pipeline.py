@@ -23,7 +23,7 @@ from fraudstream.model.dataset import (
 from fraudstream.model.evaluation import evaluate, plot_pr_curve, report_table
 from fraudstream.model.metrics import average_precision, roc_auc
 from fraudstream.model.reference import REFERENCE_KEY, reference_distribution
-from fraudstream.model.threshold import choose_threshold
+from fraudstream.model.threshold import choose_with_stability
 from fraudstream.model.training import TrainingConfig, predict, train_booster
 
 
@@ -71,9 +71,11 @@ def train_one(
         trained = train_booster(x_train, y_train, x_val, y_val, config, names, on_round)
 
     p_val = predict(trained.booster, x_val)
-    choice = choose_threshold(y_val, p_val, config.threshold_rule)
+    val_days = (split.test_start - split.validation_start) / pd.Timedelta(days=1)
+    choice = choose_with_stability(y_val, p_val, config.threshold_rule, val_days, config.seed)
     p_test = predict(trained.booster, x_test)
-    report = evaluate(y_test, p_test, parts.test[CHAIN_POSITION].to_numpy(), choice.threshold, _period(parts.test))
+    positions = parts.test[CHAIN_POSITION].to_numpy()
+    report = evaluate(y_test, p_test, positions, choice.threshold, _period(parts.test), parts.test)
     gain = trained.booster.get_score(importance_type="gain")
     report.update(
         {
@@ -83,13 +85,7 @@ def train_one(
                 **_period(parts.validation),
                 "pr_auc": average_precision(y_val, p_val),
                 "roc_auc": roc_auc(y_val, p_val),
-                "threshold": {
-                    "value": choice.threshold,
-                    "rule": choice.rule,
-                    "precision": choice.precision,
-                    "recall": choice.recall,
-                    "f1": choice.f1,
-                },
+                "threshold": choice.to_report(),
             },
             "train": _period(parts.train),
             "training": {
@@ -109,6 +105,7 @@ def train_one(
         "test_recall_at_threshold": report["at_threshold"]["recall"],
         "test_precision_at_0_5": report["at_0_5"]["precision"],
         "test_recall_at_0_5": report["at_0_5"]["recall"],
+        "test_card_precision_at_100": report.get("card_precision_at_100", {}).get("mean", float("nan")),
         "validation_pr_auc": report["validation"]["pr_auc"],
         "best_iteration": trained.best_iteration,
         "training_seconds": trained.seconds,
@@ -132,6 +129,7 @@ def train_one(
             extra={
                 "training_config": config.to_dict(),
                 "scale_pos_weight": trained.scale_pos_weight,
+                "threshold_stability": choice.stability,
                 REFERENCE_KEY: reference_distribution(x_train, names),
             },
             make_latest=make_latest,

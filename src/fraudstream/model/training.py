@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from fraudstream.model.threshold import DEFAULT_RULE, parse_rule
+
 IMBALANCE_MODES = ("none", "sqrt", "balanced")
 
 
@@ -34,12 +36,13 @@ class TrainingConfig:
     max_rounds: int = 300
     early_stopping_rounds: int = 50
     imbalance: str = "sqrt"
-    threshold_rule: str = "best_f1"
+    threshold_rule: str = DEFAULT_RULE  # see model.threshold: a business rule with a confidence margin
     nthread: int = 0  # 0: all cores
 
     def __post_init__(self) -> None:
         if self.imbalance not in IMBALANCE_MODES:
             raise ValueError(f"imbalance must be one of {IMBALANCE_MODES}, got {self.imbalance!r}")
+        parse_rule(self.threshold_rule)  # a typo fails before any training
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
