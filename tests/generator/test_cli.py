@@ -19,8 +19,11 @@ def test_generate_writes_the_requested_file(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--fraud-ratio", "0.01", "--seed", "9", "--profile", "rich"])
     assert result.exit_code == 0, result.output
     df = read_transactions(out)
+    # --fraud-ratio is the share of ALL rows, every attack kind included (rich: 60% merchant compromise,
+    # 20% card compromise, 20% chains by default): 1% of 3,000 rows is 30 fraud rows, exactly.
     assert len(df) == 3000 and df["fraud_label"].sum() == 30 and df["cc_num"].nunique() == 50
     assert df["trans_time"].max() < pd.Timestamp("2020-01-08", tz="UTC")
+    assert df["merchant"].notna().all() and (df["labelled_at"] > df["trans_time"]).all()
 
 
 def test_generate_rejects_a_bad_range(tmp_path: Path) -> None:

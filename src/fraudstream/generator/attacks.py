@@ -16,11 +16,15 @@ from fraudstream.generator.amounts import bucket_amount_cents
 from fraudstream.generator.chains import CHAIN_GAP_MS, SECOND_MS, chain_lengths, chain_offsets, place_chains
 from fraudstream.generator.profiles import CardProfiles
 
-ATTACK_KINDS: tuple[str, ...] = ("chain", "card_testing", "burst", "slow_drip")
+CHAIN_KINDS: tuple[str, ...] = ("chain", "card_testing", "burst", "slow_drip")
+"""Attacks that add chains of 3-10 rows on one card."""
+COMPROMISE_KINDS: tuple[str, ...] = ("merchant_compromise", "card_compromise")
+"""Attacks that turn legitimate rows into fraud (``fraudstream.generator.compromise``)."""
+ATTACK_KINDS: tuple[str, ...] = CHAIN_KINDS + COMPROMISE_KINDS
 """``attack_kind`` values; the seed profile only produces ``chain``."""
 
 RICH_KIND_SHARES = np.array([0.4, 0.2, 0.2, 0.2])
-"""Share of attacks of each kind in the rich profile (same order as ``ATTACK_KINDS``)."""
+"""Share of chain attacks of each kind in the rich profile (same order as ``CHAIN_KINDS``)."""
 
 KIND_GAP_MS = np.array(
     [
@@ -63,10 +67,10 @@ def seed_attacks(rng: np.random.Generator, total: int, cards: int, start_ms: int
 
 
 def rich_attacks(rng: np.random.Generator, total: int, profiles: CardProfiles, start_ms: int, end_ms: int) -> FraudRows:
-    """Mixed attack kinds; amounts relative to the victim card's own habits."""
+    """Mixed chain kinds; amounts relative to the victim card's own habits."""
     lengths = chain_lengths(rng, total)
     chain_kinds = np.searchsorted(np.cumsum(RICH_KIND_SHARES), rng.random(lengths.size), side="right")
-    chain_kinds = chain_kinds.clip(0, len(ATTACK_KINDS) - 1).astype(np.int8)
+    chain_kinds = chain_kinds.clip(0, len(CHAIN_KINDS) - 1).astype(np.int8)
     row_kind = np.repeat(chain_kinds, lengths)
     low, high = KIND_GAP_MS[row_kind, 0], KIND_GAP_MS[row_kind, 1]
     gaps = low + (rng.random(total) * (high - low + 1)).astype(np.int64)

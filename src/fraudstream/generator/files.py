@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from fraudstream.generator.table import TRANSACTION_SCHEMA, conform, to_pandas
+from fraudstream.generator.table import OPTIONAL_COLUMNS, TIME_COLUMNS, conform, to_pandas
 
 PARQUET_ROW_GROUP = 1_000_000
 PARQUET_COMPRESSION = "zstd"
@@ -34,7 +34,7 @@ def write_transactions(data: pa.Table | pd.DataFrame, path: str | Path) -> Path:
             tmp,
             compression=PARQUET_COMPRESSION,
             row_group_size=PARQUET_ROW_GROUP,
-            use_dictionary=["cc_num", "attack_kind"],
+            use_dictionary=[c for c in ("cc_num", "attack_kind", "merchant") if c in table.column_names],
         )
     tmp.replace(path)
     return path
@@ -47,7 +47,8 @@ def read_table(path: str | Path) -> pa.Table:
         raise FileNotFoundError(f"no transactions file at {path}")
     if not is_csv(path):
         return conform(pq.read_table(path))
-    types = {"tid": pa.string(), "cc_num": pa.string(), "trans_time": pa.timestamp("ms", tz="UTC")}
+    types = {"tid": pa.string(), "cc_num": pa.string(), **{c: pa.timestamp("ms", tz="UTC") for c in TIME_COLUMNS}}
+    types.update({c: pa.string() for c in OPTIONAL_COLUMNS if c not in TIME_COLUMNS})
     options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
     return conform(pacsv.read_csv(path, convert_options=options))
 
@@ -58,6 +59,9 @@ def read_transactions(path: str | Path) -> pd.DataFrame:
 
 
 def _csv_view(table: pa.Table) -> pa.Table:
-    """CSV renders time as ISO-8601 with milliseconds and ``Z``, like the messages."""
-    text = pc.binary_join_element_wise(pc.strftime(table["trans_time"], format="%Y-%m-%dT%H:%M:%S"), "Z", "")
-    return table.set_column(TRANSACTION_SCHEMA.get_field_index("trans_time"), "trans_time", text)
+    """CSV renders times as ISO-8601 with milliseconds and ``Z``, like the messages."""
+    for name in TIME_COLUMNS:
+        if name in table.column_names:
+            text = pc.binary_join_element_wise(pc.strftime(table[name], format="%Y-%m-%dT%H:%M:%S"), "Z", "")
+            table = table.set_column(table.schema.get_field_index(name), name, text)
+    return table

@@ -23,6 +23,21 @@ TRANSACTION_SCHEMA = pa.schema(
 
 COLUMNS: tuple[str, ...] = tuple(TRANSACTION_SCHEMA.names)
 
+RICH_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("merchant", pa.string()),
+    pa.field("labelled_at", pa.timestamp("ms", tz="UTC")),
+)
+"""Optional columns, written by the rich profile only (seed files have neither, so their bytes
+stay the anchor's): the merchant (``m-000123``) and when the row's label became known."""
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in RICH_FIELDS)
+TIME_COLUMNS: tuple[str, ...] = ("trans_time", "labelled_at")
+
+
+def schema_of(table: pa.Table) -> pa.Schema:
+    """The canonical schema for a table: the base columns plus the optional ones it has."""
+    return pa.schema(list(TRANSACTION_SCHEMA) + [f for f in RICH_FIELDS if f.name in table.column_names])
+
+
 _PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.int64(): pd.Int64Dtype()}
 
 
@@ -44,8 +59,13 @@ def build_table(
     cents: np.ndarray,
     attack_id: np.ndarray,
     attack_kind: np.ndarray,
+    merchants: np.ndarray | None = None,
+    labelled_at_ms: np.ndarray | None = None,
 ) -> pa.Table:
-    """Assemble the table; ``attack_id``/``attack_kind`` use -1 for legitimate rows."""
+    """Assemble the table; ``attack_id``/``attack_kind`` use -1 for legitimate rows.
+
+    ``merchants`` (fixed-width bytes) and ``labelled_at_ms`` add the rich profile's columns.
+    """
     normal = attack_id < 0
     kinds = pa.DictionaryArray.from_arrays(
         pa.array(attack_kind.astype(np.int8), mask=normal), pa.array(ATTACK_KINDS, pa.string())
@@ -59,19 +79,30 @@ def build_table(
         pa.array(attack_id.astype(np.int64), mask=normal),
         kinds.cast(pa.string()),
     ]
-    return pa.Table.from_arrays(columns, schema=TRANSACTION_SCHEMA)
+    fields = list(TRANSACTION_SCHEMA)
+    if merchants is not None:
+        columns.append(fixed_width_strings(merchants))
+        fields.append(RICH_FIELDS[0])
+    if labelled_at_ms is not None:
+        columns.append(pa.array(labelled_at_ms, pa.timestamp("ms", tz="UTC")))
+        fields.append(RICH_FIELDS[1])
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def conform(data: pa.Table | pd.DataFrame) -> pa.Table:
-    """The canonical Arrow table of a DataFrame or table (schema order and types, no metadata)."""
+    """The canonical Arrow table of a DataFrame or table (schema order and types, no metadata).
+
+    Optional columns (``OPTIONAL_COLUMNS``) are kept when present; other columns are dropped.
+    """
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"transaction data lacks columns {missing}")
-    table = table.select(list(COLUMNS)).cast(TRANSACTION_SCHEMA)
+    schema = schema_of(table)
+    table = table.select(schema.names).cast(schema)
     return table.replace_schema_metadata(None)
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
-    """DataFrame view: Arrow-backed strings, nullable Int64 ``attack_id``, UTC datetime64[ms] ``trans_time``."""
+    """DataFrame view: Arrow-backed strings, nullable Int64 ``attack_id``, UTC datetime64[ms] times."""
     return table.to_pandas(types_mapper=_PANDAS_TYPES.get, coerce_temporal_nanoseconds=False)
