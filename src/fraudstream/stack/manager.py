@@ -21,6 +21,7 @@ from fraudstream.stack.lake import archiver_process
 from fraudstream.stack.monitor import monitor_process
 from fraudstream.stack.ports import wait_closed
 from fraudstream.stack.process import ManagedProcess
+from fraudstream.waiting import wait_until
 
 ENGINES: dict[str, ModuleType] = {"kafka": kafka, "dynamodb": dynamodb, "flink": flink}
 READY_TIMEOUT_S = {"kafka": 120.0, "dynamodb": 90.0, "flink": 180.0}
@@ -162,16 +163,17 @@ class Stack:
 
     def _wait_flink_slot(self, timeout: float = 60.0) -> None:
         rest = f"http://{self.settings.host}:{self.settings.flink_rest_port}"
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def free_slot() -> bool:
             try:
-                if flink.has_free_slot(rest):
-                    return
+                return flink.has_free_slot(rest)
             except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise StackError(f"Flink at {rest} offers no free task slot after {timeout:.0f}s")
-            time.sleep(0.25)
+                return False
+
+        try:
+            wait_until(free_slot, timeout, f"a free task slot at {rest}", interval=0.25)
+        except TimeoutError as exc:
+            raise StackError(f"Flink at {rest} offers no free task slot after {timeout:.0f}s") from exc
 
     def provision(self, engines: Iterable[str]) -> tuple[list[str], list[str]]:
         """Create the topics and tables of DESIGN.md that are missing (idempotent)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
-import time
+
+from fraudstream.waiting import wait_until
 
 
 def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -38,12 +40,13 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 def wait_closed(host: str, ports: list[int], timeout: float = 15.0) -> list[int]:
     """Wait until nothing listens on ``ports``; returns the ports still open at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        still_open = [p for p in ports if is_listening(host, p, timeout=0.2)]
-        if not still_open or time.monotonic() > deadline:
-            return still_open
-        time.sleep(0.2)
+
+    def still_open() -> list[int]:
+        return [p for p in ports if is_listening(host, p, timeout=0.2)]
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: not still_open(), timeout, f"ports {ports} to close")
+    return still_open()
 
 
 def metrics_env(variable: str, port: int) -> dict[str, str]:

@@ -7,10 +7,11 @@ Only the calls ``fraudstream flink`` needs; paths as documented for Flink 2.x
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
+
+from fraudstream.waiting import wait_until
 
 ACTIVE_STATES = frozenset({"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING", "FAILING"})
 """A job in one of these states counts as running for ``submit``'s idempotency."""
@@ -87,40 +88,49 @@ class FlinkRest:
         if target_directory:
             body["targetDirectory"] = target_directory
         trigger = self._call("POST", f"/jobs/{job_id}/stop", json=body)["request-id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def finished() -> dict[str, Any] | None:
             status = self._call("GET", f"/jobs/{job_id}/savepoints/{trigger}")
-            if status.get("status", {}).get("id") == "COMPLETED":
-                operation = status.get("operation", {})
-                if "failure-cause" in operation:
-                    cause = operation["failure-cause"].get("stack-trace", "")[:1000]
-                    raise FlinkRestError(f"stop-with-savepoint of {job_id} failed: {cause}")
-                return operation["location"]
-            time.sleep(0.5)
-        raise FlinkRestError(f"stop-with-savepoint of {job_id} did not finish within {timeout:.0f} s")
+            return status.get("operation", {}) if status.get("status", {}).get("id") == "COMPLETED" else None
+
+        try:
+            operation = wait_until(finished, timeout, f"the stop-with-savepoint of {job_id}", interval=0.5)
+        except TimeoutError as exc:
+            raise FlinkRestError(f"stop-with-savepoint of {job_id} did not finish within {timeout:.0f} s") from exc
+        if "failure-cause" in operation:
+            cause = operation["failure-cause"].get("stack-trace", "")[:1000]
+            raise FlinkRestError(f"stop-with-savepoint of {job_id} failed: {cause}")
+        return operation["location"]
 
     def wait_for_state(self, job_id: str, states: set[str], timeout: float = 120.0) -> str:
         """Poll until the job reaches one of ``states``; returns the state reached."""
-        deadline = time.monotonic() + timeout
-        state = "UNKNOWN"
-        while time.monotonic() < deadline:
-            state = self.job(job_id).get("state", "UNKNOWN")
+        seen = {"state": "UNKNOWN"}
+
+        def reached() -> str | None:
+            state = seen["state"] = self.job(job_id).get("state", "UNKNOWN")
             if state in states:
                 return state
-            if state in ("FAILED", "CANCELED", "FINISHED") and state not in states:
+            if state in ("FAILED", "CANCELED", "FINISHED"):
                 raise FlinkRestError(f"job {job_id} ended in state {state}")
-            time.sleep(0.5)
-        raise FlinkRestError(f"job {job_id} is {state}, not {sorted(states)}, after {timeout:.0f} s")
+            return None
+
+        try:
+            return wait_until(reached, timeout, f"job {job_id} to be {sorted(states)}", interval=0.5)
+        except TimeoutError as exc:
+            state = seen["state"]
+            raise FlinkRestError(f"job {job_id} is {state}, not {sorted(states)}, after {timeout:.0f} s") from exc
 
     def wait_until_all_tasks_running(self, job_id: str, timeout: float = 120.0) -> None:
         """Poll until every vertex of the job reports RUNNING (the job is consuming)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def all_running() -> bool:
             info = self.job(job_id)
             if info.get("state") in ("FAILED", "CANCELED", "FINISHED"):
                 raise FlinkRestError(f"job {job_id} ended in state {info.get('state')}")
             vertices = info.get("vertices", [])
-            if vertices and all(v.get("status") == "RUNNING" for v in vertices):
-                return
-            time.sleep(0.5)
-        raise FlinkRestError(f"job {job_id} tasks not all RUNNING after {timeout:.0f} s")
+            return bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices)
+
+        try:
+            wait_until(all_running, timeout, f"every task of job {job_id} to run", interval=0.5)
+        except TimeoutError as exc:
+            raise FlinkRestError(f"job {job_id} tasks not all RUNNING after {timeout:.0f} s") from exc
