@@ -26,6 +26,28 @@ def test_generate_writes_the_requested_file(tmp_path: Path) -> None:
     assert df["merchant"].notna().all() and (df["labelled_at"] > df["trans_time"]).all()
 
 
+def test_generate_rich_options_shape_the_data(tmp_path: Path) -> None:
+    out = tmp_path / "tx.parquet"
+    args = ["generate", "--out", str(out), "--cards", "40", "--transactions", "4000", "--end", "2020-02-01"]
+    options = ["--merchants", "120", "--merchant-compromise-share", "1", "--card-compromise-share", "0"]
+    delays = ["--fraud-label-delay", "2", "3", "--legit-label-delay", "10"]
+    result = runner.invoke(app, [*args, "--fraud-ratio", "0.02", "--profile", "rich", *options, *delays])
+    assert result.exit_code == 0, result.output
+    df = read_transactions(out)
+    assert set(df["attack_kind"].dropna()) == {"merchant_compromise"} and df["fraud_label"].sum() == 80
+    assert df["merchant"].nunique() <= 120
+    delay = (df["labelled_at"] - df["trans_time"]).dt.total_seconds() / 86_400
+    assert delay[df["fraud_label"] == 1].between(2, 3).all() and (delay[df["fraud_label"] == 0] == 10).all()
+
+
+def test_generate_refuses_a_compromise_budget_it_cannot_meet(tmp_path: Path) -> None:
+    args = ["generate", "--out", str(tmp_path / "x.csv"), "--cards", "10", "--transactions", "30", "--profile", "rich"]
+    shares = ["--merchant-compromise-share", "0", "--card-compromise-share", "1"]
+    result = runner.invoke(app, [*args, "--fraud-ratio", "0.5", *shares])  # 3 rows a card in 5 months: no third
+    assert result.exit_code != 0
+    assert "lower the fraud ratio" in result.output
+
+
 def test_generate_rejects_a_bad_range(tmp_path: Path) -> None:
     result = runner.invoke(app, ["generate", "--out", str(tmp_path / "x.parquet"), "--end", "2019-01-01"])
     assert result.exit_code != 0

@@ -29,11 +29,28 @@ def generate_command(
     transactions: int = typer.Option(5_400_000, help="Total rows, fraud included."),
     start: datetime = typer.Option("2020-01-01", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="UTC, inclusive."),
     end: datetime = typer.Option("2020-06-01", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="UTC, exclusive."),
-    fraud_ratio: float = typer.Option(0.0025, help="Share of rows that are fraud (in attack chains of 3-10)."),
+    fraud_ratio: float = typer.Option(
+        0.0025,
+        help="Share of ALL rows that are fraud, every attack kind included (seed: chains of 3-10; "
+        "rich: split by --merchant-compromise-share and --card-compromise-share, the rest chains).",
+    ),
     seed: int = typer.Option(123, help="Same seed, same bytes."),
     profile: ProfileChoice = typer.Option(
-        ProfileChoice.seed, help="seed = anchor recipe; rich = card profiles + more attack kinds."
+        ProfileChoice.seed,
+        help="seed = anchor recipe; rich = card habits, merchants, compromise attacks, label delay.",
     ),
+    merchants: int = typer.Option(10_000, help="rich: merchants (terminals) on the 100 x 100 grid."),
+    merchant_radius: float = typer.Option(5.0, help="rich: a card shops at merchants this close to its home."),
+    merchant_compromise_share: float = typer.Option(
+        0.6, help="rich: share of fraud rows from merchant compromise (28 days, every row there fraud)."
+    ),
+    card_compromise_share: float = typer.Option(
+        0.2, help="rich: share of fraud rows from card compromise (14 days, a third of rows at 5x)."
+    ),
+    fraud_label_delay: tuple[float, float] = typer.Option(
+        (1.0, 14.0), help="rich: a fraud label is known MIN..MAX days after the transaction (uniform)."
+    ),
+    legit_label_delay: float = typer.Option(7.0, help="rich: a legitimate label is known this many days after."),
 ) -> None:
     """Generate card transactions with injected fraud chains (the anchor's recipe by default)."""
     from rich.console import Console
@@ -51,6 +68,12 @@ def generate_command(
             fraud_ratio=fraud_ratio,
             seed=seed,
             profile=profile.value,  # type: ignore[arg-type]
+            merchants=merchants,
+            merchant_radius=merchant_radius,
+            merchant_compromise_share=merchant_compromise_share,
+            card_compromise_share=card_compromise_share,
+            fraud_label_delay_days=fraud_label_delay,
+            legit_label_delay_days=legit_label_delay,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -63,7 +86,10 @@ def generate_command(
         def step(name: str) -> None:
             progress.update(task, description=name, completed=STEPS.index(name))
 
-        table = generate_table(config, step)
+        try:
+            table = generate_table(config, step)
+        except ValueError as exc:  # a compromise budget the rows cannot meet
+            raise typer.BadParameter(str(exc)) from None
         progress.update(task, description=f"writing {out.suffix or 'file'}", completed=len(STEPS))
         write_transactions(table, out)
         progress.update(task, description="done", completed=len(STEPS) + 1)
