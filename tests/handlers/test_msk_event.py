@@ -89,14 +89,19 @@ def test_first_failed_offset_per_partition() -> None:
     records = _recs(0, [10, 11, 12]) + _recs(1, [5, 6])
     response = batch_response([records[2], records[1], records[4]])
     assert response["batchItemFailures"][0] == {"itemIdentifier": {"topic-partition": "cc-agg-0", "offset": 12}}
-    assert first_failed_offsets(response, records) == {"cc-agg-0": 11, "cc-agg-1": 6}
+    assert first_failed_offsets(response, records) == {("cc-agg", 0): 11, ("cc-agg", 1): 6}
     assert first_failed_offsets({"batchItemFailures": []}, records) == {}
     assert first_failed_offsets(None, records) == {}
 
 
+def test_topic_names_with_dashes_are_keyed_exactly() -> None:
+    records = [KafkaRecord("my-cc-agg-2", 1, 7, 0, "CREATE_TIME", None, b"")]
+    assert first_failed_offsets(batch_response(records), records) == {("my-cc-agg-2", 1): 7}
+
+
 def test_bare_offset_identifier_and_invalid_identifiers() -> None:
     records = _recs(2, [40, 41])
-    assert first_failed_offsets({"batchItemFailures": [{"itemIdentifier": "41"}]}, records) == {"cc-agg-2": 41}
+    assert first_failed_offsets({"batchItemFailures": [{"itemIdentifier": "41"}]}, records) == {("cc-agg", 2): 41}
     for bad in ({"itemIdentifier": ""}, {"itemIdentifier": None}, {"itemIdentifier": "99"}, {"wrong": 1}):
         with pytest.raises(ValueError):
             first_failed_offsets({"batchItemFailures": [bad]}, records)

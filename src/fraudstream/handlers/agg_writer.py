@@ -61,13 +61,13 @@ def handle(event: dict[str, Any], context: Any = None, resources: HandlerResourc
         else:
             rejects.append((record, f"store: {outcome.error}"))
     # records from a partition's first failure on come again: dead-letter them then, not twice
-    redelivered_from: dict[str, int] = {}
+    redelivered_from: dict[tuple[str, int], int] = {}
     for r in failed:
-        redelivered_from[r.partition_key] = min(r.offset, redelivered_from.get(r.partition_key, r.offset))
+        redelivered_from[r.topic_partition] = min(r.offset, redelivered_from.get(r.topic_partition, r.offset))
     tracker = DeliveryTracker()
     dead = DeadLetterPublisher(res.producer, res.settings)
     for rejected, reason in rejects:
-        if rejected.offset >= redelivered_from.get(rejected.partition_key, rejected.offset + 1):
+        if rejected.offset >= redelivered_from.get(rejected.topic_partition, rejected.offset + 1):
             continue
         dead.reject(STAGE, rejected, reason, tracker)
     res.flush(tracker)

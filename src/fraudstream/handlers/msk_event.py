@@ -27,6 +27,8 @@ from typing import Any
 EVENT_SOURCE = "aws:kafka"
 TIMESTAMP_TYPES = {0: "NO_TIMESTAMP_TYPE", 1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
 """confluent-kafka timestamp type codes → the Java enum names Lambda uses."""
+TopicPartitionKey = tuple[str, int]
+"""``(topic, partition)``: a partition as the code keys it."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,13 @@ class KafkaRecord:
     headers: tuple[tuple[str, bytes], ...] = field(default_factory=tuple)
 
     @property
+    def topic_partition(self) -> TopicPartitionKey:
+        """``(topic, partition)``: how the code keys a partition (strings only at the event's edge)."""
+        return (self.topic, self.partition)
+
+    @property
     def partition_key(self) -> str:
-        """The ``records`` map key of this record: ``"<topic>-<partition>"``."""
+        """The event's ``records`` map key and failure identifier of this record: ``"<topic>-<partition>"``."""
         return f"{self.topic}-{self.partition}"
 
 
@@ -166,8 +173,8 @@ def batch_response(failed: Iterable[KafkaRecord]) -> dict[str, list[dict[str, An
     return {"batchItemFailures": [failure_item(r) for r in failed]}
 
 
-def first_failed_offsets(response: Any, records: Sequence[KafkaRecord]) -> dict[str, int]:
-    """``{"<topic>-<partition>": first failed offset}`` from a handler answer.
+def first_failed_offsets(response: Any, records: Sequence[KafkaRecord]) -> dict[TopicPartitionKey, int]:
+    """``{(topic, partition): first failed offset}`` from a handler answer.
 
     Lambda's rule: re-deliver every partition from its lowest failed offset. A bare-offset
     identifier (Kinesis style) is applied to every partition of the batch that holds that offset.
@@ -177,10 +184,12 @@ def first_failed_offsets(response: Any, records: Sequence[KafkaRecord]) -> dict[
     if not isinstance(response, Mapping):
         return {}
     items = response.get("batchItemFailures") or []
-    held: dict[str, set[int]] = {}
+    held: dict[str, set[int]] = {}  # by the identifier's "<topic>-<partition>" text
+    partition_of: dict[str, TopicPartitionKey] = {}
     for r in records:
         held.setdefault(r.partition_key, set()).add(r.offset)
-    first: dict[str, int] = {}
+        partition_of[r.partition_key] = r.topic_partition
+    first: dict[TopicPartitionKey, int] = {}
     for item in items:
         ident = item.get("itemIdentifier") if isinstance(item, Mapping) else None
         if isinstance(ident, Mapping):
@@ -196,16 +205,17 @@ def first_failed_offsets(response: Any, records: Sequence[KafkaRecord]) -> dict[
             except (TypeError, ValueError):
                 raise ValueError(f"bad offset in batch item failure {item!r}") from None
             if offset in held.get(key, ()):
-                first[key] = min(first.get(key, offset), offset)
+                tp = partition_of[key]
+                first[tp] = min(first.get(tp, offset), offset)
                 matched = True
         if not matched:
             raise ValueError(f"batch item failure names no record of the batch: {item!r}")
     return first
 
 
-def iter_partitions(records: Iterable[KafkaRecord]) -> Iterator[tuple[str, list[KafkaRecord]]]:
-    """Records grouped by topic-partition, offset order kept."""
-    grouped: dict[str, list[KafkaRecord]] = {}
+def iter_partitions(records: Iterable[KafkaRecord]) -> Iterator[tuple[TopicPartitionKey, list[KafkaRecord]]]:
+    """Records grouped by ``(topic, partition)``, offset order kept."""
+    grouped: dict[TopicPartitionKey, list[KafkaRecord]] = {}
     for r in records:
-        grouped.setdefault(r.partition_key, []).append(r)
+        grouped.setdefault(r.topic_partition, []).append(r)
     yield from grouped.items()

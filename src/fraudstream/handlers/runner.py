@@ -208,8 +208,8 @@ class HandlerRunner:
     def process(self, records: list[KafkaRecord]) -> bool:
         """Invoke the handler on one batch and commit/seek as Lambda would; True when fully done."""
         event = build_event(records, self.arn, self.settings.kafka_bootstrap)
-        starts = {(p[0].topic, p[0].partition): p[0].offset for _, p in iter_partitions(records)}
-        ends = {(p[-1].topic, p[-1].partition): p[-1].offset + 1 for _, p in iter_partitions(records)}
+        starts = {tp: part[0].offset for tp, part in iter_partitions(records)}
+        ends = {tp: part[-1].offset + 1 for tp, part in iter_partitions(records)}
         self.stats.batches += 1
         began = time.perf_counter()
         try:
@@ -233,9 +233,7 @@ class HandlerRunner:
         self._backoff = 0.0
         commit = dict(ends)
         rewind: dict[tuple[str, int], int] = {}
-        for key, offset in first_failed.items():
-            topic, _, partition = key.rpartition("-")
-            tp = (topic, int(partition))
+        for tp, offset in first_failed.items():
             commit[tp] = offset
             rewind[tp] = offset
         self._commit(commit)
