@@ -470,6 +470,10 @@ def decode(model_cls: type[M], data: bytes | bytearray | str | dict[str, Any]) -
             obj = json.loads(data, parse_constant=_reject_constant)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DecodeError(RECORD_FIELD, f"not valid JSON ({exc})") from None
+        except RecursionError:  # a nesting bomb: the parser's recursion limit, not a server fault
+            raise DecodeError(RECORD_FIELD, "not valid JSON (nested too deeply)") from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits (int max str digits)
+            raise DecodeError(RECORD_FIELD, f"not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(obj, dict):
         raise DecodeError(RECORD_FIELD, f"expected a JSON object, got {_type_name(obj)}")
     try:
