@@ -42,6 +42,7 @@ def test_default_split_is_the_anchors() -> None:
         "validation_start": "2020-05-01T00:00:00",
         "test_start": "2020-05-15T00:00:00",
         "test_end": None,
+        "gap_days": 0.0,
     }
     with pytest.raises(ValueError, match="out of order"):
         TimeSplit("2020-05-01", "2020-04-01", "2020-05-15")
@@ -55,6 +56,21 @@ def test_split_periods_are_disjoint_and_inside_their_bounds() -> None:
     assert not set(parts.train.tid) & set(parts.test.tid)
     with pytest.raises(ValueError, match="test period"):
         split_by_time(_frame(), TimeSplit(test_start="2020-05-15", test_end="2020-05-15 00:01"))
+
+
+def test_gap_drops_the_label_delay_days_before_validation_and_test() -> None:
+    split = TimeSplit(gap_days=7)
+    parts = split_by_time(_frame(), split)
+    # rows every 6 h: the last kept train row is 7 days + 6 h before validation starts, and so on
+    assert parts.train["trans_time"].max() == pd.Timestamp("2020-04-23 18:00")
+    assert parts.validation["trans_time"].min() == pd.Timestamp("2020-05-01")
+    assert parts.validation["trans_time"].max() == pd.Timestamp("2020-05-07 18:00")
+    assert parts.test["trans_time"].min() == pd.Timestamp("2020-05-15")
+    assert split.to_dict()["gap_days"] == 7.0
+    with pytest.raises(ValueError, match="leaves a period empty"):
+        TimeSplit(gap_days=14)
+    with pytest.raises(ValueError, match=">= 0"):
+        TimeSplit(gap_days=-1)
 
 
 def test_proportional_split_skips_the_first_week() -> None:
@@ -92,3 +108,43 @@ def test_load_training_set_reads_partitions_sorted_with_positions(tmp_path: Path
     assert digest.startswith("sha256:") and digest == data_hash(tmp_path / "ts")
     with pytest.raises(FileNotFoundError):
         load_training_set(tmp_path / "nope")
+
+
+def test_load_training_set_reads_pandas_parquet_and_csv_files(tmp_path: Path) -> None:
+    """A user's own file: pandas writes nanosecond (here tz-aware) timestamps; CSV holds ISO text."""
+    frame = _frame().drop(columns="dt")
+    frame["cc_num"] = 4000_0000_0000_0000 + np.arange(len(frame)) % 7
+    frame["trans_time"] = frame["trans_time"].dt.tz_localize("UTC")
+    frame.sample(frac=1.0, random_state=2).to_parquet(tmp_path / "mine.parquet", index=False)
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    expected = frame["trans_time"].dt.tz_localize(None)
+    for name in ("mine.parquet", "mine.csv"):
+        loaded = load_training_set(tmp_path / name)
+        assert loaded["trans_time"].dtype == "datetime64[ns]", name
+        pd.testing.assert_series_equal(loaded["trans_time"], expected, check_names=False)
+        np.testing.assert_array_equal(feature_matrix(loaded, "anchor"), feature_matrix(_frame(), "anchor"))
+        assert "cc_num" in loaded and loaded["chain_position"].max() == 1
+    frame.drop(columns="fraud_label").to_csv(tmp_path / "unlabelled.csv", index=False)
+    with pytest.raises(ValueError, match=r"lacks required columns \['fraud_label'\]"):
+        load_training_set(tmp_path / "unlabelled.csv")
+
+
+def test_train_cli_trains_on_a_users_csv_with_a_label_delay_gap(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fraudstream.cli.main import app
+    from fraudstream.model import registry
+
+    frame = _frame().drop(columns="dt")
+    frame["fraud_label"] = (np.arange(len(frame)) % 5 == 0).astype(int)
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    args = ["train", "--input", str(tmp_path / "mine.csv"), "--model-dir", str(tmp_path / "models")]
+    args += ["--feature-set", "anchor", "--max-rounds", "5", "--nthread", "1", "--threshold-rule", "best_f1"]
+    result = CliRunner().invoke(app, [*args, "--gap-days", "7"])
+    assert result.exit_code == 0, result.output
+    meta = registry.load_metadata(tmp_path / "models")
+    assert meta.training_window["gap_days"] == 7.0 and meta.threshold_rule == "best_f1"
+    report = registry.load_report(tmp_path / "models", meta.version)
+    assert report["train"]["last"] == "2020-04-23T18:00:00" and report["validation"]["last"] == "2020-05-07T18:00:00"
+    refused = CliRunner().invoke(app, [*args, "--gap-days", "30"])
+    assert refused.exit_code == 2 and "leaves a period empty" in refused.output

@@ -26,7 +26,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train(
-        training_set: Path = typer.Option(..., "--training-set", help="Parquet training set (dt partitions)."),
+        training_set: Path = typer.Option(
+            ...,
+            "--training-set",
+            "--input",
+            "-i",
+            help="The batch job's Parquet directory, or one Parquet or CSV file (pandas-written is fine).",
+        ),
         model_dir: Path | None = typer.Option(None, "--model-dir", help="Registry directory [settings: models/]."),
         feature_set: list[str] = typer.Option(["anchor", "extended"], "--feature-set", help=FEATURE_SETS_HELP),
         latest: str | None = typer.Option(None, "--latest", help="Feature set that `latest` serves [last trained]."),
@@ -34,6 +40,9 @@ def register(app: typer.Typer) -> None:
         validation_start: str | None = typer.Option(None, help="Validation start [2020-05-01]."),
         test_start: str | None = typer.Option(None, help="Test period start [2020-05-15]."),
         test_end: str | None = typer.Option(None, help="Test period end [end of data]."),
+        gap_days: float = typer.Option(
+            0.0, help="Days dropped before validation and before test: the label delay (7 for late chargebacks)."
+        ),
         imbalance: str = typer.Option("sqrt", help="scale_pos_weight: none | sqrt | balanced."),
         threshold_rule: str = typer.Option(
             TrainingConfig.threshold_rule, help=f"On validation: {RULES_HELP}; bootstrap spread in the report."
@@ -53,15 +62,16 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         split = None
-        if any(v is not None for v in (train_start, validation_start, test_start, test_end)):
-            default = TimeSplit()
-            split = TimeSplit(
-                train_start or default.train_start,
-                validation_start or default.validation_start,
-                test_start or default.test_start,
-                test_end,
-            )
         try:
+            if any(v is not None for v in (train_start, validation_start, test_start, test_end)):
+                default = TimeSplit()
+                split = TimeSplit(
+                    train_start or default.train_start,
+                    validation_start or default.validation_start,
+                    test_start or default.test_start,
+                    test_end,
+                    gap_days,
+                )
             config = TrainingConfig(
                 seed=seed,
                 imbalance=imbalance,
@@ -71,11 +81,9 @@ def register(app: typer.Typer) -> None:
                 max_depth=max_depth,
                 nthread=nthread,
             )
-        except ValueError as exc:
-            console.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(2) from None
-        try:
-            metas = train_feature_sets(training_set, _model_dir(model_dir), feature_set, config, split, latest, console)
+            metas = train_feature_sets(
+                training_set, _model_dir(model_dir), feature_set, config, split, latest, console, gap_days
+            )
         except (FileNotFoundError, ValueError, KeyError) as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None

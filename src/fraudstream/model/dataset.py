@@ -1,4 +1,10 @@
-"""Load the batch training set and split it by time, as the anchor evaluated (no shuffling).
+"""Load a training set and split it by time, as the anchor evaluated (no shuffling).
+
+A training set is the batch job's Parquet directory (``dt`` partitions), or one Parquet or CSV
+file written by anything else (pandas included: nanosecond timestamps are fine here, the reader
+is pyarrow, not Spark). The split trains on earlier days, validates on later ones and tests on the
+last ones; ``gap_days`` drops the days just before validation and before test, so that a model is
+judged as it would be deployed when labels arrive late (a chargeback ``gap_days`` after the sale).
 
 The model inputs are recomputed from the window features with ``features.compute_model_inputs``,
 the same function the scorer calls, so training rows and serving rows cannot disagree.
@@ -10,6 +16,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,14 +45,21 @@ def _ts(value: str | datetime | pd.Timestamp) -> pd.Timestamp:
 
 @dataclass(frozen=True)
 class TimeSplit:
-    """Half-open periods: train [train_start, validation_start), validation [validation_start,
-    test_start), test [test_start, test_end). The defaults are the anchor's split: train and
-    validation strictly inside 2020-01-15 .. 2020-05-15 (validation = its last two weeks), test after."""
+    """Half-open periods: train [train_start, validation_start - gap), validation [validation_start,
+    test_start - gap), test [test_start, test_end), with gap = ``gap_days``. The defaults are the
+    anchor's split: train and validation strictly inside 2020-01-15 .. 2020-05-15 (validation = its
+    last two weeks), test after, no gap. With a label delay of d days, a gap of d days keeps out
+    of each period the labels its model could not have known yet."""
 
     train_start: pd.Timestamp = pd.Timestamp("2020-01-15")
     validation_start: pd.Timestamp = pd.Timestamp("2020-05-01")
     test_start: pd.Timestamp = pd.Timestamp("2020-05-15")
     test_end: pd.Timestamp | None = None
+    gap_days: float = 0.0
+
+    @property
+    def gap(self) -> pd.Timedelta:
+        return pd.Timedelta(days=self.gap_days)
 
     def __post_init__(self) -> None:
         for name in ("train_start", "validation_start", "test_start", "test_end"):
@@ -54,6 +68,12 @@ class TimeSplit:
                 object.__setattr__(self, name, _ts(value))
         if not self.train_start < self.validation_start < self.test_start:
             raise ValueError(f"time split out of order: {self.to_dict()}")
+        if self.gap_days < 0:
+            raise ValueError(f"gap_days must be >= 0, got {self.gap_days}")
+        if not (
+            self.train_start < self.validation_start - self.gap and self.validation_start < self.test_start - self.gap
+        ):
+            raise ValueError(f"a gap of {self.gap_days} days leaves a period empty: {self.to_dict()}")
         if self.test_end is not None and self.test_end <= self.test_start:
             raise ValueError(f"test_end must follow test_start: {self.to_dict()}")
 
@@ -65,6 +85,7 @@ class TimeSplit:
         warmup: timedelta = F.BATCH_WINDOW,
         validation_fraction: float = 0.2,
         test_fraction: float = 0.25,
+        gap_days: float = 0.0,
     ) -> TimeSplit:
         """A proportional split for data that does not cover the anchor's dates (small test data):
         skip the first week (no 1-week history yet), then train / validation / test by fractions."""
@@ -73,10 +94,14 @@ class TimeSplit:
         usable = end - start
         test_start = end - usable * test_fraction
         validation_start = test_start - usable * validation_fraction
-        return cls(start, validation_start.floor("h"), test_start.floor("h"), None)
+        return cls(start, validation_start.floor("h"), test_start.floor("h"), None, gap_days)
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {k: (None if v is None else pd.Timestamp(v).isoformat()) for k, v in asdict(self).items()}
+    def to_dict(self) -> dict[str, str | float | None]:
+        out: dict[str, str | float | None] = {
+            k: (None if v is None else pd.Timestamp(v).isoformat()) for k, v in asdict(self).items() if k != "gap_days"
+        }
+        out["gap_days"] = float(self.gap_days)
+        return out
 
 
 @dataclass(frozen=True)
@@ -90,29 +115,50 @@ EVALUATION_COLUMNS: tuple[str, ...] = ("cc_num", "attack_kind")
 """Read when present: card precision@100 per day and recall by fraud kind (never model inputs)."""
 
 
+def is_csv(path: Path) -> bool:
+    return path.name.lower().endswith((".csv", ".csv.gz"))
+
+
+def _dataset(path: Path) -> Any:
+    """A pyarrow dataset over a Parquet directory (hive ``dt`` partitions), a Parquet file or a CSV file."""
+    import pyarrow.dataset as ds
+
+    if is_csv(path):
+        return ds.dataset(path, format="csv")
+    return ds.dataset(path, format="parquet", partitioning="hive" if path.is_dir() else None)
+
+
 def load_training_set(path: str | Path) -> pd.DataFrame:
-    """Read the Parquet training set (a directory partitioned by ``dt``), sorted by time, with
-    ``trans_time`` as naive UTC and ``chain_position`` (1, 2, … within an attack, 0 otherwise)."""
+    """Read a training set (see the module doc), sorted by time, with ``trans_time`` as naive UTC
+    (any unit, any zone; text is parsed) and ``chain_position`` (1, 2, … within an attack, 0 otherwise)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"training set not found: {path}")
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    dataset = _dataset(path)
     present = set(dataset.schema.names)
     wanted = [c for c in (*RAW_COLUMNS, *EVALUATION_COLUMNS) if c in present]
     missing = {"trans_time", "amount", LABEL} - present
     if missing:
-        raise ValueError(f"training set {path} lacks required columns {sorted(missing)}")
+        raise ValueError(f"training set {path} lacks required columns {sorted(missing)}; it has {sorted(present)}")
     extra_inputs = [c for c in F.EXTENDED_INPUTS if c in present and c not in wanted]
     frame = dataset.to_table(columns=wanted + extra_inputs).to_pandas()
-    tt = frame["trans_time"]
-    if getattr(tt.dt, "tz", None) is not None:
-        frame["trans_time"] = tt.dt.tz_convert("UTC").dt.tz_localize(None)
+    frame["trans_time"] = _naive_utc(frame["trans_time"], path)
     frame = frame.sort_values("trans_time", kind="stable").reset_index(drop=True)
     frame[LABEL] = frame[LABEL].astype(np.int8)
     frame[CHAIN_POSITION] = chain_positions(frame)
     return frame
+
+
+def _naive_utc(tt: pd.Series, path: Path) -> pd.Series:
+    """``trans_time`` as naive UTC nanoseconds: tz-aware values are converted, naive ones are UTC."""
+    if not pd.api.types.is_datetime64_any_dtype(tt):
+        try:
+            tt = pd.to_datetime(tt, utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"training set {path}: trans_time is not a time ({exc})") from None
+    if getattr(tt.dt, "tz", None) is not None:
+        tt = tt.dt.tz_convert("UTC").dt.tz_localize(None)
+    return tt.astype("datetime64[ns]")
 
 
 def chain_positions(frame: pd.DataFrame) -> np.ndarray:
@@ -131,8 +177,8 @@ def chain_positions(frame: pd.DataFrame) -> np.ndarray:
 def split_by_time(frame: pd.DataFrame, split: TimeSplit) -> Splits:
     """Cut the (time-sorted) frame into train / validation / test periods."""
     t = frame["trans_time"]
-    train = frame[(t >= split.train_start) & (t < split.validation_start)]
-    validation = frame[(t >= split.validation_start) & (t < split.test_start)]
+    train = frame[(t >= split.train_start) & (t < split.validation_start - split.gap)]
+    validation = frame[(t >= split.validation_start) & (t < split.test_start - split.gap)]
     test_mask = t >= split.test_start
     if split.test_end is not None:
         test_mask &= t < split.test_end

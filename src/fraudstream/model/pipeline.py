@@ -148,12 +148,13 @@ def train_feature_sets(
     split: TimeSplit | None = None,
     latest: str | None = None,
     console: Any = None,
+    gap_days: float = 0.0,
 ) -> list[registry.ModelMetadata]:
     """Train each feature set in order; ``latest`` ends up on ``latest`` (default: the last one)."""
     config = config or TrainingConfig()
     frame = load_training_set(training_set)
     if split is None:
-        split = split_for(frame)
+        split = split_for(frame, gap_days)
     digest = data_hash(training_set)
     latest = latest or feature_sets[-1]
     if latest not in feature_sets:
@@ -168,10 +169,10 @@ def train_feature_sets(
     return results
 
 
-def split_for(frame: pd.DataFrame) -> TimeSplit:
+def split_for(frame: pd.DataFrame, gap_days: float = 0.0) -> TimeSplit:
     """The anchor split when the data covers it, else a proportional split (small test data)."""
-    default = TimeSplit()
+    default = TimeSplit(gap_days=gap_days)
     first, last = frame["trans_time"].min(), frame["trans_time"].max()
     if first <= default.train_start and last > default.test_start + pd.Timedelta(days=7):
         return default
-    return TimeSplit.for_span(first, last)
+    return TimeSplit.for_span(first, last, gap_days=gap_days)
