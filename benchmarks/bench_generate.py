@@ -1,38 +1,38 @@
 """Benchmark: generate the default 5.4M-row dataset and write it as Parquet.
 
-Prints seconds, rows/s and peak memory; writes ``benchmarks/results/generate.json``.
+Prints seconds, rows/s and peak memory; writes ``benchmarks/results/generate.json`` (``generate_rich.json``
+for the rich profile) and a PNG of the seconds per stage.
 Target (issue 3): under 30 s on a 2-core machine.
 
-    .venv/bin/python benchmarks/bench_generate.py [--transactions N] [--profile seed|rich]
+    .venv/bin/python benchmarks/bench_generate.py [--transactions N] [--profile seed|rich] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import resource
 import tempfile
 import time
 from pathlib import Path
 
-from fraudstream.generator import GeneratorConfig, generate_table, write_transactions
+from _common import RESULTS, Machine, figure, parser, write_report
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from fraudstream.generator import GeneratorConfig, generate_table, write_transactions
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transactions", type=int, default=5_400_000)
-    parser.add_argument("--cards", type=int, default=10_000)
-    parser.add_argument("--profile", default="seed", choices=["seed", "rich"])
-    parser.add_argument("--out", type=Path, default=None, help="Keep the file here (default: a temp file).")
-    args = parser.parse_args()
+    cli = parser(__doc__, None)  # default --out: generate.json, or generate_<profile>.json
+    cli.add_argument("--transactions", type=int, default=5_400_000)
+    cli.add_argument("--cards", type=int, default=10_000)
+    cli.add_argument("--profile", default="seed", choices=["seed", "rich"])
+    cli.add_argument(
+        "--keep-parquet", type=Path, default=None, help="Keep the Parquet file here (default: a temp file)."
+    )
+    args = cli.parse_args()
 
+    machine = Machine()
     config = GeneratorConfig(cards=args.cards, transactions=args.transactions, profile=args.profile)
     with tempfile.TemporaryDirectory() as tmp:
-        out = args.out or Path(tmp) / "transactions.parquet"
+        out = args.keep_parquet or Path(tmp) / "transactions.parquet"
         marks: list[tuple[str, float]] = []
         began, cpu_began = time.perf_counter(), time.process_time()
         table = generate_table(config, lambda step: marks.append((step, time.perf_counter())))
@@ -58,44 +58,33 @@ def main() -> None:
         "seconds_by_stage": stages,
         "rows_per_s": round(table.num_rows / total),
         "cpu_seconds": round(cpu_done - cpu_began, 2),
-        "load_average_1m": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(peak_mb),
         "file_mb": round(size_mb, 1),
         "target_seconds": 30,
         "meets_target": total < 30,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine.block(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     name = "generate.json" if config.profile == "seed" else f"generate_{config.profile}.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
-    plot_stages(result, RESULTS / name.replace(".json", ".png"))
+    write_report(args.out or RESULTS / name, result, plot=lambda png: plot_stages(result, png))
     print(
         f"generate {result['rows']:,} rows ({config.profile}): {total:.1f} s "
         f"(generate {result['seconds_generate']} s, write {result['seconds_write']} s), "
-        f"{result['rows_per_s']:,} rows/s, cpu {result['cpu_seconds']} s, load {result['load_average_1m']}, "
+        f"{result['rows_per_s']:,} rows/s, cpu {result['cpu_seconds']} s, load {result['machine']['load_avg_1m_end']}, "
         f"peak {result['peak_rss_mb']} MB, file {result['file_mb']} MB"
     )
 
 
 def plot_stages(result: dict, path: Path) -> None:
     """Horizontal bars: wall seconds per stage, with the 30 s target in the title."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     stages = result["seconds_by_stage"]
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.barh(list(stages)[::-1], list(stages.values())[::-1], color="#4c72b0")
-    ax.set_xlabel("seconds (wall)")
-    ax.set_title(
-        f"generate {result['rows']:,} rows ({result['profile']}): {result['seconds_total']} s, "
-        f"{result['rows_per_s']:,} rows/s (target < {result['target_seconds']} s)",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, figsize=(7, 3.2)) as (_, ax):
+        ax.barh(list(stages)[::-1], list(stages.values())[::-1], color="#4c72b0")
+        ax.set_xlabel("seconds (wall)")
+        ax.set_title(
+            f"generate {result['rows']:,} rows ({result['profile']}): {result['seconds_total']} s, "
+            f"{result['rows_per_s']:,} rows/s (target < {result['target_seconds']} s)",
+            fontsize=9,
+        )
 
 
 if __name__ == "__main__":
