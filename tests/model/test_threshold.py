@@ -49,12 +49,13 @@ def test_alert_budget_per_thousand_and_per_day() -> None:
     rng = np.random.default_rng(3)
     y = (rng.random(2000) < 0.05).astype(np.int8)
     p = rng.permutation(2000) / 2000.0  # distinct scores
-    per_1000 = choose_threshold(y, p, "alert_budget:5")
+    per_1000 = choose_threshold(y, p, "alert_budget:5/1000")
     assert int(np.sum(p >= per_1000.threshold)) == 10 and per_1000.alerts_per_1000 == pytest.approx(5.0)
     per_day = choose_threshold(y, p, "alert_budget:3/day", days=2.0)
     assert int(np.sum(p >= per_day.threshold)) == 6
+    assert choose_threshold(y, p, "alert_budget:3", days=2.0).threshold == per_day.threshold
     with pytest.raises(ValueError, match="days"):
-        choose_threshold(y, p, "alert_budget:3/day")
+        choose_threshold(y, p, "alert_budget:3")
 
 
 def test_business_rules_refuse_too_few_frauds_and_best_f1_warns() -> None:
@@ -62,7 +63,7 @@ def test_business_rules_refuse_too_few_frauds_and_best_f1_warns() -> None:
     with pytest.raises(ValueError, match="10 frauds, fewer than 30"):
         choose_threshold(y, p, "target_precision:0.9")
     with pytest.raises(ValueError, match="fewer than 30"):
-        choose_threshold(y, p, "alert_budget:10")
+        choose_threshold(y, p, "alert_budget:10/1000")
     f1 = choose_threshold(y, p, "best_f1")
     assert f1.threshold == pytest.approx(p[9]) and "only 10 validation frauds" in f1.warning
 
@@ -74,7 +75,8 @@ def test_unreachable_precision_and_bad_rules_are_one_line_errors() -> None:
     for bad in ("target_precision", "target_precision:1.5", "alert_budget:-1", "alert_budget:x/day", "f1"):
         with pytest.raises(ValueError, match="unknown threshold rule"):
             parse_rule(bad)
-    assert parse_rule("alert_budget:150/day") == ("alert_budget", 150.0, True)
+    assert parse_rule("alert_budget:150/day") == parse_rule("alert_budget:150") == ("alert_budget", 150.0, True)
+    assert parse_rule("alert_budget:2/1000") == ("alert_budget", 2.0, False)
 
 
 def test_bootstrap_spread_is_narrow_when_the_rule_is_stable_and_wide_when_not() -> None:

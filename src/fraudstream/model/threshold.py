@@ -7,8 +7,9 @@ Rules (a string, stored in the metadata next to the threshold; flag when probabi
 - ``target_precision:0.9``: the lowest score whose precision is >= 0.9 *with 95 % confidence*
   (the one-sided Wilson lower bound of tp / flagged reaches 0.9): a business promise ("nine in
   ten alerts are fraud") with a margin for the sample it was measured on;
-- ``alert_budget:2``: the lowest score that flags at most 2 transactions per 1,000 on validation;
-  ``alert_budget:150/day``: at most 150 alerts per validation day (the investigators' capacity).
+- ``alert_budget:150`` (or ``150/day``): the lowest score that flags at most 150 transactions per
+  validation day on average (the investigators' daily capacity: top-k alerts per day);
+  ``alert_budget:2/1000``: at most 2 alerts per 1,000 validation transactions (a share of traffic).
 
 The business rules need enough validation fraud (``MIN_VALIDATION_FRAUDS``) and refuse below it;
 ``best_f1`` and ``recall_at_precision`` still answer but carry a warning. ``bootstrap_stability`` re-applies a rule to
@@ -32,7 +33,7 @@ WILSON_Z = 1.645  # one-sided 95 %
 BOOTSTRAP_RESAMPLES = 200
 RULES_HELP = (
     "best_f1 | target_precision:<p> (precision >= p at 95% confidence) | "
-    "alert_budget:<k> (alerts per 1,000 transactions) | alert_budget:<k>/day | recall_at_precision:<p>"
+    "alert_budget:<k> (alerts per day) | alert_budget:<k>/1000 (per 1,000 transactions) | recall_at_precision:<p>"
 )
 
 
@@ -110,7 +111,7 @@ def parse_rule(rule: str) -> tuple[str, float, bool]:
     if kind == "best_f1" and not arg:
         return kind, float("nan"), False
     if kind in ("target_precision", "recall_at_precision", "alert_budget") and arg:
-        per_day = kind == "alert_budget" and arg.endswith("/day")
+        per_day = kind == "alert_budget" and not arg.endswith("/1000")
         try:
             value = float(arg.removesuffix("/day").removesuffix("/1000"))
         except ValueError:
@@ -147,7 +148,7 @@ def choose_threshold(
     min_frauds: int = MIN_VALIDATION_FRAUDS,
 ) -> ThresholdChoice:
     """Apply ``rule`` to validation labels ``y`` and scores ``p`` (``days``: the period's length,
-    needed by ``alert_budget:<k>/day``)."""
+    needed by the per-day ``alert_budget:<k>``)."""
     kind, value, per_day = parse_rule(rule)
     if per_day and not days:
         raise ValueError(f"{rule!r} needs the validation period's length in days")
