@@ -45,12 +45,12 @@ DPI = 110
 
 
 def parser(doc: str | None, default_out: str | Path | None) -> argparse.ArgumentParser:
-    """An ``ArgumentParser`` described by the docstring's first line, with the standard ``--out``.
+    """An ``ArgumentParser`` described by the docstring's first paragraph, with the standard ``--out``.
 
     ``default_out`` is a file name under :data:`RESULTS` (or a path); ``None`` leaves ``--out``
     unset, for a script whose default name depends on other options.
     """
-    p = argparse.ArgumentParser(description=doc.strip().splitlines()[0] if doc else None)
+    p = argparse.ArgumentParser(description=" ".join(doc.strip().split("\n\n")[0].split()) if doc else None)
     default = None if default_out is None else RESULTS / default_out
     p.add_argument(
         "--out",

@@ -4,15 +4,13 @@
 moto runs as its own process on a free port (tests/deploy/moto_server.py), so nothing touches AWS.
 Writes benchmarks/results/deploy.json and deploy.png (phase timings).
 
-    .venv/bin/python benchmarks/bench_deploy.py [--full]   # --full: also bundle the Linux wheels
+    .venv/bin/python benchmarks/bench_deploy.py [--full] [--out FILE.json]   # --full: also bundle the Linux wheels
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -22,8 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from _common import ROOT, Machine, figure, parser, write_report
 
 
 class CollectingUi:
@@ -88,28 +85,18 @@ def timed(fn, *args, **kwargs) -> tuple[Any, float]:
 
 
 def plot(phases: dict[str, float], out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    names = list(phases)
-    ax.barh(names, [phases[n] for n in names], color="#55a868")
-    for i, name in enumerate(names):
-        ax.text(phases[name] + 0.1, i, f"{phases[name]:.1f}s", va="center")
-    ax.set_xlabel("seconds")
-    ax.set_title("fraudstream deploy against moto (KafkaMode=none)")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    with figure(out, figsize=(7, 3.5)) as (_, ax):
+        bars = ax.barh(list(phases), list(phases.values()), color="#55a868")
+        ax.bar_label(bars, fmt="%.1fs", padding=3)
+        ax.set_xlabel("seconds")
+        ax.set_title("fraudstream deploy against moto (KafkaMode=none)")
+        ax.invert_yaxis()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="also package with Linux wheels (needs PyPI)")
-    args = parser.parse_args()
+    cli = parser(__doc__, "deploy.json")
+    cli.add_argument("--full", action="store_true", help="also package with Linux wheels (needs PyPI)")
+    args = cli.parse_args()
 
     from fraudstream.deploy.cfn import describe_stack
     from fraudstream.deploy.deployer import UpRequest, run_down, run_status, run_up
@@ -118,8 +105,8 @@ def main() -> None:
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    load_at_start = os.getloadavg()[0]
-    result: dict[str, Any] = {"machine": platform.platform(), "cpus": os.cpu_count(), "load_at_start": load_at_start}
+    machine = Machine()
+    result: dict[str, Any] = {"benchmark": "deploy"}
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         work = Path(tmp)
         models = tiny_model(work / "models")
@@ -163,10 +150,9 @@ def main() -> None:
         changes_in_create=created.changes,
         no_change_update_detected=not unchanged.changed,
         parameter_update_changed=changed.changed,
+        machine=machine.block(),
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "deploy.json").write_text(json.dumps(result, indent=2))
-    plot(result["phases_s"], RESULTS / "deploy.png")
+    write_report(args.out, result, plot=lambda png: plot(result["phases_s"], png))
     print(json.dumps(result, indent=2))
 
 

@@ -4,20 +4,18 @@ Runs a complete stack (Kafka, DynamoDB Local, Flink JobManager + TaskManager) on
 temporary state dir, so it never touches a running stack. Writes benchmarks/results/stack.json and
 a bar chart of the idle memory (stack.png).
 
-    .venv/bin/python benchmarks/bench_stack.py [--idle-seconds 15]
+    .venv/bin/python benchmarks/bench_stack.py [--idle-seconds 15] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _common import Machine, figure, parser, write_report
 
 
 def rss_mib(pid: int) -> float:
@@ -29,35 +27,25 @@ def rss_mib(pid: int) -> float:
 
 
 def plot(rss: dict[str, float], out: Path, up_seconds: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    names = list(rss)
-    ax.barh(names, [rss[n] for n in names], color="#4c72b0")
-    for i, name in enumerate(names):
-        ax.text(rss[name] + 5, i, f"{rss[name]:.0f} MiB", va="center")
-    ax.set_xlim(0, max(rss.values(), default=1) * 1.2)
-    ax.set_xlabel("resident memory at idle (MiB)")
-    ax.set_title(f"local stack: idle RSS per engine (total {sum(rss.values()):.0f} MiB), up in {up_seconds:.1f}s")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    with figure(out, figsize=(7, 3.5)) as (_, ax):
+        bars = ax.barh(list(rss), list(rss.values()), color="#4c72b0")
+        ax.bar_label(bars, fmt="%.0f MiB", padding=3)
+        ax.set_xlim(0, max(rss.values(), default=1) * 1.2)
+        ax.set_xlabel("resident memory at idle (MiB)")
+        ax.set_title(f"local stack: idle RSS per engine (total {sum(rss.values()):.0f} MiB), up in {up_seconds:.1f}s")
+        ax.invert_yaxis()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--idle-seconds", type=float, default=15.0, help="wait before reading RSS")
-    args = parser.parse_args()
+    cli = parser(__doc__, "stack.json")
+    cli.add_argument("--idle-seconds", type=float, default=15.0, help="wait before reading RSS")
+    args = cli.parse_args()
 
     from fraudstream.stack.flink_dist import flink_version
     from fraudstream.stack.manager import Stack
     from fraudstream.testing.engines import make_test_settings
 
-    load_at_start = os.getloadavg()[0]
+    machine = Machine()  # other work on the machine slows start-up: its load is in the report
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp:
         for name in ("FRAUDSTREAM_KAFKA_BOOTSTRAP", "AWS_ENDPOINT_URL", "FRAUDSTREAM_FLINK_REST"):
             os.environ.pop(name, None)
@@ -75,8 +63,8 @@ def main() -> None:
             stopped = stack.down()
         down_seconds = time.monotonic() - t1
 
-    load1, _, _ = os.getloadavg()
     report = {
+        "benchmark": "stack",
         "up_to_all_ready_s": round(up_seconds, 2),
         "down_s": round(down_seconds, 2),
         "idle_rss_mib": rss,
@@ -92,15 +80,9 @@ def main() -> None:
             "flink_task_slots": settings.flink_task_slots,
         },
         "flink_version": flink_version(),
-        "cpus": os.cpu_count(),
-        "load_average_1m_at_start": round(load_at_start, 2),  # other work on the machine slows start-up
-        "load_average_1m_at_end": round(load1, 2),
-        "machine": platform.platform(),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine.block(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "stack.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(rss, RESULTS / "stack.png", up_seconds)
+    write_report(args.out, report, plot=lambda png: plot(rss, png, up_seconds))
     print(json.dumps(report, indent=2))
 
 

@@ -81,6 +81,7 @@ def test_percentiles_of_nothing_are_null(common):
 def test_parser_describes_and_defaults_out(common):
     p = common.parser("First line.\n\nMore.", "thing.json")
     assert p.description == "First line."
+    assert common.parser("A first sentence\nwrapped.\n\nMore.", None).description == "A first sentence wrapped."
     assert p.parse_args([]).out == common.RESULTS / "thing.json"
     assert p.parse_args(["--out", "/tmp/x.json"]).out == Path("/tmp/x.json")
     assert common.parser(None, None).parse_args([]).out is None
