@@ -1,7 +1,11 @@
 """Stream transactions into Kafka: ``transactions`` keyed by ``cc_num``, each label on ``labels``.
 
 Pacing: ``rate`` (transactions per second), ``speedup`` (replay event time X times faster than
-real) or neither (as fast as possible). The producer is idempotent (``kafka_clients.producer_config``)
+real) or neither (as fast as possible). A label is sent with its transaction and carries
+``labelled_at``; when replaying by event time (``speedup``) a label known later than its
+transaction (a file with ``labelled_at``: label delay, as chargebacks) is held back until its
+own time comes, and the run waits for the last one (labels still held when the run is stopped
+are counted in ``labels_held``, never sent early). The producer is idempotent (``kafka_clients.producer_config``)
 and asks for delivery reports on failures only, so success costs no Python callback; what was
 sent is what was queued minus what failed, once ``flush`` has drained the queue. Records that do
 not decode as transactions go to ``dead-letter`` with the reason. Ctrl-C (or SIGTERM) stops
@@ -11,12 +15,14 @@ in Prometheus counters (:mod:`fraudstream.kafka_metrics`, label ``producer="prod
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import queue
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +57,7 @@ class ProduceSummary:
 
     transactions_sent: int = 0
     labels_sent: int = 0
+    labels_held: int = 0  # delayed labels not yet due when the run stopped (never sent)
     rejected: int = 0
     failed: int = 0
     seconds: float = 0.0
@@ -117,6 +124,15 @@ class Pacer:
         self.count += n
         return offsets
 
+    def label_offsets(self, label_times_ms: np.ndarray) -> np.ndarray | None:
+        """Seconds after start at which labels known at ``label_times_ms`` are due (None: with their transaction).
+
+        Only a replay by event time has a clock for them; call after ``due_offsets`` of the batch.
+        """
+        if self.speedup is None or self.first_event_ms is None:
+            return None
+        return np.maximum(label_times_ms - self.first_event_ms, 0) / 1000.0 / self.speedup
+
     def restart(self) -> None:
         """Start the clock now (after connecting), so that setup time is not caught up in a burst."""
         self.started = time.monotonic()
@@ -156,6 +172,7 @@ def produce(
                 _dead_letter(producer, settings, source, batch)
                 run.summary.rejected += len(batch.rejected)
             run.send(batch)
+        run.drain_labels()
     except KeyboardInterrupt:  # only when signals could not be routed (not the main thread)
         run.stop_requested = True
     finally:
@@ -203,6 +220,8 @@ class _Run:
         self.summary = ProduceSummary()
         self.queued_tx = 0
         self.queued_labels = 0
+        self.held: list[tuple[float, int, bytes, bytes]] = []  # (due offset, order, key, label): a heap
+        self.order = itertools.count()  # ties in due time keep the file's order
         self.began = time.monotonic()
         self.reported = 0.0
         self.stop_requested = False
@@ -215,6 +234,7 @@ class _Run:
         """
         n = len(batch)
         due = self.pacer.due_offsets(batch.times_ms)
+        label_due = None if batch.label_times_ms is None else self.pacer.label_offsets(batch.label_times_ms)
         start = 0
         while start < n and not self.stop_requested:
             if due is None:
@@ -223,20 +243,66 @@ class _Run:
                 now = self.pacer.elapsed()
                 stop = min(int(np.searchsorted(due, now, side="right")), start + CHUNK)
                 if stop <= start:
-                    time.sleep(min(MAX_SLEEP_S, float(due[start]) - now))
-                    self.producer.poll(0)
-                    self._progress()
+                    self._release_labels(now)
+                    self._wait(min(float(due[start]), self._next_label_due()) - now)
                     continue
             _queue(self.producer, self.tx_topic, batch.keys, batch.values, start, stop)
             self.queued_tx += stop - start
             kafka_metrics.SENT.labels(METRICS_NAME, self.tx_topic).inc(stop - start)
             if self.label_topic is not None:
-                queued = _queue_labels(self.producer, self.label_topic, batch.keys, batch.labels, start, stop)
-                self.queued_labels += queued
-                kafka_metrics.SENT.labels(METRICS_NAME, self.label_topic).inc(queued)
+                self._labels(batch, start, stop, None if label_due is None or due is None else (due, label_due))
+            if due is not None:  # after the transactions that came before them
+                self._release_labels(now)
             self.producer.poll(0)
             start = stop
             self._progress()
+
+    def drain_labels(self) -> None:
+        """Send the held labels as they fall due (after the last transaction); stop on request."""
+        while self.held and not self.stop_requested:
+            now = self.pacer.elapsed()
+            self._release_labels(now)
+            if self.held:
+                self._wait(self._next_label_due() - now)
+
+    def _labels(self, batch: EncodedBatch, start: int, stop: int, due: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Queue the labels of rows ``start:stop`` now, or hold those due after their transaction."""
+        rows = range(start, stop)
+        if due is not None:
+            later = due[1][start:stop] > due[0][start:stop]
+            for i in np.flatnonzero(later) + start:
+                label = batch.labels[i]
+                if label is not None:
+                    heapq.heappush(
+                        self.held, (float(due[1][i]), self.queued_labels + len(self.held), batch.keys[i], label)
+                    )
+            rows = (np.flatnonzero(~later) + start).tolist()
+        queued = _queue_labels(self.producer, self.label_topic, batch.keys, batch.labels, rows)
+        self._count_labels(queued)
+
+    def _release_labels(self, now: float) -> None:
+        """Queue every held label whose time has come."""
+        keys: list[bytes] = []
+        labels: list[bytes | None] = []
+        while self.held and self.held[0][0] <= now:
+            _, _, key, label = heapq.heappop(self.held)
+            keys.append(key)
+            labels.append(label)
+        if keys:
+            self._count_labels(_queue_labels(self.producer, self.label_topic, keys, labels, range(len(keys))))
+
+    def _count_labels(self, queued: int) -> None:
+        self.queued_labels += queued
+        kafka_metrics.SENT.labels(METRICS_NAME, self.label_topic).inc(queued)
+
+    def _next_label_due(self) -> float:
+        return self.held[0][0] if self.held else float("inf")
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep at most ``MAX_SLEEP_S`` (delivery reports and Ctrl-C stay responsive)."""
+        time.sleep(max(0.0, min(MAX_SLEEP_S, seconds)))
+        self.producer.poll(0)
+        self._progress()
 
     def request_stop(self, _signum: int = 0, _frame: object = None) -> None:
         """Signal handler: finish the current chunk, then stop reading and flush."""
@@ -259,6 +325,7 @@ class _Run:
         """Final counts once the queue is flushed (``remaining`` = records never delivered)."""
         self._update_counts()
         s = self.summary
+        s.labels_held = len(self.held)
         s.failed = sum(self.tracker.failed.values()) + remaining
         s.errors_by_topic = dict(self.tracker.failed)
         leftover = f"{remaining} records still queued after flush" if remaining else None
@@ -347,12 +414,11 @@ def _queue(producer: Any, topic: str, keys: list[bytes], values: list[bytes], st
             produce_waiting(producer, topic, values[i], keys[i])
 
 
-def _queue_labels(
-    producer: Any, topic: str, keys: list[bytes], labels: list[bytes | None], start: int, stop: int
-) -> int:
+def _queue_labels(producer: Any, topic: str, keys: list[bytes], labels: list[bytes | None], rows: Iterable[int]) -> int:
+    """Queue the labels of ``rows`` (rows without one are skipped); returns how many were queued."""
     send = producer.produce
     count = 0
-    for i in range(start, stop):
+    for i in rows:
         label = labels[i]
         if label is None:
             continue

@@ -6,6 +6,11 @@ that :func:`fraudstream.messages.encode` writes (same fields, order and time for
 their shortest form). Rows that would not decode as a :class:`~fraudstream.messages.Transaction`
 (NaN, negative or absurd amount, bad card number, missing time) are split off with the
 :class:`~fraudstream.messages.DecodeError` reason so that the caller dead-letters them.
+
+A file with a ``merchant`` column (the rich profile) sends it on each transaction; one with a
+``labelled_at`` column (label delay) stamps each label with it and gives the label its own due
+time (``EncodedBatch.label_times_ms``), so that a replay by event time holds it back until then.
+Without ``labelled_at`` a label is known at its transaction's time, as before.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ class EncodedBatch:
     labels: list[bytes | None]
     times_ms: np.ndarray  # event time of each record, after retiming (drives --speedup pacing)
     rejected: list[Rejected] = field(default_factory=list)
+    label_times_ms: np.ndarray | None = None  # when each label is known (after retiming); None: at times_ms
 
     def __len__(self) -> int:
         return len(self.values)
@@ -122,7 +128,7 @@ def file_batches(path: str | Path, selection: Selection, batch_rows: int = BATCH
 
 def _arrow_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
     from fraudstream.generator.files import is_csv, read_table
-    from fraudstream.generator.table import TRANSACTION_SCHEMA, conform
+    from fraudstream.generator.table import OPTIONAL_COLUMNS, TRANSACTION_SCHEMA, conform
 
     if not path.exists():
         raise FileNotFoundError(f"no transactions file at {path}")
@@ -131,7 +137,8 @@ def _arrow_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
         return
     import pyarrow.parquet as pq
 
-    names = [n for n in TRANSACTION_SCHEMA.names if n in pq.ParquetFile(path).schema_arrow.names]
+    present = pq.ParquetFile(path).schema_arrow.names
+    names = [n for n in (*TRANSACTION_SCHEMA.names, *OPTIONAL_COLUMNS) if n in present]
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=names):
         yield from conform(pa.Table.from_batches([batch])).to_batches()
 
@@ -161,17 +168,17 @@ def encode_table(table: pa.Table, selection: Selection) -> EncodedBatch:
     if table.num_rows == 0:
         return EncodedBatch([], [], [], np.zeros(0, dtype=np.int64), rejected)
 
-    times_ms = table["trans_time"].cast(pa.timestamp("ms")).cast(pa.int64()).to_numpy()
+    times_ms = _epoch_ms(table["trans_time"])
+    label_times_ms = None
+    if "labelled_at" in table.column_names:  # a missing labelled_at: known with the transaction
+        label_times_ms = _epoch_ms(pc.coalesce(table["labelled_at"], table["trans_time"]))
     shift = selection.shift_for(int(times_ms[0]))
     if shift:
         times_ms = times_ms + shift
-        table = table.set_column(
-            table.schema.get_field_index("trans_time"),
-            "trans_time",
-            pa.array(times_ms, pa.timestamp("ms", tz="UTC")),
-        )
+        table = _set_times(table, "trans_time", times_ms)
+        label_times_ms = None if label_times_ms is None else label_times_ms + shift
     if _needs_escaping(table):  # ids from a foreign file: let the model encode each row
-        return _encode_rows(table, times_ms, rejected)
+        return _encode_rows(table, times_ms, rejected, label_times_ms)
 
     time_text = _iso_millis(table["trans_time"])
     value = pc.binary_join_element_wise(
@@ -183,18 +190,40 @@ def encode_table(table: pa.Table, selection: Selection) -> EncodedBatch:
         pc.cast(table["amount"], pa.string()),
         ',"trans_time":"',
         time_text,
-        '"}',
+        '"',
+        _optional_text(table, "merchant"),
+        "}",
         "",
     )
     labels: list[bytes | None] = [None] * table.num_rows
     if "fraud_label" in table.column_names:
         flag = pc.if_else(pc.equal(table["fraud_label"], 1), "true", "false")
+        known = time_text if label_times_ms is None else _iso_millis(pa.array(label_times_ms, pa.timestamp("ms")))
         label = pc.binary_join_element_wise(
-            '{"tid":"', table["tid"], '","is_fraud":', flag, ',"labelled_at":"', time_text, '","cc_num":"',
+            '{"tid":"', table["tid"], '","is_fraud":', flag, ',"labelled_at":"', known, '","cc_num":"',
             table["cc_num"], '"}', "",
         )  # fmt: skip
         labels = _as_bytes_list(label)
-    return EncodedBatch(_as_bytes_list(table["cc_num"]), _as_bytes_list(value), labels, times_ms, rejected)
+    keys = _as_bytes_list(table["cc_num"])
+    return EncodedBatch(keys, _as_bytes_list(value), labels, times_ms, rejected, label_times_ms)
+
+
+def _epoch_ms(times: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return times.cast(pa.timestamp("ms")).cast(pa.int64()).to_numpy()
+
+
+def _set_times(table: pa.Table, name: str, times_ms: np.ndarray) -> pa.Table:
+    column = pa.array(times_ms, pa.timestamp("ms", tz="UTC"))
+    return table.set_column(table.schema.get_field_index(name), name, column)
+
+
+def _optional_text(table: pa.Table, name: str) -> pa.Array | str:
+    """``,"name":"value"`` where the column has a value, else nothing (optional fields are left out)."""
+    if name not in table.column_names:
+        return ""
+    blank = pc.equal(pc.utf8_length(table[name]), 0)
+    field_text = pc.binary_join_element_wise(f',"{name}":"', table[name], '"', "")
+    return pc.fill_null(pc.if_else(blank, pa.scalar(None, pa.string()), field_text), "")
 
 
 def rule_violations(rule: FieldRule, column: pa.ChunkedArray | pa.Array) -> list[Any]:
@@ -229,7 +258,8 @@ def _invalid_rows(table: pa.Table) -> np.ndarray:
 
 
 def _needs_escaping(table: pa.Table) -> bool:
-    return not pc.all(pc.match_substring_regex(table["tid"], SAFE_TEXT)).as_py()
+    ids = [c for c in ("tid", "merchant") if c in table.column_names]
+    return not all(pc.all(pc.match_substring_regex(table[c], SAFE_TEXT)).as_py() is not False for c in ids)
 
 
 def _iso_millis(times: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -272,21 +302,29 @@ def _rejection(row: dict[str, Any]) -> Rejected:
     return Rejected(offset=None, error=error, payload=json.dumps(payload, default=str))
 
 
-def _encode_rows(table: pa.Table, times_ms: np.ndarray, rejected: list[Rejected]) -> EncodedBatch:
+def _encode_rows(
+    table: pa.Table, times_ms: np.ndarray, rejected: list[Rejected], label_times_ms: np.ndarray | None = None
+) -> EncodedBatch:
     keys, values, labels = [], [], []
     has_label = "fraud_label" in table.column_names
-    for row in table.to_pylist():
-        tx = Transaction(tid=row["tid"], cc_num=row["cc_num"], amount=row["amount"], trans_time=row["trans_time"])
+    for i, row in enumerate(table.to_pylist()):
+        merchant = row.get("merchant") or None  # optional: a blank one is left out
+        tx = Transaction(
+            tid=row["tid"], cc_num=row["cc_num"], amount=row["amount"], trans_time=row["trans_time"], merchant=merchant
+        )
         keys.append(tx.cc_num.encode())
         values.append(encode(tx))
-        labels.append(_label_bytes(tx, row["fraud_label"]) if has_label else None)
-    return EncodedBatch(keys, values, labels, times_ms, rejected)
+        known = None if label_times_ms is None else datetime.fromtimestamp(label_times_ms[i] / 1000, UTC)
+        labels.append(_label_bytes(tx, row["fraud_label"], known) if has_label else None)
+    return EncodedBatch(keys, values, labels, times_ms, rejected, label_times_ms)
 
 
-def _label_bytes(tx: Transaction, fraud_label: Any) -> bytes | None:
+def _label_bytes(tx: Transaction, fraud_label: Any, labelled_at: datetime | None = None) -> bytes | None:
+    """The label of ``tx``; known at ``labelled_at`` (default: at the transaction's time)."""
     if fraud_label is None:
         return None
-    return encode(Label(tid=tx.tid, is_fraud=bool(fraud_label), labelled_at=tx.trans_time, cc_num=tx.cc_num))
+    known = labelled_at or tx.trans_time
+    return encode(Label(tid=tx.tid, is_fraud=bool(fraud_label), labelled_at=known, cc_num=tx.cc_num))
 
 
 # --------------------------------------------------------------------------------------------

@@ -158,3 +158,34 @@ def test_ctrl_c_flushes_and_reports(isolated_topics: Settings, rows: pd.DataFram
     sent = int(re.search(r"sent ([\d,]+) transactions", flat).group(1).replace(",", ""))
     assert 0 < sent < len(rows)
     assert len(consume_all(settings, settings.topic_transactions, sent)) == sent
+
+
+def test_replay_by_time_holds_labels_until_labelled_at(isolated_topics: Settings, tmp_path: Path) -> None:
+    """Rich file, 1 day of event time in ~2 s: each label leaves at its labelled_at, so in that order."""
+    config = GeneratorConfig(
+        cards=30, transactions=1_500, start="2020-01-01", end="2020-01-02", fraud_ratio=0.02, seed=4,
+        profile="rich", merchants=100, fraud_label_delay_days=(0.05, 0.5), legit_label_delay_days=0.25,
+    )  # fmt: skip
+    rows = generate(config)
+    speedup = 86_400 / 2
+    settings = isolated_topics
+    path = write_transactions(rows, tmp_path / "rich.parquet")
+    before_ms = time.time() * 1000  # the replay clock starts after this
+    summary = produce(path, settings, speedup=speedup)
+    assert summary.ok and (summary.transactions_sent, summary.labels_sent, summary.labels_held) == (1_500, 1_500, 0)
+
+    first = rows.trans_time.iloc[0]
+    due_ms = {
+        tid: (t - first).total_seconds() * 1000 / speedup for tid, t in zip(rows.tid, rows.labelled_at, strict=True)
+    }
+    known = {tid: t.to_pydatetime() for tid, t in zip(rows.tid, rows.labelled_at, strict=True)}
+    by_partition: dict[int, list] = defaultdict(list)
+    for msg in sorted(consume_all(settings, settings.topic_labels, 1_500), key=lambda m: m.offset()):
+        label = decode(Label, msg.value())
+        assert label.labelled_at == known[label.tid]
+        assert msg.timestamp()[1] >= before_ms + due_ms[label.tid] - 1  # not before its time (create time, ms)
+        by_partition[msg.partition()].append(label.labelled_at)
+    for times in by_partition.values():  # sent as they fell due, not in transaction order
+        assert times == sorted(times)
+    partition = rows.cc_num.map(lambda c: partition_for_key(c, settings.partitions))
+    assert any(not g.is_monotonic_increasing for _, g in rows.labelled_at.groupby(partition))  # the check has teeth

@@ -149,3 +149,66 @@ def test_prefetch_keeps_order_and_reraises_worker_errors() -> None:
         for item in prefetch(failing()):
             got.append(item)
     assert got == [1]
+
+
+RICH = GeneratorConfig(
+    cards=40, transactions=3_000, start="2020-01-01", end="2020-01-04", fraud_ratio=0.01, seed=3, profile="rich",
+    merchants=300,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["rich.parquet", "rich.csv"])
+def test_rich_files_send_the_merchant_and_labels_carry_labelled_at(name: str, tmp_path: Path) -> None:
+    rows = generate(RICH)
+    path = write_transactions(rows, tmp_path / name)
+    batches = list(file_batches(path, Selection(), batch_rows=700))
+    values = [v for b in batches for v in b.values]
+    labels = [lb for b in batches for lb in b.labels]
+    label_times = np.concatenate([b.label_times_ms for b in batches])
+    for i in range(0, len(rows), 89):
+        row = rows.iloc[i]
+        tx = decode(Transaction, values[i])
+        assert tx.merchant == row.merchant and json.loads(values[i]) == json.loads(encode(tx))
+        label = decode(Label, labels[i])
+        assert label.labelled_at == row.labelled_at.to_pydatetime() > tx.trans_time
+        assert labels[i] == encode(label)
+    expected = rows["labelled_at"].astype("int64").to_numpy()  # datetime64[ms]: epoch milliseconds
+    assert (label_times == expected).all()
+
+
+def test_retime_shifts_labelled_at_with_the_transaction(tmp_path: Path) -> None:
+    rows = generate(RICH)
+    path = write_transactions(rows, tmp_path / "rich.parquet")
+    now = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+    (batch,) = list(file_batches(path, Selection(retime=True, now=now, limit=20)))
+    delay_ms = (rows.labelled_at - rows.trans_time).iloc[:20].dt.total_seconds().mul(1000).astype(int).tolist()
+    assert decode(Transaction, batch.values[0]).trans_time == now
+    assert (batch.label_times_ms - batch.times_ms).tolist() == delay_ms
+    labelled = [decode(Label, label).labelled_at for label in batch.labels]
+    assert [int(t.timestamp() * 1000) for t in labelled] == batch.label_times_ms.tolist()
+
+
+def test_blank_or_missing_merchant_and_labelled_at_fall_back(tmp_path: Path) -> None:
+    rows = generate(RICH).head(4).copy()
+    rows["merchant"] = ["m-1", "", None, "m-2"]
+    rows.loc[1, "labelled_at"] = pd.NaT
+    (batch,) = list(file_batches(write_transactions(rows, tmp_path / "r.parquet"), Selection()))
+    assert [decode(Transaction, v).merchant for v in batch.values] == ["m-1", None, None, "m-2"]
+    assert b'"merchant"' not in batch.values[1] and b'"merchant"' not in batch.values[2]
+    assert decode(Label, batch.labels[1]).labelled_at == rows.trans_time.iloc[1].to_pydatetime()
+
+
+def test_seed_files_have_no_label_times(parquet: Path) -> None:
+    assert all(
+        b.label_times_ms is None and b'"merchant"' not in b.values[0] for b in file_batches(parquet, Selection())
+    )
+
+
+def test_pacer_label_offsets_only_when_replaying_by_time() -> None:
+    by_time = Pacer(speedup=60)
+    assert by_time.label_offsets(np.array([60_000])) is None  # no batch yet: no clock
+    by_time.due_offsets(np.array([0, 60_000]))
+    assert by_time.label_offsets(np.array([120_000, 30_000])).tolist() == [2.0, 0.5]
+    by_rate = Pacer(rate=10)
+    by_rate.due_offsets(np.zeros(2, dtype=np.int64))
+    assert by_rate.label_offsets(np.array([5_000])) is None

@@ -26,7 +26,11 @@ def register(app: typer.Typer) -> None:
 def produce_command(
     source: str = typer.Argument(..., help="Generated Parquet/CSV file, or - for JSON lines on stdin."),
     rate: float = typer.Option(None, "--rate", help="Transactions per second."),
-    speedup: float = typer.Option(None, "--speedup", help="Replay event time X times faster than real."),
+    speedup: float = typer.Option(
+        None,
+        "--speedup",
+        help="Replay event time X times faster than real; labels wait for their labelled_at (label delay).",
+    ),
     max_speed: bool = typer.Option(False, "--max", help="As fast as possible (the default without --rate/--speedup)."),
     from_time: datetime = typer.Option(None, "--from", formats=TIME_FORMATS, help="Only rows at/after (UTC)."),
     to_time: datetime = typer.Option(None, "--to", formats=TIME_FORMATS, help="Only rows before (UTC)."),
@@ -68,7 +72,9 @@ def produce_command(
         f"sent {summary.transactions_sent:,} transactions and {summary.labels_sent:,} labels "
         f"to {settings.topic_transactions}/{settings.topic_labels} in {summary.seconds:.1f} s "
         f"({summary.records_per_s:,.0f} records/s); failed {summary.failed:,}; "
-        f"dead-lettered {summary.rejected:,}" + ("; interrupted" if summary.interrupted else ""),
+        f"dead-lettered {summary.rejected:,}"
+        + (f"; {summary.labels_held:,} labels not yet due, not sent" if summary.labels_held else "")
+        + ("; interrupted" if summary.interrupted else ""),
         soft_wrap=True,
         markup=False,
     )
