@@ -12,7 +12,7 @@ one correctly rounded conversion and one IEEE division in both JVMs, hence bit-i
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -61,8 +61,98 @@ EXTENDED_INPUTS: tuple[str, ...] = (*ANCHOR_INPUTS, NUM_TRANS_LAST_10M, MAX_AMT_
 """Second feature set: the anchor inputs plus the raw 10-minute count and the max-amount ratio.
 Both extra inputs come from window aggregates that Flink and Spark compute identically."""
 
-FeatureSet = Literal["anchor", "extended"]
-FEATURE_SETS: dict[str, tuple[str, ...]] = {"anchor": ANCHOR_INPUTS, "extended": EXTENDED_INPUTS}
+# --------------------------------------------------------------------------------------------
+# Nightly multi-window features (issue 15): per card 1 / 7 / 30 days, per merchant count + risk
+# --------------------------------------------------------------------------------------------
+NUM_TRANS_LAST_1D = "num_trans_last_1d"
+AVG_AMT_LAST_1D = "avg_amt_last_1d"
+NUM_TRANS_LAST_30D = "num_trans_last_30d"
+AVG_AMT_LAST_30D = "avg_amt_last_30d"
+
+CARD_WINDOWS: dict[int, tuple[str, str]] = {
+    1: (NUM_TRANS_LAST_1D, AVG_AMT_LAST_1D),
+    BATCH_WINDOW_DAYS: (NUM_TRANS_LAST_1W, AVG_AMT_LAST_1W),
+    30: (NUM_TRANS_LAST_30D, AVG_AMT_LAST_30D),
+}
+"""Nightly card windows: days -> (count, mean amount) over [as_of - days, as_of). The 7-day window
+*is* the 1-week batch window (same names, same values), so it is not defined twice."""
+
+CARD_WINDOW_FEATURES: tuple[str, ...] = (NUM_TRANS_LAST_1D, AVG_AMT_LAST_1D, NUM_TRANS_LAST_30D, AVG_AMT_LAST_30D)
+"""What the nightly job adds per card beside ``BATCH_FEATURES`` (the same card item and run)."""
+
+MERCHANT_WINDOWS: dict[int, tuple[str, str]] = {
+    days: (f"merchant_num_trans_{days}d", f"merchant_risk_{days}d") for days in (1, 7, 30)
+}
+"""Nightly merchant windows: days -> (transaction count, fraud risk) over the label-delayed window
+``LabelDelayRule.window`` (the Fraud-Detection-Handbook's terminal count and risk)."""
+
+MERCHANT_FEATURES: tuple[str, ...] = tuple(name for pair in MERCHANT_WINDOWS.values() for name in pair)
+"""What the nightly job materialises per merchant (the third feature group, keyed by ``merchant``)."""
+
+NIGHTLY_WINDOW_DAYS = max(max(CARD_WINDOWS), max(MERCHANT_WINDOWS))
+"""The longest nightly window (days); a run also reaches ``LabelDelayRule.delay_days`` further back."""
+
+
+@dataclass(frozen=True)
+class LabelDelayRule:
+    """Which fraud labels a nightly run of ``as_of`` may use for merchant risk, and over which days.
+
+    Chargebacks arrive days after the transaction, so a recent window would look clean. Two
+    conditions, both applied: a label counts only if it was *known* (``labelled_at < as_of``), and
+    the windows end ``delay_days`` before ``as_of`` (the Handbook's delay period, 7 days): merchant
+    count and risk over [as_of - delay - N days, as_of - delay). ``delay_days`` 0 keeps only the first.
+    """
+
+    delay_days: int = 7
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.delay_days, int) or not 0 <= self.delay_days <= 365:
+            raise ValueError(f"label delay must be a whole number of days in 0..365, got {self.delay_days!r}")
+
+    def window_days(self, days: int) -> tuple[int, int]:
+        """(first, last) day offsets before ``as_of`` of an N-day window: days as_of-first .. as_of-last."""
+        return self.delay_days + days, self.delay_days + 1
+
+    @property
+    def lookback_days(self) -> int:
+        """How many days before ``as_of`` the longest merchant window reaches."""
+        return self.delay_days + max(MERCHANT_WINDOWS)
+
+
+LABEL_DELAY = LabelDelayRule()
+"""The default rule: the Handbook's 7-day delay plus ``labelled_at < as_of``."""
+
+NIGHTLY_INPUTS: tuple[str, ...] = (*BATCH_FEATURES, *CARD_WINDOW_FEATURES, *MERCHANT_FEATURES)
+"""Nightly values that a feature set may use as model inputs directly (missing stays missing)."""
+
+NIGHTLY_COUNTS: frozenset[str] = frozenset(
+    (NUM_TRANS_LAST_1W, *(pair[0] for pair in CARD_WINDOWS.values()), *(pair[0] for pair in MERCHANT_WINDOWS.values()))
+)
+"""Nightly window counts: as model inputs, 0 is missing (an empty window). The store keeps a count of 0
+for a key whose windows just emptied (so it never serves an expired window), where the training set
+has NULL: both mean "no history", so both become NaN."""
+
+MERCHANT_RISK_INPUTS: tuple[str, ...] = (
+    *EXTENDED_INPUTS,
+    NUM_TRANS_LAST_1D,
+    AVG_AMT_LAST_1D,
+    NUM_TRANS_LAST_1W,
+    AVG_AMT_LAST_1W,
+    NUM_TRANS_LAST_30D,
+    AVG_AMT_LAST_30D,
+    *MERCHANT_FEATURES,
+)
+"""Third feature set: ``extended`` plus the Handbook's card 1/7/30-day and merchant count/risk inputs.
+It needs the merchant group online, which the scorer does not read yet (``SERVABLE_FEATURE_SETS``)."""
+
+FeatureSet = Literal["anchor", "extended", "merchant-risk"]
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "anchor": ANCHOR_INPUTS,
+    "extended": EXTENDED_INPUTS,
+    "merchant-risk": MERCHANT_RISK_INPUTS,
+}
+SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended")
+"""Sets whose inputs the scorer can compute today (10-minute record + the 1-week card item)."""
 
 
 def model_input_names(feature_set: str = "anchor") -> tuple[str, ...]:
@@ -132,6 +222,55 @@ def batch_aggregate_sql(source: str, as_of_literal: str) -> str:
     )
 
 
+def _window_start(end: str, days: int) -> str:
+    return f"{end} - INTERVAL '{days}' DAY"
+
+
+def _windows_sql(
+    source: str, key: str, end: str, windows: Mapping[int, tuple[str, str]], total_of: Callable[[str], str]
+) -> str:
+    """Per ``key``: for each N-day window [end - N d, end), the row count (NULL when none) and
+    ``total_of(inside)`` / that count in DOUBLE; one scan of the longest window."""
+    cols = []
+    for days, (count_name, share_name) in windows.items():
+        inside = f"trans_time >= {_window_start(end, days)}"
+        count = f"NULLIF(COUNT(CASE WHEN {inside} THEN 1 END), 0)"
+        cols += [f"{count} AS {count_name}", f"CAST({total_of(inside)} AS DOUBLE) / {count} AS {share_name}"]
+    return (
+        f"SELECT {key}, {', '.join(cols)} FROM {source} WHERE {key} IS NOT NULL "
+        f"AND trans_time >= {_window_start(end, max(windows))} AND trans_time < {end} GROUP BY {key}"
+    )
+
+
+def card_windows_aggregate_sql(source: str, as_of_literal: str) -> str:
+    """Spark SQL of one nightly run's card windows (``CARD_WINDOWS``): one row per card active in
+    [as_of - 30 d, as_of); a window without transactions is NULL (count and mean), like a card
+    without 1-week history. Sums and division as in ``batch_aggregate_sql`` (bit-identical)."""
+    return _windows_sql(
+        source,
+        "cc_num",
+        as_of_literal,
+        CARD_WINDOWS,
+        lambda inside: f"SUM(CASE WHEN {inside} THEN CAST(amount AS {AMOUNT_SQL_TYPE}) END)",
+    )
+
+
+def merchant_aggregate_sql(source: str, as_of_literal: str, rule: LabelDelayRule = LABEL_DELAY) -> str:
+    """Spark SQL of one nightly run's merchant count and risk (``MERCHANT_WINDOWS``) under ``rule``.
+
+    ``source`` needs ``merchant``, ``trans_time``, ``fraud_label`` and ``labelled_at`` (when the
+    label became known; NULL = not known). Count over [as_of - delay - N d, as_of - delay); risk =
+    frauds among them whose label was known before ``as_of`` / count; both NULL for an empty window.
+    """
+    end = f"{as_of_literal} - INTERVAL '{rule.delay_days}' DAY" if rule.delay_days else as_of_literal
+    known = f"fraud_label = 1 AND labelled_at < {as_of_literal}"
+
+    def known_frauds(inside: str) -> str:
+        return f"SUM(CASE WHEN {inside} AND {known} THEN 1 ELSE 0 END)"
+
+    return _windows_sql(source, "merchant", end, MERCHANT_WINDOWS, known_frauds)
+
+
 # --------------------------------------------------------------------------------------------
 # Model inputs: one function for the trainer, the batch job and the scorer
 # --------------------------------------------------------------------------------------------
@@ -153,6 +292,11 @@ def _has_none(values: object) -> bool:
     return False
 
 
+def _empty_is_missing(counts: np.ndarray) -> np.ndarray:
+    """A window count as a model input: 0 (empty window) is missing, like no item (``NIGHTLY_COUNTS``)."""
+    return np.where(counts == 0, np.nan, counts)
+
+
 def safe_ratio(numerator: object, denominator: object) -> np.ndarray:
     """``numerator / denominator``, missing (NaN) where either is missing or the denominator is 0."""
     num = _as_float_array(numerator)
@@ -170,11 +314,14 @@ def compute_model_inputs(
     avg_amt_last_1w: object,
     max_amt_last_10m: object = None,
     feature_set: str = "anchor",
+    nightly: Mapping[str, object] | None = None,
 ) -> np.ndarray:
     """Model input matrix (rows x inputs of ``feature_set``), NaN where a value is missing.
 
     Accepts scalars or equal-length sequences. A card with no 1-week history (None/NaN) gets
     missing ratios, which XGBoost treats natively, identically in training and serving.
+    ``nightly`` carries the other ``NIGHTLY_INPUTS`` a set uses as they are (card 1/30-day and
+    merchant values); a set that needs one that is not given is an error, never a silent NaN.
     """
     names = model_input_names(feature_set)
     amount_a = np.atleast_1d(_as_float_array(amount))
@@ -195,6 +342,17 @@ def compute_model_inputs(
     if MAX_AMT_RATIO in names:
         max10 = col(np.nan if max_amt_last_10m is None else max_amt_last_10m)
         columns[MAX_AMT_RATIO] = safe_ratio(max10, avg1w)
+    columns[NUM_TRANS_LAST_1W], columns[AVG_AMT_LAST_1W] = _empty_is_missing(num1w), avg1w
+    wanted = [name for name in names if name in NIGHTLY_INPUTS and name not in columns]
+    lacking = [name for name in wanted if nightly is None or name not in nightly]
+    if lacking:
+        raise ValueError(
+            f"feature set {feature_set!r} needs nightly values {lacking} (the card and merchant groups); "
+            "pass them as nightly={name: values}"
+        )
+    for name in wanted:
+        values = col(nightly[name])  # type: ignore[index]
+        columns[name] = _empty_is_missing(values) if name in NIGHTLY_COUNTS else values
     return np.column_stack([columns[name] for name in names]).astype(float)
 
 
@@ -206,6 +364,7 @@ def model_input_row(
     avg_amt_last_1w: float | None,
     max_amt_last_10m: float | None = None,
     feature_set: str = "anchor",
+    nightly: Mapping[str, object] | None = None,
 ) -> list[float | None]:
     """One transaction's inputs as a list, ``None`` for missing (for JSON and CSV encoders)."""
     row = compute_model_inputs(
@@ -216,5 +375,6 @@ def model_input_row(
         avg_amt_last_1w,
         max_amt_last_10m,
         feature_set,
+        nightly,
     )[0]
     return [None if math.isnan(v) else float(v) for v in row]

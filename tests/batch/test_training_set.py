@@ -67,6 +67,7 @@ def test_ten_minute_features_and_model_inputs_match_the_scorer(pit_run) -> None:
                 None if pd.isna(row[F.AVG_AMT_LAST_1W]) else row[F.AVG_AMT_LAST_1W],
                 row[F.MAX_AMT_LAST_10M],
                 feature_set=feature_set,
+                nightly={n: None if pd.isna(row[n]) else row[n] for n in F.NIGHTLY_INPUTS},
             )
             trained = [row[name] for name in F.model_input_names(feature_set)]
             for s, t in zip(served, trained, strict=True):

@@ -73,3 +73,33 @@ def test_cli_rejects_a_bad_day_before_starting_spark() -> None:
     assert "as-of" in result.output
     result = CliRunner().invoke(app, ["batch", "backfill", "--input", "x.parquet", "--from", "2020-01-01"])
     assert result.exit_code == 2 and "--to" in result.output
+
+
+def test_an_empty_nightly_window_is_missing_whether_stored_as_0_or_absent() -> None:
+    """The store keeps count 0 for a key whose windows emptied; the training set has NULL there."""
+    nightly_absent = dict.fromkeys(F.NIGHTLY_INPUTS)
+    nightly_zero = {n: 0 if n in F.NIGHTLY_COUNTS else None for n in F.NIGHTLY_INPUTS}
+    args = (12.5, 1, 12.5)
+    served = F.model_input_row(*args, 0, None, 12.5, feature_set="merchant-risk", nightly=nightly_zero)
+    trained = F.model_input_row(*args, None, None, 12.5, feature_set="merchant-risk", nightly=nightly_absent)
+    assert served == trained
+    named = dict(zip(F.MERCHANT_RISK_INPUTS, served, strict=True))
+    assert named[F.NUM_TRANS_LAST_1W] is None and named[F.MERCHANT_WINDOWS[30][0]] is None
+    kept = F.model_input_row(
+        *args,
+        3,
+        10.0,
+        12.5,
+        feature_set="merchant-risk",
+        nightly={**nightly_absent, **{F.MERCHANT_WINDOWS[1][0]: 4, F.MERCHANT_WINDOWS[1][1]: 0.25}},
+    )
+    named = dict(zip(F.MERCHANT_RISK_INPUTS, kept, strict=True))
+    assert (named[F.NUM_TRANS_LAST_1W], named[F.MERCHANT_WINDOWS[1][0]], named[F.MERCHANT_WINDOWS[1][1]]) == (
+        3,
+        4,
+        0.25,
+    )
+    # the seed sets never used raw counts: a 0-count week still gives missing ratios only
+    assert F.model_input_row(*args, 0, None)[1:] == [None, None, None]
+    with pytest.raises(ValueError, match="needs nightly values"):
+        F.model_input_row(*args, 3, 10.0, feature_set="merchant-risk")

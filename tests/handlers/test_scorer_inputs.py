@@ -28,9 +28,21 @@ EDGE_CASES = [
 ]
 
 
+CARD_WINDOWS = {F.NUM_TRANS_LAST_1D: 2, F.AVG_AMT_LAST_1D: 20.0, F.NUM_TRANS_LAST_30D: 40, F.AVG_AMT_LAST_30D: 31.5}
+# the merchant item of each case's merchant (None: unknown merchant, or no merchant on the record)
+MERCHANT_ITEMS = [
+    None,
+    {"merchant": "m1", **{n: 0 for n in F.MERCHANT_FEATURES}},  # windows emptied: counts 0 = missing
+    {"merchant": "m2", "merchant_num_trans_30d": 9, "merchant_risk_30d": 1 / 9},  # shorter windows empty
+    {"merchant": "m3", **{n: 0.5 if "risk" in n else 4 for n in F.MERCHANT_FEATURES}},
+    None,
+]
+
+
 def _rows() -> list[ScoringRow]:
     rows = []
-    for i, (amount, n10, avg10, max10, week) in enumerate(EDGE_CASES):
+    for i, ((amount, n10, avg10, max10, week), item) in enumerate(zip(EDGE_CASES, MERCHANT_ITEMS, strict=True)):
+        week = None if week is None else {**week, **(CARD_WINDOWS if i % 2 else {})}
         agg = CardAggregate(
             tid=f"t{i}",
             cc_num=CARD,
@@ -40,7 +52,7 @@ def _rows() -> list[ScoringRow]:
             avg_amt_last_10m=avg10,
             max_amt_last_10m=max10,
         )
-        rows.append(ScoringRow(KafkaRecord("cc-agg", 0, i, 0, "CREATE_TIME", None, encode(agg)), agg, week))
+        rows.append(ScoringRow(KafkaRecord("cc-agg", 0, i, 0, "CREATE_TIME", None, encode(agg)), agg, week, item))
     return rows
 
 
@@ -54,8 +66,16 @@ def _trainer_frame() -> pd.DataFrame:
             F.MAX_AMT_LAST_10M: [c[3] for c in EDGE_CASES],
             F.NUM_TRANS_LAST_1W: [np.nan if c[4] is None else c[4]["num_trans_last_1w"] for c in EDGE_CASES],
             F.AVG_AMT_LAST_1W: [np.nan if c[4] is None else c[4]["avg_amt_last_1w"] for c in EDGE_CASES],
+            **{n: [v if i % 2 and EDGE_CASES[i][4] else np.nan for i in range(5)] for n, v in CARD_WINDOWS.items()},
+            **{n: [_trained(item, n) for item in MERCHANT_ITEMS] for n in F.MERCHANT_FEATURES},
         }
     )
+
+
+def _trained(item: dict | None, name: str) -> float:
+    """The training set's value: NULL (NaN) for an empty window, where the store may hold a count 0."""
+    value = None if item is None else item.get(name)
+    return np.nan if value is None or (value == 0 and name in F.NIGHTLY_COUNTS) else value
 
 
 @pytest.mark.parametrize("feature_set", sorted(F.FEATURE_SETS))
@@ -65,6 +85,10 @@ def test_scorer_inputs_equal_trainer_inputs(feature_set: str) -> None:
     scorer = model_inputs(_rows(), feature_set)
     trainer = feature_matrix(_trainer_frame(), feature_set)
     np.testing.assert_array_equal(scorer, trainer)  # NaN positions must match too
+    if feature_set == "merchant-risk":  # the nightly values really reach the model
+        named = pd.DataFrame(scorer, columns=F.model_input_names(feature_set))
+        assert named["merchant_risk_7d"].tolist()[3] == 0.5 and named[F.NUM_TRANS_LAST_30D].tolist()[3] == 40
+        assert named["merchant_risk_30d"].isna().tolist() == [True, False, False, False, True]
 
 
 def test_edge_case_values() -> None:
@@ -206,7 +230,7 @@ def _scored(feature_set: str, week_override=None, threshold: float = 0.5):
 
     rows = _rows()
     if week_override is not None:
-        rows = [ScoringRow(r.record, r.agg, week_override) for r in rows]
+        rows = [ScoringRow(r.record, r.agg, week_override, r.merchant_features) for r in rows]
     matrix = model_inputs(rows, feature_set)
     inputs = [[None if math.isnan(v) else v for v in line] for line in matrix.tolist()]
     probabilities = [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -60,6 +60,10 @@ def read_transactions(spark: SparkSession, path: str) -> DataFrame:
     if LABEL_COLUMN in raw.columns:
         columns.append(f.col(LABEL_COLUMN).cast("int").alias(LABEL_COLUMN))
     columns += [f.col(c) for c in OPTIONAL_COLUMNS[1:] if c in raw.columns]  # types kept as written
+    if "merchant" in raw.columns:  # the rich profile's merchant and label time (merchant risk)
+        columns.append(f.col("merchant").cast("string").alias("merchant"))
+    if "labelled_at" in raw.columns:
+        columns.append(_as_utc_timestamp(raw, "labelled_at").alias("labelled_at"))
     return raw.select(*columns)
 
 

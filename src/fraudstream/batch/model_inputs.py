@@ -53,6 +53,9 @@ def _pandas_inputs(names: tuple[str, ...]):  # noqa: ANN202 (a mapInPandas body)
                     batch[F.AVG_AMT_LAST_1W].to_numpy(dtype=float, na_value=float("nan")),
                     batch[F.MAX_AMT_LAST_10M].to_numpy(dtype=float),
                     feature_set=feature_set,
+                    nightly={
+                        n: batch[n].to_numpy(dtype=float, na_value=float("nan")) for n in F.NIGHTLY_INPUTS if n in batch
+                    },
                 )
                 for i in wanted:
                     batch[inputs_of_set[i]] = inputs[:, i]  # NaN (missing) becomes NULL in Arrow/Parquet

@@ -14,12 +14,14 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
+from fraudstream.batch.card_windows import add_card_windows
 from fraudstream.batch.io import LABEL_COLUMN
+from fraudstream.batch.merchant_features import add_merchant_features
 from fraudstream.batch.model_inputs import add_model_inputs
 from fraudstream.batch.source import load_transactions, source_name
 from fraudstream.batch.stream_features import add_stream_features
 from fraudstream.batch.summary import SUMMARY_FILE, timed, write_summary
-from fraudstream.batch.weekly_features import add_weekly_features, as_day
+from fraudstream.batch.weekly_features import as_day
 from fraudstream.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,16 +32,21 @@ MODEL_INPUT_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys(name for names in F.FEATURE_SETS.values() for name in names if name != "amount")
 )
 """Model inputs of all feature sets, beyond the raw ``amount`` (ratios and raw counts)."""
-DERIVED_INPUT_COLUMNS: tuple[str, ...] = tuple(c for c in MODEL_INPUT_COLUMNS if c not in F.STREAM_FEATURES)
+DERIVED_INPUT_COLUMNS: tuple[str, ...] = tuple(
+    c for c in MODEL_INPUT_COLUMNS if c not in F.STREAM_FEATURES and c not in F.NIGHTLY_INPUTS
+)
 """Inputs that ``compute_model_inputs`` derives (the ratios), added by ``batch.model_inputs``."""
 
 
-def _context_range(tx: DataFrame, first: date | None, last: date | None) -> DataFrame:
-    """Rows that can influence days [first, last]: the 7 days before ``first`` feed its features."""
+def _context_range(
+    tx: DataFrame, first: date | None, last: date | None, rule: F.LabelDelayRule = F.LABEL_DELAY
+) -> DataFrame:
+    """Rows that can influence days [first, last]: the longest nightly window before ``first``
+    (30 days for cards, delay + 30 days for merchants) feeds its features."""
     from pyspark.sql import functions as f
 
     if first is not None:
-        start = first - timedelta(days=F.BATCH_WINDOW_DAYS)
+        start = first - timedelta(days=max(F.NIGHTLY_WINDOW_DAYS, rule.lookback_days))
         tx = tx.where(f.col("trans_time") >= f.lit(f"{start.isoformat()} 00:00:00").cast("timestamp"))
     if last is not None:
         end = last + timedelta(days=1)
@@ -52,11 +59,14 @@ def training_frame(
     from_date: date | str | None = None,
     to_date: date | str | None = None,
     native_inputs: bool = True,
+    label_delay: F.LabelDelayRule = F.LABEL_DELAY,
 ) -> DataFrame:
     """The training rows of days [from_date, to_date] (inclusive, UTC; None = open) of ``tx``.
 
-    One shuffle by card feeds both windows (10 minutes, then the week); ``native_inputs`` False
-    derives the model inputs in pandas through ``compute_model_inputs`` (the tests' reference).
+    One shuffle by card feeds the card windows (10 minutes, then 1 / 7 / 30 days); the merchant
+    runs (``label_delay``) are small per-merchant-day tables joined on (merchant, day).
+    ``native_inputs`` False derives the model inputs in pandas through ``compute_model_inputs``
+    (the tests' reference).
     """
     from pyspark.sql import functions as f
 
@@ -64,14 +74,16 @@ def training_frame(
     last = as_day(to_date) if to_date is not None else None
     if first and last and first > last:
         raise ValueError(f"--from {first} is after --to {last}")
-    context = _context_range(tx, first, last)
-    rows = add_weekly_features(add_stream_features(context)).withColumn(PARTITION_COLUMN, f.to_date("trans_time"))
+    context = _context_range(tx, first, last, label_delay)
+    rows = add_merchant_features(add_card_windows(add_stream_features(context)), label_delay)
+    rows = rows.withColumn(PARTITION_COLUMN, f.to_date("trans_time"))
     if first is not None:
         rows = rows.where(f.col(PARTITION_COLUMN) >= f.lit(first))
     if last is not None:
         rows = rows.where(f.col(PARTITION_COLUMN) <= f.lit(last))
 
-    ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *F.BATCH_FEATURES, PARTITION_COLUMN)
+    nightly = (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES)
+    ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *nightly, PARTITION_COLUMN)
     with_inputs = add_model_inputs(ordered, DERIVED_INPUT_COLUMNS, native=native_inputs)
     columns = [c for c in with_inputs.columns if c != PARTITION_COLUMN]
     return with_inputs.select(*columns, f.date_format(PARTITION_COLUMN, "yyyy-MM-dd").alias(PARTITION_COLUMN))
@@ -127,6 +139,7 @@ def build_training_set(
     from_date: date | str | None = None,
     to_date: date | str | None = None,
     settings: Settings | None = None,
+    label_delay: F.LabelDelayRule = F.LABEL_DELAY,
 ) -> dict[str, Any]:
     """Compute and write the training set of days [from_date, to_date]; returns the run summary."""
     from pyspark.sql import Observation
@@ -139,16 +152,17 @@ def build_training_set(
         "output": str(out_dir),
         "from": first.isoformat() if first else None,
         "to": last.isoformat() if last else None,
+        "label_delay_days": label_delay.delay_days,
     }
     with timed(summary):
         tx = load_transactions(spark, input_path, settings)
         summary["rows_in"] = tx.count()
-        rows = training_frame(tx, first, last)
+        rows = training_frame(tx, first, last, label_delay=label_delay)
         summary["columns"] = rows.columns
         observed = Observation("training-set")
         write_training_set(rows.observe(observed, *_observed_aggregates(rows)), out_dir)
         counts = observed.get
         summary |= {k: (v if isinstance(v, str) or v is None else int(v)) for k, v in counts.items()}
-        summary |= _distinct_counts(_context_range(tx, first, last), first, last)
+        summary |= _distinct_counts(_context_range(tx, first, last, label_delay), first, last)
     summary["summary_path"] = str(write_summary(summary, f"{str(out_dir).rstrip('/')}/{SUMMARY_FILE}"))
     return summary

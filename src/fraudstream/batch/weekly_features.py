@@ -19,6 +19,7 @@ once in DOUBLE exactly like it, so they agree to the bit (tests compare them).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -46,14 +47,20 @@ def as_of_literal(as_of: date | datetime | str) -> str:
     return f"TIMESTAMP '{as_day(as_of).isoformat()} 00:00:00'"
 
 
-def weekly_features(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
-    """The nightly run for ``as_of``: one row per card with a transaction in [as_of - 7 d, as_of)."""
-    view = f"fs_weekly_input_{uuid.uuid4().hex}"
+def sql_over(df: DataFrame, sql_of: Callable[[str], str]) -> DataFrame:
+    """``sql_of(view)`` run over ``df`` as a temporary view: the shared SQL text of ``features`` runs
+    verbatim (the view is dropped once the plan is built; the plan keeps the data)."""
+    view = f"fs_input_{uuid.uuid4().hex}"
     df.createOrReplaceTempView(view)
     try:
-        return df.sparkSession.sql(F.batch_aggregate_sql(view, as_of_literal(as_of)))
+        return df.sparkSession.sql(sql_of(view))
     finally:
         df.sparkSession.catalog.dropTempView(view)
+
+
+def weekly_features(df: DataFrame, as_of: date | datetime | str) -> DataFrame:
+    """The nightly run for ``as_of``: one row per card with a transaction in [as_of - 7 d, as_of)."""
+    return sql_over(df, lambda view: F.batch_aggregate_sql(view, as_of_literal(as_of)))
 
 
 def _midnight(day: date | datetime | str) -> Column:

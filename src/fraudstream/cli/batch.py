@@ -77,10 +77,19 @@ def training_set_command(
     from_date: datetime | None = typer.Option(None, "--from", formats=DAY_FORMATS, help="First UTC day (inclusive)."),
     to_date: datetime | None = typer.Option(None, "--to", formats=DAY_FORMATS, help="Last UTC day (inclusive)."),
     master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
+    label_delay_days: int = typer.Option(
+        7, "--label-delay-days", help="Merchant risk windows end this many days before each night (labels known late)."
+    ),
 ) -> None:
-    """Write the point-in-time training set: 10-minute + as-served 1-week features + model inputs."""
+    """Write the point-in-time training set: 10-minute + as-served nightly card/merchant features + model inputs."""
     from fraudstream.batch.training_set import build_training_set
+    from fraudstream.features import LabelDelayRule
     from fraudstream.settings import get_settings
+
+    try:
+        rule = LabelDelayRule(label_delay_days)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--label-delay-days") from None
 
     summary = _run(
         build_training_set,
@@ -89,6 +98,7 @@ def training_set_command(
         from_date.date() if from_date else None,
         to_date.date() if to_date else None,
         get_settings(),
+        rule,
         master=master,
         spinner="computing the training set",
     )

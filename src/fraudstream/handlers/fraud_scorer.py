@@ -71,11 +71,28 @@ def batch_as_of(week: dict[str, Any] | None) -> str | None:
 
 @dataclass(frozen=True)
 class ScoringRow:
-    """One decodable record and the 1-week features the store holds for its card."""
+    """One decodable record, the nightly card item of its card and the merchant item of its merchant."""
 
     record: KafkaRecord
     agg: Aggregate | CardAggregate
     batch_features: dict[str, Any] | None
+    merchant_features: dict[str, Any] | None = None
+
+
+_MERCHANT_INPUTS = frozenset(features.MERCHANT_FEATURES)
+
+
+def nightly_inputs(rows: list[ScoringRow], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The nightly values ``names`` needs beyond the 1-week pair: card windows from the card item,
+    merchant count and risk from the merchant item; None where the item or the value is missing."""
+    out: dict[str, list[Any]] = {}
+    for name in names:
+        if name not in features.NIGHTLY_INPUTS or name in features.BATCH_FEATURES:
+            continue
+        merchant = name in _MERCHANT_INPUTS
+        items = [r.merchant_features if merchant else r.batch_features for r in rows]
+        out[name] = [None if item is None else item.get(name) for item in items]
+    return out
 
 
 def model_inputs(rows: list[ScoringRow], feature_set: str) -> np.ndarray:
@@ -92,6 +109,7 @@ def model_inputs(rows: list[ScoringRow], feature_set: str) -> np.ndarray:
         avg_amt_last_1w=[week(r, features.AVG_AMT_LAST_1W) for r in rows],
         max_amt_last_10m=[r.agg.max_amt_last_10m for r in rows],
         feature_set=feature_set,
+        nightly=nightly_inputs(rows, features.model_input_names(feature_set)),
     )
 
 

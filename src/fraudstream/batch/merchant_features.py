@@ -1,0 +1,131 @@
+"""Per-merchant nightly count and fraud risk over 1, 7 and 30 days, from labels known that night.
+
+The third feature group, keyed by ``merchant``. The rule of what a night may know is
+``features.LabelDelayRule`` (windows end ``delay_days`` before ``as_of``; a fraud counts only
+if ``labelled_at < as_of``), the Fraud-Detection-Handbook's terminal risk made explicit:
+
+* ``merchant_features(df, as_of, rule)`` — one nightly run, straight from
+  ``features.merchant_aggregate_sql``;
+* ``merchant_runs(df, rule)`` — the run of every day on which a merchant had a transaction
+  (the values the training set joins), without one query per day: per merchant and day, the
+  counts are range windows over daily totals, and the known frauds are a running sum of events
+  (+1 on the first run that may use a fraud — the later of its window start and the day after
+  its label — and -1 after the last run whose N-day window holds it);
+* ``add_merchant_features(df, rule)`` — ``df`` joined with those runs on (merchant, day).
+
+Both forms divide the same BIGINT counts once in DOUBLE, so they agree to the bit (tests).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from fraudstream import features as F
+from fraudstream.batch.weekly_features import as_of_literal, sql_over
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+LABEL = "fraud_label"
+LABEL_TIME = "labelled_at"
+
+
+def has_merchant_inputs(df: DataFrame) -> bool:
+    """Whether ``df`` can give merchant risk: it needs ``merchant`` and ``fraud_label``."""
+    return "merchant" in df.columns and LABEL in df.columns
+
+
+def with_label_time(df: DataFrame) -> DataFrame:
+    """``df`` with ``labelled_at``: as given, else the transaction time (labels known at once, so
+    only the delay rule holds them back). A NULL ``labelled_at`` is a label not known yet."""
+    from pyspark.sql import functions as f
+
+    missing = [c for c in ("merchant", "trans_time", LABEL) if c not in df.columns]
+    if missing:
+        raise ValueError(f"merchant risk needs column(s) {missing} (labels and merchants); got {df.columns}")
+    if LABEL_TIME in df.columns:
+        return df
+    return df.withColumn(LABEL_TIME, f.col("trans_time").cast("timestamp"))
+
+
+def merchant_features(df: DataFrame, as_of: date | datetime | str, rule: F.LabelDelayRule = F.LABEL_DELAY) -> DataFrame:
+    """The run of ``as_of``: ``merchant`` + ``MERCHANT_FEATURES``, one row per merchant with a
+    transaction in its longest (delayed) window."""
+    return sql_over(with_label_time(df), lambda view: F.merchant_aggregate_sql(view, as_of_literal(as_of), rule))
+
+
+def merchant_runs(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> DataFrame:
+    """``merchant, day`` (DATE) + ``MERCHANT_FEATURES`` of the run of ``day``'s midnight, for every
+    day with a transaction of that merchant. Only small per-merchant-day tables are windowed."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as f
+
+    rows = with_label_time(df).where(f.col("merchant").isNotNull())
+    day = f.unix_date(f.to_date(f.col("trans_time")))
+    windows = list(F.MERCHANT_WINDOWS)
+    zeros = [f.lit(0).alias(f"_e_{days}") for days in windows]
+    totals = rows.groupBy("merchant", day.alias("d")).agg(f.count(f.lit(1)).alias("n")).select("*", *zeros)
+
+    frauds = rows.where((f.col(LABEL) == 1) & f.col(LABEL_TIME).isNotNull()).select(
+        "merchant",
+        day.alias("d"),
+        f.unix_date(f.to_date(f.col(LABEL_TIME))).alias("ld"),
+    )
+    # per window: +1 on the first run that knows the fraud and holds it (after its label day and
+    # after the delay), -1 the day after the last run whose window holds it; a label that comes
+    # after that last run never counts (both events 0)
+    first = f.greatest(f.col("d") + rule.delay_days, f.col("ld")) + 1
+    events = []
+    for days in windows:
+        last = f.col("d") + rule.delay_days + days
+        keep = f.when(first <= last, 1).otherwise(0)
+        for when, sign in ((first, 1), (last + 1, -1)):
+            deltas = [(keep * sign if n == days else f.lit(0)).alias(f"_e_{n}") for n in windows]
+            events.append(f.struct(when.alias("d"), *deltas))
+    events_df = (
+        frauds.select("merchant", f.explode(f.array(*events)).alias("e"))
+        .select("merchant", "e.*")
+        .select("merchant", "d", f.lit(0).cast("bigint").alias("n"), *(f"_e_{n}" for n in windows))
+    )
+    combined = totals.select("merchant", "d", "n", *(f"_e_{n}" for n in windows)).unionByName(events_df)
+
+    by_merchant = Window.partitionBy("merchant").orderBy("d")
+    so_far = by_merchant.rangeBetween(Window.unboundedPreceding, Window.currentRow)
+    aggregated = []
+    for days in windows:
+        start, end = rule.window_days(days)
+        aggregated += [
+            f.sum("n").over(by_merchant.rangeBetween(-start, -end)).alias(f"_n_{days}"),
+            f.sum(f"_e_{days}").over(so_far).alias(f"_k_{days}"),
+        ]
+    runs = combined.select("merchant", "d", "n", *aggregated).where(f.col("n") > 0)
+    features = []
+    for days, (count_name, risk_name) in F.MERCHANT_WINDOWS.items():
+        n = f.col(f"_n_{days}")
+        features += [
+            f.when(n > 0, n.cast("bigint")).alias(count_name),
+            f.when(n > 0, f.col(f"_k_{days}").cast("bigint").cast("double") / n.cast("bigint")).alias(risk_name),
+        ]
+    return runs.select("merchant", f.date_from_unix_date("d").alias("day"), *features)
+
+
+def add_merchant_features(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> DataFrame:
+    """``df`` plus ``MERCHANT_FEATURES`` as the run of the row's day would serve them (NULL for a
+    merchant without transactions in a window, and for every row when ``df`` has no merchants or
+    labels: the columns are always there, so every training set has one schema)."""
+    from pyspark.sql import functions as f
+
+    if not has_merchant_inputs(df):
+        return df.select("*", *(f.lit(None).cast(_type(name)).alias(name) for name in F.MERCHANT_FEATURES))
+    runs = merchant_runs(df, rule).withColumnRenamed("merchant", "_merchant").withColumnRenamed("day", "_day")
+    joined = df.join(
+        runs,
+        (df["merchant"] == runs["_merchant"]) & (f.to_date(df["trans_time"]) == runs["_day"]),
+        "left",
+    )
+    return joined.select(*(df[c] for c in df.columns), *F.MERCHANT_FEATURES)
+
+
+def _type(name: str) -> str:
+    return "bigint" if name.startswith("merchant_num_trans") else "double"
