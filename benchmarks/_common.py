@@ -141,6 +141,38 @@ def figure(path: Path, nrows: int = 1, ncols: int = 1, **subplots: Any) -> Itera
         plt.close(fig)
 
 
+@contextlib.contextmanager
+def engines(state_dir: Path, names: Iterable[str]) -> Iterator[Any]:
+    """Settings on free ports of their own: the engines the env points at (``FRAUDSTREAM_KAFKA_BOOTSTRAP``,
+    ``AWS_ENDPOINT_URL``, ``FRAUDSTREAM_FLINK_REST``) are used as they are, the other ``names`` are started
+    here in ``state_dir`` and stopped afterwards. Never the default-port stack another user may run."""
+    from fraudstream.stack.manager import Stack
+    from fraudstream.testing.engines import make_test_settings
+
+    settings = make_test_settings(state_dir)
+    stack = Stack(settings)
+    private = [n for n in names if n not in stack.external_engines()]
+    try:
+        if private:
+            print(f"starting {', '.join(private)} ...", flush=True)
+            stack.up(only=private)
+        yield settings
+    finally:
+        if private:
+            stack.down(only=private)
+
+
+def grouped_bars(ax: Any, categories: list[Any], series: dict[str, list[float]], fmt: str = "%.0f") -> None:
+    """The bars of every series side by side over each category, each bar labelled with its value."""
+    import numpy as np
+
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(categories))
+    for k, (label, values) in enumerate(series.items()):
+        ax.bar_label(ax.bar(x + k * width, values, width, label=label), fmt=fmt, fontsize=8)
+    ax.set_xticks(x + width * (len(series) - 1) / 2, [str(c) for c in categories])
+
+
 def write_report(out_json: Path, payload: dict[str, Any], plot: Callable[[Path], None] | None = None) -> Path:
     """Check ``payload`` against the schema, write it as ``out_json`` and ``plot(png)`` beside it.
 

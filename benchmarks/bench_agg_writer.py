@@ -15,23 +15,22 @@ transactional design also runs a *conflicting* batch: half the cards carry an ol
 runs are limited to ``--put-items`` records (they are slow). DynamoDB Local is a JVM: a warm-up
 (``--warmup`` items through both paths into a scratch table) runs first, so that no design is timed
 on a cold JIT. Uses ``AWS_ENDPOINT_URL`` when set, else starts a private DynamoDB Local. The
-machine load (``os.getloadavg``) is recorded before and after every run. Writes
+machine load (``os.getloadavg``) is recorded at the start and end of every run. Writes
 ``benchmarks/results/agg_writer.json`` and ``.png``.
 
-    .venv/bin/python benchmarks/bench_agg_writer.py [--cards 2000,10000] [--put-items 2000]
+    .venv/bin/python benchmarks/bench_agg_writer.py [--cards 2000,10000] [--put-items 2000] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from bench_featurestore import RESULTS, engines
+from _common import LoadSpan, Machine, figure, grouped_bars, parser, write_report
+from bench_featurestore import store_engines
 
 
 def card(i: int) -> str:
@@ -74,21 +73,21 @@ def timed_put(store, recs: list[dict], method: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cards", default="2000,10000", help="distinct cards per batch, comma-separated")
-    parser.add_argument("--put-items", type=int, default=2_000, help="records per single-put run")
-    parser.add_argument("--workers", default="1,2,4,8", help="transactions in flight, comma-separated")
-    parser.add_argument("--warmup", type=int, default=5_000, help="items written before timing (JIT warm-up)")
-    args = parser.parse_args()
+    cli = parser(__doc__, "agg_writer.json")
+    cli.add_argument("--cards", default="2000,10000", help="distinct cards per batch, comma-separated")
+    cli.add_argument("--put-items", type=int, default=2_000, help="records per single-put run")
+    cli.add_argument("--workers", default="1,2,4,8", help="transactions in flight, comma-separated")
+    cli.add_argument("--warmup", type=int, default=5_000, help="items written before timing (JIT warm-up)")
+    args = cli.parse_args()
 
     from fraudstream.aws_clients import dynamodb_client
     from fraudstream.featurestore import dynamodb_store
     from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore, store_client
     from fraudstream.featurestore.groups import STREAM_GROUP
 
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    machine = Machine()
     runs: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="bench-aggw-") as tmp, engines(Path(tmp), ["dynamodb"]) as settings:
+    with tempfile.TemporaryDirectory(prefix="bench-aggw-") as tmp, store_engines(Path(tmp), ["dynamodb"]) as settings:
         minute = 0
         scratch = DynamoFeatureStore(settings)
         if args.warmup:
@@ -121,18 +120,18 @@ def main() -> None:
                     batch = records(n, minute)
                     if method == "put":
                         batch = batch[: args.put_items]
-                    load = round(os.getloadavg()[0], 2)
+                    load = LoadSpan()
                     run = {"cards": n, "design": label, "case": "all newer", **timed_put(store, batch, method)}
-                    run |= {"load_average_1m_before": load, "load_average_1m_after": round(os.getloadavg()[0], 2)}
+                    run |= load.keys()
                     runs.append(run)
                     print(json.dumps(run), flush=True)
                     if method == "transact":
                         minute += 3
                         timed_put(store, records(n, minute), method)  # the state the conflicting batch meets
                         conflict = records(n, minute + 1, older_every=2)  # even cards: older → skipped
-                        load = round(os.getloadavg()[0], 2)
+                        load = LoadSpan()
                         run = {"cards": n, "design": label, "case": "half older", **timed_put(store, conflict, method)}
-                        run |= {"load_average_1m_before": load, "load_average_1m_after": round(os.getloadavg()[0], 2)}
+                        run |= load.keys()
                         runs.append(run)
                         print(json.dumps(run), flush=True)
                 finally:
@@ -142,13 +141,10 @@ def main() -> None:
     doc = {
         "benchmark": "agg_writer_store_writes",
         "setup": "DynamoDB Local (engine of the local stack, -dbPath on disk), one process, boto3, one host",
-        "load_average_before": load_before,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "runs": runs,
+        "machine": machine.block(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "agg_writer.json").write_text(json.dumps(doc, indent=2) + "\n")
-    plot(runs, RESULTS / "agg_writer.png")
+    write_report(args.out, doc, plot=lambda png: plot(runs, png))
     print(json.dumps(doc, indent=2))
 
 
@@ -162,32 +158,15 @@ def with_suppress_delete(settings) -> None:
 
 
 def plot(runs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    designs = list(dict.fromkeys(r["design"] for r in runs if r["case"] == "all newer"))
-    cards = sorted({r["cards"] for r in runs})
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    width = 0.8 / len(cards)
-    x = np.arange(len(designs))
-    for k, n in enumerate(cards):
-        values = [
-            next(
-                (r["items_per_second"] for r in runs if (r["design"], r["cards"], r["case"]) == (d, n, "all newer")), 0
-            )
-            for d in designs
-        ]
-        bars = ax.bar(x + k * width, values, width, label=f"{n:,} cards")
-        ax.bar_label(bars, fmt="%.0f", fontsize=8)
-    ax.set_xticks(x + width * (len(cards) - 1) / 2, designs, rotation=12, fontsize=8)
-    ax.set_ylabel("conditional puts / s")
-    ax.set_title("agg-writer writes into DynamoDB Local (newer-wins conditional puts)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    newer = {(r["design"], r["cards"]): r["items_per_second"] for r in runs if r["case"] == "all newer"}
+    designs = list(dict.fromkeys(d for d, _ in newer))
+    cards = sorted({n for _, n in newer})
+    with figure(path, figsize=(8, 4.5)) as (_, ax):
+        grouped_bars(ax, designs, {f"{n:,} cards": [newer.get((d, n), 0) for d in designs] for n in cards})
+        ax.tick_params(axis="x", labelrotation=12, labelsize=8)
+        ax.set_ylabel("conditional puts / s")
+        ax.set_title("agg-writer writes into DynamoDB Local (newer-wins conditional puts)")
+        ax.legend()
 
 
 if __name__ == "__main__":

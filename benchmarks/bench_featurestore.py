@@ -5,15 +5,13 @@ one card and for a 100-card batch (the fraud-scorer's read), plus a single ``get
 Uses ``AWS_ENDPOINT_URL`` when set, else starts a private DynamoDB Local on a free port.
 Writes ``benchmarks/results/featurestore.json`` and ``featurestore.png``.
 
-    .venv/bin/python benchmarks/bench_featurestore.py [--cards 10000] [--iterations 1000]
+    .venv/bin/python benchmarks/bench_featurestore.py [--cards 10000] [--iterations 1000] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
 import random
 import tempfile
 import time
@@ -22,51 +20,43 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+from _common import Machine, engines, figure, parser, percentiles, write_report
 
 from fraudstream.settings import Settings
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 @contextlib.contextmanager
-def engines(state_dir: Path, names: Iterable[str]) -> Iterator[Settings]:
-    """Settings with unique topic/table names on external engines (env) or private ones started here."""
+def store_engines(state_dir: Path, names: Iterable[str]) -> Iterator[Settings]:
+    """:func:`_common.engines` with tables and topics of this run's own (created here, tables dropped after)."""
     from fraudstream.featurestore.groups import ensure_tables
     from fraudstream.kafka_clients import ensure_topics
-    from fraudstream.stack.manager import Stack
-    from fraudstream.testing.engines import make_test_settings
 
+    names = list(names)
     suffix = uuid.uuid4().hex[:8]
-    base = make_test_settings(state_dir)
-    settings = base.model_copy(
-        update={
-            "table_agg": f"bench-agg-{suffix}",
-            "table_batch": f"bench-batch-{suffix}",
-            **{
-                f: f"bench-{getattr(base, f)}-{suffix}" for f in ("topic_agg", "topic_predictions", "topic_dead_letter")
-            },
-        }
-    )
-    env = {"kafka": "FRAUDSTREAM_KAFKA_BOOTSTRAP", "dynamodb": "AWS_ENDPOINT_URL"}
-    private = [n for n in names if not os.environ.get(env[n])]
-    stack = Stack(settings)
-    try:
-        if private:
-            stack.up(only=private)
-        if "dynamodb" in names:
-            ensure_tables(settings)
-        if "kafka" in names:
-            ensure_topics(settings, (settings.topic_agg, settings.topic_predictions, settings.topic_dead_letter))
-        yield settings
-    finally:
-        if "dynamodb" in names:
-            from fraudstream.aws_clients import dynamodb_client
+    with engines(state_dir, names) as base:
+        settings = base.model_copy(
+            update={
+                "table_agg": f"bench-agg-{suffix}",
+                "table_batch": f"bench-batch-{suffix}",
+                **{
+                    f: f"bench-{getattr(base, f)}-{suffix}"
+                    for f in ("topic_agg", "topic_predictions", "topic_dead_letter")
+                },
+            }
+        )
+        try:
+            if "dynamodb" in names:
+                ensure_tables(settings)
+            if "kafka" in names:
+                ensure_topics(settings, (settings.topic_agg, settings.topic_predictions, settings.topic_dead_letter))
+            yield settings
+        finally:
+            if "dynamodb" in names:
+                from fraudstream.aws_clients import dynamodb_client
 
-            for table in (settings.table_agg, settings.table_batch):
-                with contextlib.suppress(Exception):
-                    dynamodb_client(settings).delete_table(TableName=table)
-        if private:
-            stack.down(only=private)
+                for table in (settings.table_agg, settings.table_batch):
+                    with contextlib.suppress(Exception):
+                        dynamodb_client(settings).delete_table(TableName=table)
 
 
 def card(i: int) -> str:
@@ -116,47 +106,31 @@ def timed(fn, iterations: int, warmup: int = 20) -> np.ndarray:
 
 
 def summary(ms: np.ndarray) -> dict[str, float]:
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p99_ms": round(float(np.percentile(ms, 99)), 3),
-        "mean_ms": round(float(ms.mean()), 3),
-        "max_ms": round(float(ms.max()), 3),
-        "n": int(ms.size),
-    }
+    return {**percentiles(ms, suffix="_ms", digits=3), "mean_ms": round(float(ms.mean()), 3)}
 
 
 def plot(results: dict[str, np.ndarray], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, ms in results.items():
-        ax.hist(
-            ms,
-            bins=60,
-            alpha=0.55,
-            label=f"{name}: p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms",
-        )
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("reads")
-    ax.set_title("Online feature reads on DynamoDB Local (both groups, BatchGetItem)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with figure(path, figsize=(8, 4.5)) as (_, ax):
+        for name, ms in results.items():
+            s = percentiles(ms)
+            ax.hist(ms, bins=60, alpha=0.55, label=f"{name}: p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms")
+        ax.set_xlabel("latency (ms)")
+        ax.set_ylabel("reads")
+        ax.set_title("Online feature reads on DynamoDB Local (both groups, BatchGetItem)")
+        ax.legend()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cards", type=int, default=10_000)
-    parser.add_argument("--iterations", type=int, default=1000)
-    args = parser.parse_args()
+    cli = parser(__doc__, "featurestore.json")
+    cli.add_argument("--cards", type=int, default=10_000)
+    cli.add_argument("--iterations", type=int, default=1000)
+    args = cli.parse_args()
 
     from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
     from fraudstream.featurestore.groups import STREAM_GROUP
 
-    with tempfile.TemporaryDirectory(prefix="bench-fs-") as tmp, engines(Path(tmp), ["dynamodb"]) as settings:
+    machine = Machine()
+    with tempfile.TemporaryDirectory(prefix="bench-fs-") as tmp, store_engines(Path(tmp), ["dynamodb"]) as settings:
         store = DynamoFeatureStore(settings)
         load_s = load(store, args.cards)
         rng = random.Random(1)
@@ -172,19 +146,17 @@ def main() -> None:
                 max(100, args.iterations // 5),
             ),
         }
-    RESULTS.mkdir(exist_ok=True)
     doc = {
         "benchmark": "featurestore_online_read",
         "backend": "DynamoDB Local (in-memory) via boto3, same host",
         "cards": args.cards,
-        "load_average_1m": round(os.getloadavg()[0], 1),
         "load_seconds_both_groups": round(load_s, 2),
         "load_puts_per_second": round(2 * args.cards / load_s, 1),
         "latency": {name: summary(ms) for name, ms in lat.items()},
         "anchor_feast_dynamodb_python_server": {"p50_ms": 32, "p99_ms": 77},
+        "machine": machine.block(),
     }
-    (RESULTS / "featurestore.json").write_text(json.dumps(doc, indent=2) + "\n")
-    plot(lat, RESULTS / "featurestore.png")
+    write_report(args.out, doc, plot=lambda png: plot(lat, png))
     print(json.dumps(doc, indent=2))
 
 

@@ -8,50 +8,28 @@
 Uses the engines at ``FRAUDSTREAM_KAFKA_BOOTSTRAP`` / ``FRAUDSTREAM_FLINK_REST`` when set, else
 starts private ones on free ports. Writes ``benchmarks/results/flink.json`` (+ ``flink.png``).
 
-    .venv/bin/python benchmarks/bench_flink.py [--transactions 100000] [--rate 1000] [--seconds 30]
+    .venv/bin/python benchmarks/bench_flink.py [--transactions 100000] [--rate 1000] [--seconds 30] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
 import random
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from _common import Machine, engines, figure, parser, percentiles, write_report
 
 from fraudstream.kafka_clients import consumer_config, ensure_topics, producer_config
 from fraudstream.settings import Settings
 from fraudstream.streaming import testkit
 from fraudstream.streaming.submit import stop_job, submit_job
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-@contextlib.contextmanager
-def engines(state_dir: Path) -> Iterator[Settings]:
-    """Settings pointing at Kafka + Flink: external ones, or private ones for the run."""
-    from fraudstream.stack.manager import Stack
-    from fraudstream.testing.engines import make_test_settings
-
-    settings = make_test_settings(state_dir)
-    stack = Stack(settings)
-    local = [n for n in ("kafka", "flink") if n not in stack.external_engines()]
-    try:
-        if local:
-            print(f"starting {', '.join(local)} ...", flush=True)
-            stack.up(only=local)
-        yield settings
-    finally:
-        if local:
-            stack.down(only=local)
 
 
 def fresh_topics(settings: Settings, name: str, **updates: Any) -> Settings:
@@ -203,57 +181,43 @@ def bench_latency(settings: Settings, rate: int, seconds: float) -> dict[str, An
     delays = sorted((watcher.arrivals[t] - s) * 1000 for t, s in sent.items() if t in watcher.arrivals)
     if not delays:
         return {"rate": rate, "error": "no cc-agg records arrived"}
-
-    def pct(p: float) -> float:
-        return round(delays[min(len(delays) - 1, int(p * len(delays)))], 1)
-
     return {
         "target_tx_per_s": rate,
         "achieved_tx_per_s": round(achieved, 1),
         "measured_records": len(sent),
-        "received_records": len(delays),
-        "p50_ms": pct(0.50),
-        "p90_ms": pct(0.90),
-        "p99_ms": pct(0.99),
-        "max_ms": round(delays[-1], 1),
+        **percentiles(delays, (50, 90, 99), suffix="_ms", digits=1),  # "n": the records received
         "watermark_delay_ms": run.flink_watermark_delay_ms,
         "delays_ms": delays,
     }
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    tp = [r for r in result["throughput"] if "tx_per_s" in r]
-    ax1.bar([f"p={r['parallelism']}" for r in tp], [r["tx_per_s"] for r in tp], color="#4c72b0")
-    ax1.set_title("cc-agg throughput (backlog)")
-    ax1.set_ylabel("transactions / s")
-    delays = result["latency"].get("delays_ms", [])
-    if delays:
-        ax2.hist(delays, bins=60, color="#55a868")
-        lat = result["latency"]
-        ax2.set_title(f"append → cc-agg at {lat['target_tx_per_s']} tx/s")
-        ax2.axvline(lat["p50_ms"], color="k", linestyle="--", label=f"p50 {lat['p50_ms']} ms")
-        ax2.axvline(lat["p99_ms"], color="r", linestyle="--", label=f"p99 {lat['p99_ms']} ms")
-        ax2.legend()
-        ax2.set_xlabel("ms")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with figure(path, 1, 2, figsize=(10, 4)) as (_, (ax1, ax2)):
+        tp = [r for r in result["throughput"] if "tx_per_s" in r]
+        ax1.bar([f"p={r['parallelism']}" for r in tp], [r["tx_per_s"] for r in tp], color="#4c72b0")
+        ax1.set_title("cc-agg throughput (backlog)")
+        ax1.set_ylabel("transactions / s")
+        delays = result["latency"].get("delays_ms", [])
+        if delays:
+            ax2.hist(delays, bins=60, color="#55a868")
+            lat = result["latency"]
+            ax2.set_title(f"append → cc-agg at {lat['target_tx_per_s']} tx/s")
+            ax2.axvline(lat["p50_ms"], color="k", linestyle="--", label=f"p50 {lat['p50_ms']} ms")
+            ax2.axvline(lat["p99_ms"], color="r", linestyle="--", label=f"p99 {lat['p99_ms']} ms")
+            ax2.legend()
+            ax2.set_xlabel("ms")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transactions", type=int, default=100_000)
-    parser.add_argument("--rate", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
+    cli = parser(__doc__, "flink.json")
+    cli.add_argument("--transactions", type=int, default=100_000)
+    cli.add_argument("--rate", type=int, default=1000)
+    cli.add_argument("--seconds", type=float, default=30.0)
+    cli.add_argument("--parallelism", type=int, nargs="+", default=[1, 2])
+    args = cli.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="bench-flink-") as tmp, engines(Path(tmp)) as settings:
+    machine = Machine()
+    with tempfile.TemporaryDirectory(prefix="bench-flink-") as tmp, engines(Path(tmp), ["kafka", "flink"]) as settings:
         throughput = []
         for p in args.parallelism:
             print(f"throughput, parallelism {p} ...", flush=True)
@@ -263,18 +227,9 @@ def main() -> None:
         latency = bench_latency(settings, args.rate, args.seconds)
     summary = {k: v for k, v in latency.items() if k != "delays_ms"}
     print(f"  {summary}", flush=True)
-    result = {
-        "benchmark": "flink",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "throughput": throughput,
-        "latency": latency,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    plot(result, RESULTS / "flink.png")
-    latency_out = dict(summary)
-    (RESULTS / "flink.json").write_text(json.dumps({**result, "latency": latency_out}, indent=2) + "\n")
-    print(json.dumps({**result, "latency": latency_out}, indent=2))
+    result = {"benchmark": "flink", "throughput": throughput, "latency": summary, "machine": machine.block()}
+    write_report(args.out, result, plot=lambda png: plot({**result, "latency": latency}, png))  # the PNG: every delay
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

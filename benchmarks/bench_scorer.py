@@ -13,16 +13,15 @@ Each batch = the cache lookups (+ BatchGetItem for misses, + one GetItem of the 
 at most every second) + one endpoint call + the predictions produced and flushed. The endpoint is
 a real ``fraudstream.serving`` process serving ``--model-dir`` (default: a small model trained
 here). Engines come from the env (FRAUDSTREAM_KAFKA_BOOTSTRAP, AWS_ENDPOINT_URL) or are started
-privately. The machine load (``os.getloadavg``) is recorded before and after every run.
+privately. The machine load (``os.getloadavg``) is recorded at the start and end of every run.
 Writes ``benchmarks/results/scorer.json`` and ``scorer.png``.
 
     .venv/bin/python benchmarks/bench_scorer.py [--transactions 20000] [--batch-sizes 10,100,500]
-        [--caches off,cold,warm]
+        [--caches off,cold,warm] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -35,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from bench_featurestore import RESULTS, engines
+from _common import LoadSpan, Machine, figure, grouped_bars, parser, percentiles, write_report
+from bench_featurestore import store_engines
 
 from fraudstream.settings import Settings
 
@@ -168,7 +168,7 @@ def run_once(settings: Settings, n: int, batch_size: int, cache: str, cards: int
         return out
 
     group = f"bench-scorer-{batch_size}-{cache}-{time.time_ns()}"
-    load_before = round(os.getloadavg()[0], 2)
+    load = LoadSpan()
     cpu_before, endpoint_cpu_before = time.process_time(), cpu_seconds(endpoint_pid)
     runner = HandlerRunner(
         "fraud-scorer", run_settings, batch_size, 50, group_id=group, resources=resources, invoke=timed_handle
@@ -186,6 +186,7 @@ def run_once(settings: Settings, n: int, batch_size: int, cache: str, cards: int
     thread.join(30)
     watcher.close()
     ms = np.array(handler_ms)
+    handler = percentiles(ms)
     stats = resources.batch_cache.stats
     if cache == "warm":  # the run's own lookups, not the warm-up's
         for name in ("hits", "misses", "store_reads", "version_checks"):
@@ -198,8 +199,8 @@ def run_once(settings: Settings, n: int, batch_size: int, cache: str, cards: int
         "tx_per_second": round(n / elapsed, 1),
         "batches": runner.stats.batches,
         "failed_batches": runner.stats.failed_batches,
-        "handler_ms_p50": round(float(np.percentile(ms, 50)), 2),
-        "handler_ms_p99": round(float(np.percentile(ms, 99)), 2),
+        "handler_ms_p50": handler["p50"],
+        "handler_ms_p99": handler["p99"],
         "handler_tx_per_second": round(runner.stats.records / (ms.sum() / 1000), 1),
         "scorer_cpu_s": round(cpu, 2),
         "tx_per_scorer_cpu_second": round(n / cpu, 1),
@@ -211,53 +212,42 @@ def run_once(settings: Settings, n: int, batch_size: int, cache: str, cards: int
         "cache_misses": stats.misses,
         "store_batch_gets": stats.store_reads,
         "version_checks": stats.version_checks,
-        "load_average_1m_before": load_before,
-        "load_average_1m_after": round(os.getloadavg()[0], 2),
+        **load.keys(),
     }
     print(json.dumps(run), flush=True)
     return run
 
 
 def plot(runs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sizes = sorted({r["batch_size"] for r in runs})
-    caches = list(dict.fromkeys(r["cache"] for r in runs))
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    width = 0.8 / max(1, len(caches))
-    x = np.arange(len(sizes))
-    for k, cache in enumerate(caches):
-        values = [
-            next((r["tx_per_second"] for r in runs if (r["batch_size"], r["cache"]) == (b, cache)), 0) for b in sizes
-        ]
-        bars = ax.bar(x + k * width, values, width, label=f"cache {cache}")
-        ax.bar_label(bars, fmt="%.0f", fontsize=8)
-    ax.axhline(5000, color="grey", linestyle=":", linewidth=1, label="target 5,000 tx/s")
-    ax.set_xticks(x + width * (len(caches) - 1) / 2, [str(b) for b in sizes])
-    ax.set_xlabel("batch size (records per invocation)")
-    ax.set_ylabel("transactions / s (runner end to end)")
-    ax.set_title("fraud-scorer throughput (1 consumer, local endpoint, DynamoDB Local)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    rate = {(r["batch_size"], r["cache"]): r["tx_per_second"] for r in runs}
+    sizes = sorted({b for b, _ in rate})
+    caches = list(dict.fromkeys(c for _, c in rate))
+    with figure(path, figsize=(8, 4.5)) as (_, ax):
+        grouped_bars(ax, sizes, {f"cache {c}": [rate.get((b, c), 0) for b in sizes] for c in caches})
+        ax.axhline(5000, color="grey", linestyle=":", linewidth=1, label="target 5,000 tx/s")
+        ax.set_xlabel("batch size (records per invocation)")
+        ax.set_ylabel("transactions / s (runner end to end)")
+        ax.set_title("fraud-scorer throughput (1 consumer, local endpoint, DynamoDB Local)")
+        ax.legend(fontsize=8)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transactions", type=int, default=20_000)
-    parser.add_argument("--cards", type=int, default=2_000)
-    parser.add_argument("--batch-sizes", default="10,100,500")
-    parser.add_argument("--caches", default="off,cold,warm", help="cache modes, comma-separated (see the doc)")
-    parser.add_argument("--model-dir", type=Path, default=None)
-    args = parser.parse_args()
+    cli = parser(__doc__, "scorer.json")
+    cli.add_argument("--transactions", type=int, default=20_000)
+    cli.add_argument("--cards", type=int, default=2_000)
+    cli.add_argument("--batch-sizes", default="10,100,500")
+    cli.add_argument("--caches", default="off,cold,warm", help="cache modes, comma-separated (see the doc)")
+    cli.add_argument("--model-dir", type=Path, default=None)
+    args = cli.parse_args()
 
     from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
     from fraudstream.featurestore.groups import BATCH_GROUP
 
-    with tempfile.TemporaryDirectory(prefix="bench-scorer-") as tmp, engines(Path(tmp), ["kafka", "dynamodb"]) as s:
+    machine = Machine()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-scorer-") as tmp,
+        store_engines(Path(tmp), ["kafka", "dynamodb"]) as s,
+    ):
         model_dir = args.model_dir
         if model_dir is None:
             model_dir = Path(tmp) / "models"
@@ -277,7 +267,6 @@ def main() -> None:
                 ],
             )
             produce(settings, args.transactions, args.cards)
-            load_before = [round(x, 2) for x in os.getloadavg()]
             runs = [
                 run_once(settings, args.transactions, int(b), cache, args.cards, endpoint_pid)
                 for b in args.batch_sizes.split(",")
@@ -286,13 +275,10 @@ def main() -> None:
     doc = {
         "benchmark": "fraud_scorer_throughput",
         "setup": "1 runner consumer, 4 partitions, local uvicorn endpoint (1 worker), DynamoDB Local, one host",
-        "load_average_before": load_before,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "runs": runs,
+        "machine": machine.block(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scorer.json").write_text(json.dumps(doc, indent=2) + "\n")
-    plot(runs, RESULTS / "scorer.png")
+    write_report(args.out, doc, plot=lambda png: plot(runs, png))
     print(json.dumps(doc, indent=2))
 
 
