@@ -22,7 +22,11 @@ from fraudstream.deploy.deployer import templates_dir
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = Path(sys.executable).with_name("checkov")
 TEMPLATES = sorted(templates_dir().glob("*.yaml"))
-DOCKERFILES = [ROOT / "Dockerfile", ROOT / "infra" / "docker" / "flink.Dockerfile"]
+DOCKERFILES = [
+    ROOT / "Dockerfile",
+    ROOT / "infra" / "docker" / "flink.Dockerfile",
+    ROOT / "infra" / "emr" / "pyspark-env.Dockerfile",
+]
 
 
 def _pinned_version() -> str:

@@ -1,4 +1,4 @@
-"""CLI commands: ``fraudstream deploy package | up | down | status`` (AWS via CloudFormation).
+"""CLI commands: ``fraudstream deploy package | up | down | status | retrain`` (AWS via CloudFormation).
 
 Works against real AWS or any emulator given by ``AWS_ENDPOINT_URL`` (or ``--endpoint-url``).
 """
@@ -268,6 +268,43 @@ def status(
     if "flink" in info:
         ui.console.print(f"Flink application: {info['flink']}")
     _print_outputs(ui, f"{stack_name} outputs", info["outputs"])
+
+
+@deploy_app.command("retrain")
+def retrain(
+    stack_name: str = typer.Option("fraudstream", help="Main stack name (its -nightly stack runs the jobs)."),
+    region: str = typer.Option("us-east-1", envvar="AWS_REGION", help="AWS region."),
+    image_tag: str = typer.Option("", help="Tag of the runtime image in <stack>-runtime (ECR), run by the job."),
+    training: str | None = typer.Option(None, help="s3:// training set to use (skips the EMR Serverless build)."),
+    from_date: str | None = typer.Option(None, "--from", help="First day of the training set (YYYY-MM-DD)."),
+    to_date: str | None = typer.Option(None, "--to", help="Last day of the training set (YYYY-MM-DD)."),
+    instance_type: str = typer.Option("ml.m5.2xlarge", help="Processing instance of the training job."),
+    setting: list[str] = typer.Option([], "--set", help="Training setting for the candidate: max_rounds=500."),
+    min_pr_auc_gain: float | None = typer.Option(None, help="PR-AUC gain the candidate needs (default 0)."),
+    apply: str | None = typer.Option(None, help="Only promote: s3://…/retrain/<run>/ of a finished job."),
+    endpoint_url: str | None = typer.Option(None, help="AWS API endpoint (default: $AWS_ENDPOINT_URL, else AWS)."),
+    poll_seconds: float = typer.Option(30.0, help="Seconds between status polls."),
+) -> None:
+    """Build the training set from the lake, train a candidate, compare it with the served model on
+    the same rows, and roll the endpoint to it only if it wins (see docs/aws-batch.md)."""
+    from fraudstream.deploy.cfn import DeployError
+    from fraudstream.deploy.retrain import RetrainError, RetrainRequest, run_retrain
+
+    args = tuple(a for s in setting for a in ("--set", s))
+    args += ("--min-pr-auc-gain", str(min_pr_auc_gain)) if min_pr_auc_gain is not None else ()
+    request = RetrainRequest(
+        stack_name=stack_name, target=_target(region, endpoint_url), image_tag=image_tag, training_uri=training,
+        from_date=from_date, to_date=to_date, instance_type=instance_type, retrain_args=args, apply_uri=apply,
+        poll_seconds=poll_seconds,
+    )  # fmt: skip
+    ui = RichUi()
+    try:
+        result = run_retrain(request, ui)
+    except (RetrainError, DeployError, *_aws_errors()) as exc:
+        _fail(ui, exc)
+    decision = result["decision"]
+    verdict = "promoted" if result["promoted"] else "kept the current model"
+    ui.console.print(f"[green]{verdict}[/]: {_escape(decision['reason'])} (results: {result['out']})")
 
 
 def register(app: typer.Typer) -> None:
