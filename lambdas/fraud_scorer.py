@@ -6,9 +6,11 @@ Environment: ``FRAUDSTREAM_SAGEMAKER_ENDPOINT_NAME`` (or ``FRAUDSTREAM_ENDPOINT_
 ``FRAUDSTREAM_FEATURE_SET``.
 """
 
+from fraudstream.deploy.emf import instrumented
 from fraudstream.handlers.fraud_scorer import handle
 
 
+@instrumented  # records and dead letters by stage as CloudWatch metrics (EMF log lines)
 def handler(event, context):
     """Score every transaction of the batch with one endpoint call; publish predictions."""
     return handle(event, context)

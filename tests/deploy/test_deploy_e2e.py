@@ -145,7 +145,7 @@ def test_stack_created_through_a_change_set_and_outputs_printed(deployed, aws):
     expected = {
         "VpcId", "PrivateSubnetIds", "HandlerSecurityGroupId", "AggWriterFunctionName", "FraudScorerFunctionName",
         "ClockFunctionName", "StreamFeatureTable", "BatchFeatureTable", "SageMakerEndpointName", "ServingImageTag",
-        "ServingImageUri", "ModelDataUrl", "FailureQueueUrl", "AlarmTopicArn",
+        "ServingImageUri", "ModelDataUrl", "FailureQueueUrl", "AlarmTopicArn", "DashboardName",
     }  # fmt: skip
     assert set(outputs) == expected  # Kafka/Flink outputs are conditional on KafkaMode
     for key in ("StreamFeatureTable", "AggWriterFunctionName", "SageMakerEndpointName"):
@@ -271,6 +271,22 @@ def _policy_text(text: str) -> dict:
         return ast.literal_eval(text)
 
 
+def test_pipeline_dashboard_names_the_deployed_resources(deployed, aws):
+    """The dashboard body is valid JSON once CloudFormation substituted it, and its panels read the
+    stack's own functions, endpoint and queue (the alarm ARNs are moto stand-ins: it lacks alarms)."""
+    out = deployed["outputs"]
+    body = json.loads(aws("cloudwatch").get_dashboard(DashboardName=out["DashboardName"])["DashboardBody"])
+    metrics = [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+    named = {v for m in metrics for v in m if isinstance(v, str)}
+    assert {out["AggWriterFunctionName"], out["FraudScorerFunctionName"], out["SageMakerEndpointName"]} <= named
+    assert {"Records", "OffsetLag", "Errors", "ModelLatency", "Invocation5XXErrors"} <= named
+    assert out["FailureQueueUrl"].rsplit("/", 1)[1] in named
+    searches = " ".join(m[0]["expression"] for m in metrics if isinstance(m[0], dict) and "expression" in m[0])
+    assert "DeadLetters" in searches and f"{STACK}-cc-agg" in searches and "FailedJobs" in searches
+    (alarms,) = [w["properties"]["alarms"] for w in body["widgets"] if w["type"] == "alarm"]
+    assert len(alarms) == 6 and all("${" not in a for a in alarms)
+
+
 def test_not_exercised_list_is_exactly_what_moto_skipped(deployed, aws):
     cfn = aws("cloudformation")
     declared = set()
@@ -389,6 +405,100 @@ def test_stack_names_that_cannot_name_every_resource_are_refused_before_any_call
         )  # fmt: skip
         assert result.returncode == 2 and "stack name" in result.stdout + result.stderr, name
     assert not {"Fraud", "fraud_stream"} & {s["StackName"] for s in aws_stacks(deploy_env)}
+
+
+# ----------------------------------------------------------------------------- retraining (issue 17)
+
+
+def _stack_params(aws, name: str) -> dict[str, str]:
+    (stack,) = aws("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    return {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
+
+
+def _nightly_outputs(aws) -> dict[str, str]:
+    (stack,) = aws("cloudformation").describe_stacks(StackName=f"{STACK}-nightly")["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def test_retrain_training_set_is_a_run_of_the_nightly_job(deployed, aws):
+    """The EMR Serverless request of step 1, accepted by the API (moto's CloudFormation has no
+    EMR Serverless application, so the test creates one through the API and names it)."""
+    from fraudstream.deploy.retrain import training_set_run
+
+    emr = aws("emr-serverless")
+    app = emr.create_application(name=f"{STACK}-nightly", releaseLabel="emr-7.9.0", type="SPARK")["applicationId"]
+    nightly = {**_nightly_outputs(aws), "NightlyApplicationId": app}
+    spec = training_set_run(nightly, "20261203-000000", "2020-01-15", "2020-05-14")
+    run_id = emr.start_job_run(**spec)["jobRunId"]
+    run = emr.get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]
+    submit = run["jobDriver"]["sparkSubmit"]
+    assert submit["entryPoint"] == nightly["EntryPointUri"] and spec["executionRoleArn"] == nightly["NightlyJobRoleArn"]
+    out = f"s3://{BUCKET}/training/20261203-000000"
+    assert submit["entryPointArguments"] == ["training-set", "--out", out, "--from", "2020-01-15", "--to", "2020-05-14"]
+    assert "spark.archives=" in submit["sparkSubmitParameters"]
+
+
+def test_retrain_runs_the_isolated_job_and_decides_nothing_without_its_result(deployed, deploy_env, aws):
+    """moto records the Processing job but runs nothing, so there is no retrain.json: the command
+    stops with that, and the stack keeps its model."""
+    before = _stack_params(aws, STACK)["ModelDataKey"]
+    result = subprocess.run(
+        [*CLI, "retrain", "--stack-name", STACK, "--training", f"s3://{BUCKET}/training/manual", "--image-tag", "v1",
+         "--set", "max_rounds=500", "--poll-seconds", "0.2"],
+        env=deploy_env, cwd=deployed["work"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1 and "wrote no" in result.stdout, result.stdout + result.stderr
+    sm = aws("sagemaker")
+    (summary,) = sm.list_processing_jobs(NameContains=f"{STACK}-nightly-retrain-")["ProcessingJobSummaries"]
+    job = sm.describe_processing_job(ProcessingJobName=summary["ProcessingJobName"])
+    nightly = _nightly_outputs(aws)
+    assert job["RoleArn"] == nightly["RetrainRoleArn"]
+    assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert job["AppSpecification"]["ImageUri"].endswith(f".amazonaws.com/{STACK}-runtime:v1")
+    entry = job["AppSpecification"]["ContainerEntrypoint"]
+    assert entry[:3] == ["python", "-m", "fraudstream.model.retrain"] and entry[-2:] == ["--set", "max_rounds=500"]
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in job["ProcessingInputs"]}
+    assert inputs == {"training": f"s3://{BUCKET}/training/manual/", "current": deployed["outputs"]["ModelDataUrl"]}
+    (output,) = job["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"].startswith(f"s3://{BUCKET}/retrain/")
+    assert job["ProcessingOutputConfig"]["KmsKeyId"] == _data_key(aws)
+    assert _stack_params(aws, STACK)["ModelDataKey"] == before
+
+
+def _job_result(aws, tmp_path: Path, run: str, promote: bool, model_bytes: bytes) -> str:
+    """What a finished retraining job leaves in s3://…/retrain/<run>/ (retrain.json + model.tar.gz)."""
+    s3, prefix = aws("s3"), f"retrain/{run}"
+    decision = {"promote": promote, "reason": "test", "candidate": {}, "current": None}
+    result = {"decision": decision, "candidate": {"version": f"v-{run}", "feature_set": "extended", "report": {}}}
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/retrain.json", Body=json.dumps(result).encode())
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/model.tar.gz", Body=model_bytes)
+    return f"s3://{BUCKET}/{prefix}"
+
+
+def test_retrain_rolls_the_endpoint_only_to_a_winner(deployed, deploy_env, aws, tmp_path):
+    before = _stack_params(aws, STACK)
+    loser = _job_result(aws, tmp_path, "loser", False, b"loser-model")
+    kept = _cli(deploy_env, "retrain", "--stack-name", STACK, "--apply", loser, "--poll-seconds", "0.2",
+                cwd=deployed["work"])  # fmt: skip
+    assert "kept the current model" in kept.stdout and _stack_params(aws, STACK) == before
+
+    winner = _job_result(aws, tmp_path, "winner", True, b"winner-model")
+    promoted = _cli(deploy_env, "retrain", "--stack-name", STACK, "--apply", winner, "--poll-seconds", "0.2",
+                    cwd=deployed["work"])  # fmt: skip
+    assert "promoted" in promoted.stdout
+    after = _stack_params(aws, STACK)
+    key = f"fraudstream/model-{hashlib.sha256(b'winner-model').hexdigest()[:16]}.tar.gz"
+    assert after["ModelDataKey"] == key and after["ModelFeatureSet"] == "extended"
+    assert {k: v for k, v in after.items() if k not in ("ModelDataKey", "ModelFeatureSet")} == {
+        k: v for k, v in before.items() if k not in ("ModelDataKey", "ModelFeatureSet")
+    }
+    got = aws("s3").get_object(Bucket=BUCKET, Key=key)
+    assert got["Body"].read() == b"winner-model" and got["SSEKMSKeyId"] == _data_key(aws)
+    (stack,) = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert stack["StackStatus"] == "UPDATE_COMPLETE" and outputs["ModelDataUrl"] == f"s3://{BUCKET}/{key}"
+    # moto updates the stack but not its SageMaker model in place; on AWS the new ModelDataUrl replaces
+    # the model and its endpoint config, and the endpoint rolls to them (docs/aws-batch.md)
 
 
 def test_down_deletes_every_stack(deployed, deploy_env, aws):
