@@ -6,26 +6,23 @@ cap), the same as JSON, and 6 MiB of empty CSV rows (the review's 1 M-row body) 
 ``/ping`` sent back to back on another connection meanwhile (its p50/max latency shows whether the
 event loop stayed free). Writes ``benchmarks/results/endpoint.json`` and ``endpoint.png``.
 
-    .venv/bin/python benchmarks/bench_endpoint.py [--model-dir models] [--seconds 10]
+    .venv/bin/python benchmarks/bench_endpoint.py [--model-dir models] [--seconds 10] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import Machine, figure, parser, percentiles, write_report
 
 from fraudstream.model import registry
 from fraudstream.testing.models import start_endpoint, stop_endpoint
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = {
     "anchor": "123.45,1.08,0.95,0.31",
     "extended": "123.45,1.08,0.95,0.31,2,1.6",
@@ -110,49 +107,41 @@ async def _large_request(port: int, body: bytes, content_type: str, repeats: int
         pings += [latency for begun, latency in sent if started <= begun < finished]
         writer.close()
         p_writer.close()
-    lat = np.array(pings) * 1000 if pings else np.array([np.nan])
+    ping = percentiles(np.array(pings) * 1000, (50,))
     return {
         "bytes": len(body),
         "status": status,
         "request_ms": round(float(np.median(durations)) * 1000, 1),
-        "pings_during": len(pings),
-        "ping_p50_ms": round(float(np.percentile(lat, 50)), 2),
-        "ping_max_ms": round(float(np.max(lat)), 2),
+        "pings_during": ping["n"],
+        "ping_p50_ms": ping["p50"],
+        "ping_max_ms": ping["max"],
     }
 
 
 def _plot(latencies_ms: np.ndarray, result: dict, path: Path) -> None:
     """Latency distribution of single-row requests and throughput per concurrency, one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right, third) = plt.subplots(1, 3, figsize=(15, 4), dpi=110)
-    ordered = np.sort(latencies_ms)
-    left.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size)
-    for q, style in ((50, "--"), (99, ":")):
-        left.axvline(
-            np.percentile(ordered, q), linestyle=style, color="grey", label=f"p{q} {np.percentile(ordered, q):.2f} ms"
-        )
-    left.set(xscale="log", xlabel="latency (ms, log)", ylabel="share of requests", title="1 row, 1 client")
-    left.legend()
-    runs = [result["throughput_1_client"], result["throughput_8_clients"]]
-    right.bar([f"{r['clients']} client(s)" for r in runs], [r["requests_per_s"] for r in runs], color="tab:blue")
-    right.set(ylabel="requests / s", title="throughput, one uvicorn worker")
-    large = result["large_requests"]
-    names = list(large)
-    x = np.arange(len(names))
-    third.bar(x - 0.2, [large[n]["request_ms"] for n in names], 0.4, label="request (ms)", color="tab:orange")
-    third.bar(x + 0.2, [large[n]["ping_max_ms"] for n in names], 0.4, label="slowest /ping meanwhile (ms)")
-    third.axhline(50, linestyle=":", color="grey", label="50 ms")
-    third.set_xticks(x, [f"{n}\n→ {large[n]['status']}" for n in names], fontsize=8)
-    third.set(yscale="log", ylabel="ms (log)", title="large requests and /ping during them")
-    third.legend(fontsize=8)
-    fig.suptitle(f"endpoint {result['model_version']} (load avg {result['machine']['load_avg'][0]:.1f})")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with figure(path, 1, 3, figsize=(15, 4)) as (fig, (left, right, third)):
+        ordered = np.sort(latencies_ms)
+        left.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size)
+        figures = percentiles(ordered)
+        for q, style in (("p50", "--"), ("p99", ":")):
+            left.axvline(figures[q], linestyle=style, color="grey", label=f"{q} {figures[q]:.2f} ms")
+        left.set(xscale="log", xlabel="latency (ms, log)", ylabel="share of requests", title="1 row, 1 client")
+        left.legend()
+        runs = [result["throughput_1_client"], result["throughput_8_clients"]]
+        right.bar([f"{r['clients']} client(s)" for r in runs], [r["requests_per_s"] for r in runs], color="tab:blue")
+        right.set(ylabel="requests / s", title="throughput, one uvicorn worker")
+        large = result["large_requests"]
+        names = list(large)
+        x = np.arange(len(names))
+        third.bar(x - 0.2, [large[n]["request_ms"] for n in names], 0.4, label="request (ms)", color="tab:orange")
+        pings = [large[n]["ping_max_ms"] or 0 for n in names]  # None: no /ping was sent during the request
+        third.bar(x + 0.2, pings, 0.4, label="slowest /ping meanwhile (ms)")
+        third.axhline(50, linestyle=":", color="grey", label="50 ms")
+        third.set_xticks(x, [f"{n}\n→ {large[n]['status']}" for n in names], fontsize=8)
+        third.set(yscale="log", ylabel="ms (log)", title="large requests and /ping during them")
+        third.legend(fontsize=8)
+        fig.suptitle(f"endpoint {result['model_version']} (load avg {result['machine']['load_avg_1m_end']:.1f})")
 
 
 async def _run(
@@ -166,25 +155,26 @@ async def _run(
     lat = np.array(latencies) * 1000
     if keep is not None:
         keep.extend(lat.tolist())
+    figures = percentiles(lat, suffix="_ms", digits=3)
     return {
         "clients": clients,
         "requests": len(latencies),
         "seconds": round(elapsed, 2),
         "requests_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(float(np.percentile(lat, 50)), 3),
-        "p99_ms": round(float(np.percentile(lat, 99)), 3),
+        "p50_ms": figures["p50_ms"],
+        "p99_ms": figures["p99_ms"],
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=Path("models"))
-    parser.add_argument("--model", default="latest")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args()
+    cli = parser(__doc__, "endpoint.json")
+    cli.add_argument("--model-dir", type=Path, default=Path("models"))
+    cli.add_argument("--model", default="latest")
+    cli.add_argument("--seconds", type=float, default=10.0)
+    args = cli.parse_args()
 
     meta = registry.load_metadata(args.model_dir, args.model)
-    load_at_start = os.getloadavg()
+    machine = Machine()
     with tempfile.TemporaryDirectory() as tmp:
         process, url = start_endpoint(args.model_dir, Path(tmp) / "serve.log", meta.version)
         try:
@@ -210,16 +200,9 @@ def main() -> None:
         "throughput_1_client": single,
         "throughput_8_clients": eight,
         "large_requests": large,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_avg": os.getloadavg(),
-            "load_avg_at_start": load_at_start,
-        },
+        "machine": machine.block(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "endpoint.json").write_text(json.dumps(result, indent=2) + "\n")
-    _plot(np.array(samples), result, RESULTS / "endpoint.png")
+    write_report(args.out, result, plot=lambda png: _plot(np.array(samples), result, png))
     print(json.dumps(result, indent=2))
 
 
