@@ -14,7 +14,6 @@ import numpy as np
 from fraudstream.generator.config import GRID
 
 MERCHANT_ID_DIGITS = 6
-_CARDS_PER_CHUNK = 512  # distance matrix rows at a time: 512 x merchants floats, never cards x merchants
 
 
 @dataclass(frozen=True)
@@ -43,20 +42,26 @@ class Geography:
 
 
 def draw_geography(rng: np.random.Generator, cards: int, merchants: int, radius: float) -> Geography:
-    """Uniform homes and merchants on the grid; reachable merchants per card within ``radius``."""
+    """Uniform homes and merchants on the grid; reachable merchants per card within ``radius``.
+
+    Merchants are sorted by x once, so each card measures only those in its vertical strip
+    (about 2 x radius / 100 of them) instead of all of them.
+    """
     card_xy = rng.uniform(0.0, GRID, size=(cards, 2))
     merchant_xy = rng.uniform(0.0, GRID, size=(merchants, 2))
-    counts = np.empty(cards, dtype=np.int64)
+    by_x = np.argsort(merchant_xy[:, 0], kind="stable")
+    xs = merchant_xy[by_x, 0]
+    lows = np.searchsorted(xs, card_xy[:, 0] - radius, side="left")
+    highs = np.searchsorted(xs, card_xy[:, 0] + radius, side="right")
     parts: list[np.ndarray] = []
-    for lo in range(0, cards, _CARDS_PER_CHUNK):
-        hi = min(cards, lo + _CARDS_PER_CHUNK)
-        d2 = ((card_xy[lo:hi, None, :] - merchant_xy[None, :, :]) ** 2).sum(axis=2)
-        inside = d2 <= radius * radius
-        lonely = ~inside.any(axis=1)
-        inside[np.flatnonzero(lonely), d2[lonely].argmin(axis=1)] = True  # nearest merchant as a fallback
-        rows, cols = np.nonzero(inside)
-        counts[lo:hi] = np.bincount(rows, minlength=hi - lo)
-        parts.append(cols.astype(np.int32))
+    for card, (lo, hi) in enumerate(zip(lows.tolist(), highs.tolist(), strict=True)):
+        strip = by_x[lo:hi]
+        d2 = ((merchant_xy[strip] - card_xy[card]) ** 2).sum(axis=1)
+        near = np.sort(strip[d2 <= radius * radius])
+        if near.size == 0:  # nearest merchant as a fallback
+            near = np.array([((merchant_xy - card_xy[card]) ** 2).sum(axis=1).argmin()])
+        parts.append(near.astype(np.int32))
+    counts = np.array([p.size for p in parts], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return Geography(card_xy, merchant_xy, offsets, np.concatenate(parts), radius)
 
