@@ -18,7 +18,7 @@ TEMPLATES = sorted(templates_dir().glob("*.yaml"))
 
 
 def test_templates_exist():
-    assert {p.name for p in TEMPLATES} >= {"fraudstream.yaml", "artifacts.yaml"}
+    assert {p.name for p in TEMPLATES} >= {"fraudstream.yaml", "artifacts.yaml", "nightly.yaml"}
 
 
 def test_cfn_lint_clean_on_every_template():
@@ -489,3 +489,87 @@ def _plain(value):
     if isinstance(value, bool | int | float) or value is None:
         return value
     return str(value)
+
+
+# ----------------------------------------------------------------------------- nightly.yaml (issue 17)
+
+
+def _sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def test_nightly_job_role_reads_the_lake_and_package_and_writes_only_the_batch_table():
+    resources = load_template(templates_dir() / "nightly.yaml")["Resources"]
+    grants = _role_actions(resources, "NightlyJobRole")
+    s3 = "arn:${AWS::Partition}:s3:::"
+    assert grants == {
+        "ListLakeAndPackage": (["s3:ListBucket"], [_sub(f"{s3}${{LakeBucket}}"), _sub(f"{s3}${{ArtifactsBucket}}")]),
+        "ReadLake": (["s3:GetObject"], _sub(f"{s3}${{LakeBucket}}/${{LakePrefix}}/*")),
+        "ReadPackage": (["s3:GetObject"], _sub(f"{s3}${{ArtifactsBucket}}/${{PackagePrefix}}/*")),
+        "WriteTrainingSet": (
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            _sub(f"{s3}${{LakeBucket}}/${{TrainingPrefix}}/*"),
+        ),
+        "WriteBatchFeatures": (
+            ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"],
+            _sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${BatchTableName}"),
+        ),
+        "UseDataKey": (["kms:Decrypt", "kms:GenerateDataKey"], {"Ref": "DataKeyArn"}),
+        "WriteJobLogs": (
+            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            {"Fn::GetAtt": ["NightlyLogGroup", "Arn"]},
+        ),
+    }
+
+
+def test_nightly_schedule_starts_this_application_only_with_retries_after_midnight():
+    resources = load_template(templates_dir() / "nightly.yaml")["Resources"]
+    grants = _role_actions(resources, "NightlySchedulerRole")
+    assert grants == {
+        "StartNightlyRun": (["emr-serverless:StartJobRun"], {"Fn::GetAtt": ["NightlyApplication", "Arn"]}),
+        "PassJobRole": (["iam:PassRole"], {"Fn::GetAtt": ["NightlyJobRole", "Arn"]}),
+    }
+    schedule = resources["NightlySchedule"]["Properties"]
+    assert schedule["ScheduleExpressionTimezone"] == "UTC"
+    params = load_template(templates_dir() / "nightly.yaml")["Parameters"]
+    assert params["ScheduleExpression"]["Default"] == "cron(15 0 * * ? *)"
+    assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert schedule["Target"]["RoleArn"] == {"Fn::GetAtt": ["NightlySchedulerRole", "Arn"]}
+    alarm = resources["NightlyFailedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/EMRServerless", "FailedJobs")
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
+
+
+def test_retrain_role_reads_inputs_writes_its_prefix_and_is_assumable_by_its_jobs_only():
+    resources = load_template(templates_dir() / "nightly.yaml")["Resources"]
+    grants = _role_actions(resources, "RetrainRole")
+    s3 = "arn:${AWS::Partition}:s3:::"
+    assert grants["ReadTrainingSet"] == (["s3:GetObject"], _sub(f"{s3}${{LakeBucket}}/${{TrainingPrefix}}/*"))
+    assert grants["ReadCurrentModel"] == (["s3:GetObject"], _sub(f"{s3}${{ArtifactsBucket}}/${{ModelPrefix}}/model-*"))
+    assert grants["WriteCandidate"] == (["s3:PutObject"], _sub(f"{s3}${{ArtifactsBucket}}/${{RetrainPrefix}}/*"))
+    assert grants["EcrToken"] == (["ecr:GetAuthorizationToken"], "*")  # no resource-level permission exists
+    wildcard = {sid for sid, (_, resource) in grants.items() if resource == "*"}
+    assert wildcard == {"EcrToken"}
+    assert not any(a.startswith(("dynamodb:", "sagemaker:", "iam:")) for actions, _ in grants.values() for a in actions)
+    (trust,) = resources["RetrainRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"] == _sub(
+        "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:processing-job/${AWS::StackName}-retrain-*"
+    )
+
+
+def test_policy_rejects_a_bad_copy_of_the_nightly_template(tmp_path: Path):
+    template = load_template(templates_dir() / "nightly.yaml")
+    resources = template["Resources"]
+    job = resources["NightlyJobRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    next(s for s in job if s["Sid"] == "WriteBatchFeatures")["Action"] = "dynamodb:*"
+    resources["RetrainRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0].pop("Condition")
+    resources["NightlyLogGroup"]["Properties"].pop("KmsKeyId")
+    path = tmp_path / "bad-nightly.yaml"
+    path.write_text(yaml.safe_dump(_plain(template)))
+    found = {(v.resource, v.rule) for v in check_file(path)}
+    assert found == {
+        ("NightlyJobRole", "wildcard-action"),
+        ("RetrainRole", "confused-deputy"),
+        ("NightlyLogGroup", "unencrypted-store"),
+    }
