@@ -12,14 +12,13 @@ ports in a temporary state dir. Writes ``benchmarks/results/batch.json`` and ``b
 issue-17 targets (training set <= 4x DuckDB, load >= 2,000 items/s, demo stage <= 45 s).
 
     nice -n 19 .venv/bin/python benchmarks/bench_batch.py [--input data/transactions.parquet] [--as-of 2020-05-15]
+        [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,9 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, LoadSpan, Machine, figure, parser, write_report
+
 BIN = Path(sys.executable).parent
-RESULTS = ROOT / "benchmarks" / "results" / "batch.json"
 TARGETS = {"training_set_ratio_max": 4.0, "nightly_load_items_per_s_min": 2000.0, "demo_batch_stage_s_max": 45.0}
 
 
@@ -69,6 +68,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, label: str = "", 
     CPU seconds make runs comparable when other work shares the machine (wall time does not).
     """
     print(f"[bench] {label}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    load = LoadSpan()
     peak = 0
     cpu_by_pid: dict[int, float] = {}
     start = time.perf_counter()
@@ -97,7 +97,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, label: str = "", 
         "wall_s": round(wall, 2),
         "cpu_s": round(sum(cpu_by_pid.values()), 1),
         "peak_rss_mib": round(peak / 2**20, 1),
-        "load_avg_1m_after": round(os.getloadavg()[0], 1),
+        **load.keys(),
     }
     print(f"[bench] {label}: {result}", file=sys.stderr, flush=True)
     if keep_output:
@@ -172,11 +172,12 @@ def run_duckdb(script: str, *args: str, label: str) -> dict:
 
 # ------------------------------------------------------------------ main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", default=str(ROOT / "data" / "transactions.parquet"))
-    parser.add_argument("--as-of", default="2020-05-15")
-    parser.add_argument("--skip-nightly", action="store_true", help="no DynamoDB Local run")
-    args = parser.parse_args()
+    cli = parser(__doc__, "batch.json")
+    cli.add_argument("--input", default=str(ROOT / "data" / "transactions.parquet"))
+    cli.add_argument("--as-of", default="2020-05-15")
+    cli.add_argument("--skip-nightly", action="store_true", help="no DynamoDB Local run")
+    args = cli.parse_args()
+    machine = Machine()
 
     source = Path(args.input)
     if not source.exists():
@@ -187,11 +188,7 @@ def main() -> None:
 
     rows = pq.ParquetFile(source).metadata.num_rows
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
-    results: dict = {
-        "input": str(source),
-        "input_rows": rows,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_at_start": os.getloadavg()},
-    }
+    results: dict = {"benchmark": "batch", "input": str(source), "input_rows": rows}
     try:
         out = work / "training"
         results["spark_training_set"] = measure(
@@ -217,13 +214,11 @@ def main() -> None:
             results["ratio_nightly_spark_over_duckdb_compute"] = round(
                 results["spark_nightly"]["wall_s"] / results["duckdb_nightly_compute"]["wall_s"], 2
             )
-        results["machine"]["load_avg_at_end"] = os.getloadavg()
         results["targets"] = check_targets(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    plot(results, RESULTS.with_suffix(".png"))
+    results["machine"] = machine.block()
+    write_report(args.out, results, plot=lambda png: plot(results, png))
     print(json.dumps(results, indent=2))
 
 
@@ -253,35 +248,27 @@ def check_targets(results: dict) -> dict:
 
 def plot(results: dict, path: Path) -> None:
     """Bars of wall and CPU seconds per run, and the targets' values against their bounds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     runs = [
         k for k in ("spark_training_set", "duckdb_training_set", "spark_nightly", "demo_batch_stage") if k in results
     ]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    xs = range(len(runs))
-    left.bar([x - 0.2 for x in xs], [results[r]["wall_s"] for r in runs], 0.4, label="wall s")
-    left.bar([x + 0.2 for x in xs], [results[r]["cpu_s"] for r in runs], 0.4, label="CPU s (process tree)")
-    left.set_xticks(list(xs), [r.replace("_", "\n", 1) for r in runs])
-    left.set_title(
-        f"batch on {results['input_rows']:,} rows (load {results['machine']['load_avg_at_start'][0]:.1f} at start)"
-    )
-    left.legend()
-    targets = results.get("targets", {})
-    names = list(targets)
-    ratios = [(t["value"] or 0) / t.get("max", t.get("min")) for t in targets.values()]
-    colours = ["tab:green" if t["met"] else "tab:red" for t in targets.values()]
-    right.barh(names, ratios, color=colours)
-    right.axvline(1.0, color="black", linestyle="--")
-    for i, t in enumerate(targets.values()):
-        bound = f"<= {t['max']}" if "max" in t else f">= {t['min']}"
-        right.text(ratios[i], i, f" {t['value']} ({bound})", va="center")
-    right.set_title("issue-17 targets: value / bound (green = met)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with figure(path, 1, 2, figsize=(12, 4.5)) as (_, (left, right)):
+        xs = range(len(runs))
+        left.bar([x - 0.2 for x in xs], [results[r]["wall_s"] for r in runs], 0.4, label="wall s")
+        left.bar([x + 0.2 for x in xs], [results[r]["cpu_s"] for r in runs], 0.4, label="CPU s (process tree)")
+        left.set_xticks(list(xs), [r.replace("_", "\n", 1) for r in runs])
+        load = results["machine"]["load_avg_1m_start"]
+        left.set_title(f"batch on {results['input_rows']:,} rows (load {load:.1f} at start)")
+        left.legend()
+        targets = results.get("targets", {})
+        names = list(targets)
+        ratios = [(t["value"] or 0) / t.get("max", t.get("min")) for t in targets.values()]
+        colours = ["tab:green" if t["met"] else "tab:red" for t in targets.values()]
+        right.barh(names, ratios, color=colours)
+        right.axvline(1.0, color="black", linestyle="--")
+        for i, t in enumerate(targets.values()):
+            bound = f"<= {t['max']}" if "max" in t else f">= {t['min']}"
+            right.text(ratios[i], i, f" {t['value']} ({bound})", va="center")
+        right.set_title("issue-17 targets: value / bound (green = met)")
 
 
 def bench_nightly(source: Path, as_of: str, work: Path) -> dict:

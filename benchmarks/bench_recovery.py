@@ -11,12 +11,11 @@ differ from an offline recomputation of the same transactions (must be 0), the r
 → the first prediction of a transaction sent after the kill), and the latency p50/p99 before,
 during and after the fault. Writes ``benchmarks/results/recovery.json`` and ``recovery.png``.
 
-    .venv/bin/python benchmarks/bench_recovery.py [--rate 1000] [--seconds 60] [--kill-at 20]
+    .venv/bin/python benchmarks/bench_recovery.py [--rate 1000] [--seconds 60] [--kill-at 20] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -29,21 +28,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from bench_latency import RESULTS, run_rate, seed_cards, start_pipeline
+from _common import Machine, figure, parser, percentiles, write_report
+from bench_latency import run_rate, seed_cards, start_pipeline
 from bench_scorer import tiny_model
 
 from fraudstream.settings import get_settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=1000.0)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--kill-at", type=float, default=20.0)
-    parser.add_argument("--restart-after", type=float, default=2.0)
-    parser.add_argument("--cards", type=int, default=2000)
-    parser.add_argument("--out", type=Path, default=RESULTS / "recovery.json")
-    args = parser.parse_args()
+    cli = parser(__doc__, "recovery.json")
+    cli.add_argument("--rate", type=float, default=1000.0)
+    cli.add_argument("--seconds", type=float, default=60.0)
+    cli.add_argument("--kill-at", type=float, default=20.0)
+    cli.add_argument("--restart-after", type=float, default=2.0)
+    cli.add_argument("--cards", type=int, default=2000)
+    args = cli.parse_args()
+    machine = Machine()
 
     from fraudstream.kafka_clients import connected_producer, poll_for
     from fraudstream.messages import Transaction, encode
@@ -119,21 +119,12 @@ def main() -> None:
     after_kill = sorted((got[t][1], t) for t in got if sent_at[t] > kill)
     first_after = after_kill[0][0] if after_kill else float("nan")
     lat = {t: (got[t][1] - sent_at[t]) * 1000 for t in got}
-
-    def pct(sel: list[float]) -> dict[str, float]:
-        if not sel:
-            return {}
-        a = np.array(sel)
-        return {"p50": round(float(np.percentile(a, 50)), 1), "p99": round(float(np.percentile(a, 99)), 1),
-                "max": round(float(a.max()), 1)}  # fmt: skip
-
     recovered_at = max((got[t][1] for t in got if sent_at[t] <= first_after), default=first_after)
     before = [v for t, v in lat.items() if sent_at[t] < kill]
     during = [v for t, v in lat.items() if kill <= sent_at[t] <= recovered_at]
     after = [v for t, v in lat.items() if sent_at[t] > recovered_at]
     out = {
         "benchmark": "recovery",
-        "measured_at": datetime.now(UTC).isoformat(),
         "fault": f"SIGKILL flink-taskmanager, started again after {args.restart_after:.1f} s",
         "rate": args.rate,
         "seconds": args.seconds,
@@ -151,34 +142,39 @@ def main() -> None:
         ],  # fmt: skip
         "recovery_s": round(first_after - kill, 2),
         "backlog_drained_s_after_kill": round(recovered_at - kill, 2),
-        "latency_ms": {"before": pct(before), "during": pct(during), "after": pct(after)},
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_end": round(os.getloadavg()[0], 2)},
+        "latency_ms": {
+            "before": percentiles(before, digits=1),
+            "during": percentiles(during, digits=1),
+            "after": percentiles(after, digits=1),
+        },
         "duplicates_note": "the collector keeps the first copy per tid; copies after a restart are re-emitted "
         "from identical state (see docs/streaming.md)",
+        "machine": machine.block(),
     }
     print(json.dumps(out, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    t0 = sent_at[rows[0].tid]
+    sends = {t: sent_at[t] - t0 for t in lat}
+    marks = {
+        "TaskManager killed": kill - t0,
+        **({"TaskManager started": events["restart"] - t0} if "restart" in events else {}),
+    }
+    title = f"TaskManager kill at {args.rate:.0f} tx/s: {n - len(got)} missing, {len(wrong)} wrong"
+    write_report(args.out, out, plot=lambda png: plot(sends, lat, marks, title, png))
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    xs = np.array([sent_at[t] - sent_at[rows[0].tid] for t in lat])
-    ys = np.array(list(lat.values()))
-    fig, ax = plt.subplots(figsize=(10, 4))
-    ax.scatter(xs, ys, s=2)
-    ax.axvline(kill - sent_at[rows[0].tid], color="red", label="TaskManager killed")
-    if "restart" in events:
-        ax.axvline(events["restart"] - sent_at[rows[0].tid], color="green", label="TaskManager started")
-    ax.set_yscale("log")
-    ax.set_xlabel("send time (s)")
-    ax.set_ylabel("send → prediction (ms)")
-    ax.set_title(f"TaskManager kill at {args.rate:.0f} tx/s: {n - len(got)} missing, {len(wrong)} wrong")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(args.out.with_suffix(".png"), dpi=110)
+def plot(
+    sends: dict[str, float], latency_ms: dict[str, float], marks: dict[str, float], title: str, path: Path
+) -> None:
+    """Send → prediction latency of every transaction against its send time, with the fault's moments."""
+    with figure(path, figsize=(10, 4)) as (_, ax):
+        ax.scatter(np.array(list(sends.values())), np.array([latency_ms[t] for t in sends]), s=2)
+        for (label, at), colour in zip(marks.items(), ("red", "green"), strict=False):
+            ax.axvline(at, color=colour, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("send time (s)")
+        ax.set_ylabel("send → prediction (ms)")
+        ax.set_title(title)
+        ax.legend()
 
 
 if __name__ == "__main__":

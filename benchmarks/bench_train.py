@@ -1,22 +1,22 @@
 """Benchmark: train the anchor and extended models on the full batch training set.
 
-Prints and writes ``benchmarks/results/train.json``: load and training seconds per feature set and the
-test-period figures (PR-AUC, ROC-AUC, precision/recall at the stored threshold and at 0.5, recall per
-attack-chain position). Quality floor (issue 7): anchor test-period PR-AUC >= 0.64 on the default data.
+Prints and writes ``benchmarks/results/train.json`` (and ``train.png``): load and training seconds per
+feature set and the test-period figures (PR-AUC, ROC-AUC, precision/recall at the stored threshold and
+at 0.5, recall per attack-chain position). Quality floor (issue 7): anchor test-period PR-AUC >= 0.64 on
+the default data.
 
     .venv/bin/fraudstream batch training-set -i data/transactions.parquet -o data/model_training_set
     .venv/bin/python benchmarks/bench_train.py --training-set data/model_training_set --model-dir models
+        [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
+from _common import Machine, figure, parser, write_report
 from rich.console import Console
 
 from fraudstream.model import registry
@@ -24,7 +24,6 @@ from fraudstream.model.dataset import data_hash, load_training_set
 from fraudstream.model.pipeline import split_for, train_one
 from fraudstream.model.training import TrainingConfig
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ANCHOR_PR_AUC_FLOOR = 0.64
 
 
@@ -65,18 +64,39 @@ def from_registry(model_dir: Path, feature_sets: list[str]) -> dict[str, dict]:
     return out
 
 
+def plot(result: dict, path: Path) -> None:
+    """Test-period PR-AUC and ROC-AUC per model against the floor, and recall per attack-chain position."""
+    models = result["models"]
+    with figure(path, 1, 2, figsize=(11, 4)) as (_, (left, right)):
+        names = list(models)
+        xs = range(len(names))
+        for offset, key in ((-0.2, "test_pr_auc"), (0.2, "test_roc_auc")):
+            bars = left.bar([x + offset for x in xs], [models[n][key] for n in names], 0.4, label=key)
+            left.bar_label(bars, fmt="%.3f", fontsize=8)
+        left.axhline(result["anchor_pr_auc_floor"], color="grey", linestyle=":", label="anchor PR-AUC floor")
+        left.set_xticks(list(xs), names)
+        left.set(ylim=(0, 1.05), title=f"test period, {result['rows']:,} rows")
+        left.legend(fontsize=8)
+        for name in names:
+            recall = models[name]["recall_by_chain_position_at_threshold"]
+            right.plot([int(p) for p in recall], list(recall.values()), marker="o", label=name)
+        right.set(xlabel="position in the attack chain", ylabel="recall at the stored threshold", ylim=(0, 1.05))
+        right.set_title("recall by attack-chain position")
+        right.legend(fontsize=8)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--training-set", type=Path, default=Path("data/model_training_set"))
-    parser.add_argument("--model-dir", type=Path, default=Path("models"))
-    parser.add_argument("--feature-set", action="append", default=None, help="anchor, extended (default: both)")
-    parser.add_argument("--imbalance", default="sqrt", choices=["none", "sqrt", "balanced"])
-    parser.add_argument("--nthread", type=int, default=0, help="XGBoost threads (0 = all cores)")
-    parser.add_argument("--results", default="train.json", help="File name under benchmarks/results/")
-    parser.add_argument("--from-registry", action="store_true", help="Summarise registered models, no training")
-    args = parser.parse_args()
+    cli = parser(__doc__, "train.json")
+    cli.add_argument("--training-set", type=Path, default=Path("data/model_training_set"))
+    cli.add_argument("--model-dir", type=Path, default=Path("models"))
+    cli.add_argument("--feature-set", action="append", default=None, help="anchor, extended (default: both)")
+    cli.add_argument("--imbalance", default="sqrt", choices=["none", "sqrt", "balanced"])
+    cli.add_argument("--nthread", type=int, default=0, help="XGBoost threads (0 = all cores)")
+    cli.add_argument("--from-registry", action="store_true", help="Summarise registered models, no training")
+    args = cli.parse_args()
     feature_sets = args.feature_set or ["anchor", "extended"]
     console = Console()
+    machine = Machine()
 
     began = time.perf_counter()
     frame = load_training_set(args.training_set)
@@ -105,10 +125,9 @@ def main() -> None:
         "latest": registry.latest_version(args.model_dir),
         "anchor_pr_auc_floor": ANCHOR_PR_AUC_FLOOR,
         "meets_floor": models.get("anchor", {}).get("test_pr_auc", 0) >= ANCHOR_PR_AUC_FLOOR,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
+        "machine": machine.block(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / args.results).write_text(json.dumps(result, indent=2) + "\n")
+    write_report(args.out, result, plot=lambda png: plot(result, png))
     console.print_json(json.dumps(result))
 
 

@@ -1,26 +1,25 @@
 """Offline check of the replay scenarios against registered models (no engines): per transaction, the
 10-minute window features from the shared reference (streaming.testkit), the shared model inputs, the verdict.
 
-    .venv/bin/python benchmarks/scenario_check.py --model-dir models [--model VERSION]
+    .venv/bin/python benchmarks/scenario_check.py --model-dir models [--model VERSION] [--out FILE.json]
 
-Writes ``benchmarks/results/model_scenarios.json``: per model and scenario, frauds flagged, the first
-flagged attack position, false positives and the attack's probabilities.
+Writes ``benchmarks/results/model_scenarios.json`` (``"models"``: per model and scenario, frauds flagged,
+the first flagged attack position, false positives and the attack's probabilities) and a PNG of the
+share of each attack flagged.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
+from _common import Machine, figure, grouped_bars, parser, write_report
 
 from fraudstream import features as F
 from fraudstream.model import registry
 from fraudstream.model.training import predict
 from fraudstream.replay.scenarios import BUILTIN_SCENARIOS
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def scenario_verdicts(scenario, booster, meta: registry.ModelMetadata) -> dict:
@@ -56,11 +55,27 @@ def scenario_verdicts(scenario, booster, meta: registry.ModelMetadata) -> dict:
     }
 
 
+def plot(models: dict[str, dict], path: Path) -> None:
+    """Share of each scenario's frauds flagged, one bar per model."""
+    scenarios = list(BUILTIN_SCENARIOS)
+
+    def share(flagged: str) -> float:
+        hit, total = (int(x) for x in flagged.split("/"))
+        return hit / total if total else 0.0
+
+    with figure(path, figsize=(9, 4)) as (_, ax):
+        series = {v: [share(m[name]["fraud_flagged"]) for name in scenarios] for v, m in models.items()}
+        grouped_bars(ax, scenarios, series, fmt="%.2f")
+        ax.set(ylabel="share of the attack's frauds flagged", ylim=(0, 1.1), title="replay scenarios, offline")
+        ax.legend(fontsize=7)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=Path("models"))
-    parser.add_argument("--model", action="append", default=None)
-    args = parser.parse_args()
+    cli = parser(__doc__, "model_scenarios.json")
+    cli.add_argument("--model-dir", type=Path, default=Path("models"))
+    cli.add_argument("--model", action="append", default=None)
+    args = cli.parse_args()
+    machine = Machine()
     versions = args.model or [m.version for m in registry.list_versions(args.model_dir)]
     out = {}
     for version in versions:
@@ -70,9 +85,9 @@ def main() -> None:
             "threshold": meta.threshold,
             **{name: scenario_verdicts(make(), booster, meta) for name, make in BUILTIN_SCENARIOS.items()},
         }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "model_scenarios.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
+    result = {"benchmark": "model_scenarios", "models": out, "machine": machine.block()}
+    write_report(args.out, result, plot=lambda png: plot(out, png))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
