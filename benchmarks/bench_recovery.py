@@ -20,7 +20,6 @@ import json
 import os
 import random
 import signal
-import tempfile
 import threading
 import time
 import uuid
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from _common import Machine, figure, parser, percentiles, write_report
 from bench_latency import run_rate, seed_cards, start_pipeline
-from bench_scorer import tiny_model
+from bench_scorer import with_model
 
 from fraudstream.settings import get_settings
 
@@ -51,11 +50,7 @@ def main() -> None:
     from fraudstream.stack import flink as flink_stack
     from fraudstream.streaming.testkit import Tx, reference_features
 
-    settings = get_settings()
-    if not (settings.model_dir / "latest").exists():
-        model_dir = Path(tempfile.mkdtemp(prefix="bench-recovery-models-"))
-        tiny_model(model_dir)
-        settings = settings.model_copy(update={"model_dir": model_dir})
+    settings = with_model(get_settings(), "bench-recovery-models-")
     start_pipeline(settings)
     rng = random.Random()  # fresh cards every run (an earlier run's transactions would be in their windows)
     cards = seed_cards(settings, args.cards, rng)

@@ -64,6 +64,15 @@ def tiny_model(model_dir: Path) -> None:
     )
 
 
+def with_model(settings: Settings, prefix: str = "bench-models-") -> Settings:
+    """``settings`` as they are when their registry has a ``latest`` model, else pointing at a tiny one made here."""
+    if (settings.model_dir / "latest").exists():
+        return settings
+    model_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    tiny_model(model_dir)
+    return settings.model_copy(update={"model_dir": model_dir})
+
+
 @contextlib.contextmanager
 def endpoint(model_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
     """A real ``fraudstream serve`` process for the run (the same launcher the tests use): URL and pid."""
