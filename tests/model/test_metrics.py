@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +133,25 @@ def test_recall_by_fraud_kind_and_the_report_block() -> None:
     assert cp["mean"] == pytest.approx(0.02) and cp["k"] == 100
     assert figures["recall_by_fraud_kind"]["at_0_5"][0] == {"kind": "chain", "frauds": 2, "flagged": 1, "recall": 0.5}
     assert "card_precision_at_100" not in honest_figures(frame.drop(columns="cc_num"), y, p, 0.5)
+
+
+def test_report_png_gets_a_panel_per_honest_figure(tmp_path: Path) -> None:
+    from fraudstream.model.evaluation import honest_figures, plot_pr_curve
+
+    y = np.array([0, 1, 1, 1, 1, 0])
+    p = np.array([0.9, 0.8, 0.2, 0.6, 0.7, 0.1])
+    frame = pd.DataFrame(
+        {
+            "cc_num": ["1", "2", "3", "1", "4", "5"],
+            "trans_time": pd.to_datetime(["2020-05-15"] * 3 + ["2020-05-16"] * 3),
+            "attack_kind": [None, "chain", "chain", "merchant_compromise", None, None],
+        }
+    )
+
+    def width(report: dict | None) -> int:
+        png = plot_pr_curve(y, p, 0.5, tmp_path / "pr.png", "t", report).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        return int.from_bytes(png[16:20], "big")  # IHDR width
+
+    plain, full = width(None), width(honest_figures(frame, y, p, 0.5))
+    assert full > 2.5 * plain  # the PR curve, then card precision per day and recall by kind beside it

@@ -94,16 +94,22 @@ def honest_figures(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, threshold:
     return out
 
 
-def plot_pr_curve(y: np.ndarray, p: np.ndarray, threshold: float, path: Path, title: str) -> Path:
-    """Save the precision-recall curve with the stored threshold and 0.5 marked."""
+def plot_pr_curve(
+    y: np.ndarray, p: np.ndarray, threshold: float, path: Path, title: str, report: dict[str, Any] | None = None
+) -> Path:
+    """Save the precision-recall curve with the stored threshold and 0.5 marked; with ``report``,
+    panels for its card precision@100 per day and its recall by fraud kind when it has them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    precision, recall, thresholds = precision_recall_curve(y, p)
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
+    report = report or {}
+    extra = [k for k in ("card_precision_at_100", "recall_by_fraud_kind") if report.get(k)]
+    fig, axes = plt.subplots(1, 1 + len(extra), figsize=(6 + 5 * len(extra), 4.5), dpi=110, squeeze=False)
     try:
+        ax = axes[0][0]
+        precision, recall, _ = precision_recall_curve(y, p)
         ax.step(recall, precision, where="post", color="tab:blue", label=f"PR-AUC {average_precision(y, p):.3f}")
         base = float(np.mean(y))
         ax.axhline(base, color="grey", linestyle=":", label=f"fraud share {base:.4f}")
@@ -113,12 +119,36 @@ def plot_pr_curve(y: np.ndarray, p: np.ndarray, threshold: float, path: Path, ti
         ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.02), title=title)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
+        for ax, key in zip(axes[0][1:], extra, strict=True):
+            (_plot_card_precision if key == "card_precision_at_100" else _plot_recall_by_kind)(ax, report[key])
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
     finally:
         plt.close(fig)
     return path
+
+
+def _plot_card_precision(ax: Any, block: dict[str, Any]) -> None:
+    days = block["per_day"]
+    ax.bar(range(len(days)), [d["card_precision"] for d in days], color="tab:blue")
+    ax.axhline(block["mean"], color="tab:red", linestyle="--", label=f"mean {block['mean']:.3f}")
+    ax.set_xticks(range(len(days)), [d["day"][5:] for d in days], rotation=90, fontsize=6)
+    ax.set(ylabel=f"compromised cards among the top {block['k']}", ylim=(0, 1.02))
+    ax.set_title(f"card precision@{block['k']} per day", fontsize=10)
+    ax.legend(fontsize=8)
+
+
+def _plot_recall_by_kind(ax: Any, block: dict[str, Any]) -> None:
+    rows = block["at_threshold"]
+    at_half = {r["kind"]: r["recall"] for r in block["at_0_5"]}
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r["recall"] for r in rows], 0.4, color="tab:red", label="at threshold")
+    ax.bar(x + 0.2, [at_half.get(r["kind"], 0.0) for r in rows], 0.4, color="tab:green", label="at 0.5")
+    ax.set_xticks(x, [f"{r['kind']}\n(n={r['frauds']})" for r in rows], fontsize=7)
+    ax.set(ylabel="recall", ylim=(0, 1.02))
+    ax.set_title("recall by fraud kind", fontsize=10)
+    ax.legend(fontsize=8)
 
 
 def report_table(report: dict[str, Any], title: str = "test period") -> Any:

@@ -112,7 +112,7 @@ def train_one(
     }
     with tempfile.TemporaryDirectory() as tmp:
         png = plot_pr_curve(
-            y_test, p_test, choice.threshold, Path(tmp) / "pr.png", f"{config.feature_set} model, test period"
+            y_test, p_test, choice.threshold, Path(tmp) / "pr.png", f"{config.feature_set} model, test period", report
         )
         meta = registry.save_model(
             model_dir,
