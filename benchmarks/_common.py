@@ -1,5 +1,6 @@
-"""What every benchmark script shares: where results go, the argument parser, the machine block,
-percentiles, and writing a report as JSON with a PNG beside it.
+"""What every benchmark script shares: where results go, the argument parser (with ``--out``), the
+machine block, percentiles, the engines of a run, the matplotlib boilerplate (``figure``,
+``grouped_bars``), and writing a report as JSON with a PNG beside it (``write_report``).
 
 One schema for every result file: a JSON object with ``"benchmark"`` (the script's name for what it
 measures), the script's own figures, and ``"machine"``, one block (:class:`MachineBlock`)::
@@ -19,7 +20,9 @@ names (``load_avg_1m_start`` / ``load_avg_1m_end``, via :class:`LoadSpan`).
 
 Result files written before this module (in ``benchmarks/results/``) keep their old load keys
 (``load_average_1m``, ``load_avg``, ``load_at_start``, ``load_average_before``, ...) until their
-benchmark is run again; they are not re-run just to rename keys (some take many minutes).
+benchmark is run again; they are not re-run just to rename keys (some take many minutes). The
+scripts not moved here yet (``bench_latency``, ``bench_chaos``, ``bench_soak``, ``bench_threshold``)
+still write their own keys.
 
 Scripts import this as ``from _common import ...``: ``python benchmarks/bench_x.py`` puts
 ``benchmarks/`` first on ``sys.path``.
