@@ -339,7 +339,7 @@ def line_batches(
 ) -> Iterator[EncodedBatch]:
     """Encoded batches of JSON-lines transactions; undecodable lines are rejected with their line number."""
     batch = _empty_batch()
-    times: list[int] = []
+    times: list[tuple[int, int]] = []  # (event time, label time) per record
     for number, line in enumerate(lines, start=1):
         if selection.exhausted:
             break
@@ -347,19 +347,27 @@ def line_batches(
             continue
         _add_line(batch, times, number, line, selection)
         if len(batch) + len(batch.rejected) >= batch_lines:
-            batch.times_ms = np.array(times, dtype=np.int64)
-            yield batch
+            yield _timed(batch, times)
             batch, times = _empty_batch(), []
     if len(batch) or batch.rejected:
-        batch.times_ms = np.array(times, dtype=np.int64)
-        yield batch
+        yield _timed(batch, times)
+
+
+def _timed(batch: EncodedBatch, times: list[tuple[int, int]]) -> EncodedBatch:
+    pairs = np.array(times, dtype=np.int64).reshape(-1, 2)
+    batch.times_ms = pairs[:, 0].copy()
+    batch.label_times_ms = pairs[:, 1].copy()
+    return batch
 
 
 def _empty_batch() -> EncodedBatch:
     return EncodedBatch([], [], [], np.zeros(0, dtype=np.int64))
 
 
-def _add_line(batch: EncodedBatch, times: list[int], number: int, line: bytes | str, selection: Selection) -> None:
+def _add_line(
+    batch: EncodedBatch, times: list[tuple[int, int]], number: int, line: bytes | str, selection: Selection
+) -> None:
+    """Decode one line into ``batch``; a label line may carry ``labelled_at`` (default: the transaction's time)."""
     text = line.decode("utf-8", errors="backslashreplace") if isinstance(line, bytes) else line
     text = tokenise_json_line(text)  # cc_num -> token at the edge (off: unchanged)
     try:
@@ -368,6 +376,9 @@ def _add_line(batch: EncodedBatch, times: list[int], number: int, line: bytes | 
         flag = next((obj[f] for f in LABEL_FIELDS if f in obj), None)
         if flag is not None and not (isinstance(flag, bool) or flag in (0, 1)):
             raise DecodeError("fraud_label", f"expected 0/1 or a boolean, got {flag!r}")
+        known = tx.trans_time
+        if flag is not None and obj.get("labelled_at") is not None:
+            known = decode(Label, {"tid": tx.tid, "is_fraud": flag, "labelled_at": obj["labelled_at"]}).labelled_at
     except (json.JSONDecodeError, DecodeError) as exc:
         reason = str(exc) if isinstance(exc, DecodeError) else f"<record>: not valid JSON ({exc})"
         batch.rejected.append(Rejected(offset=number, error=reason, payload=text.rstrip("\n")))
@@ -382,10 +393,11 @@ def _add_line(batch: EncodedBatch, times: list[int], number: int, line: bytes | 
     shift = selection.shift_for(when_ms)
     if shift:
         tx = tx.model_copy(update={"trans_time": tx.trans_time + timedelta(milliseconds=shift)})
+        known = known + timedelta(milliseconds=shift)
     batch.keys.append(tx.cc_num.encode())
     batch.values.append(encode(tx))
-    batch.labels.append(_label_bytes(tx, flag))
-    times.append(when_ms + shift)
+    batch.labels.append(_label_bytes(tx, flag, known))
+    times.append((when_ms + shift, round(known.timestamp() * 1000)))
 
 
 def stdin_lines(stream: IO[bytes]) -> Iterator[bytes]:

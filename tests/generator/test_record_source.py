@@ -212,3 +212,18 @@ def test_pacer_label_offsets_only_when_replaying_by_time() -> None:
     by_rate = Pacer(rate=10)
     by_rate.due_offsets(np.zeros(2, dtype=np.int64))
     assert by_rate.label_offsets(np.array([5_000])) is None
+
+
+def test_json_lines_labels_carry_labelled_at() -> None:
+    good = {"tid": "t1", "cc_num": "4111111111111111", "amount": 5.5, "trans_time": "2020-01-01T00:00:00.000Z"}
+    lines = [
+        json.dumps({**good, "is_fraud": True, "labelled_at": "2020-01-05T00:00:00.000Z", "merchant": "m-000007"}),
+        json.dumps({**good, "tid": "t2", "fraud_label": 0}),
+        json.dumps({**good, "tid": "t3", "fraud_label": 1, "labelled_at": "yesterday"}),
+    ]
+    (batch,) = list(line_batches(lines, Selection()))
+    assert decode(Label, batch.labels[0]).labelled_at == datetime(2020, 1, 5, tzinfo=UTC)
+    assert decode(Transaction, batch.values[0]).merchant == "m-000007"
+    assert decode(Label, batch.labels[1]).labelled_at == datetime(2020, 1, 1, tzinfo=UTC)  # known at once
+    assert (batch.label_times_ms - batch.times_ms).tolist() == [4 * 86_400_000, 0]
+    assert [(r.offset, r.error.split(":")[0]) for r in batch.rejected] == [(3, "labelled_at")]
