@@ -332,6 +332,13 @@ def test_compliant_forms_of_the_new_rules_pass():
     assert check_template(t) == []
 
 
+def _violations_in_a_copy(template: dict, tmp_path: Path) -> set[tuple[str, str]]:
+    """(resource, rule) of each violation in ``template`` written as YAML and read back like deploy does."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_plain(template)))
+    return {(v.resource, v.rule) for v in check_file(path)}
+
+
 def test_policy_rejects_a_bad_copy_of_the_real_template(tmp_path: Path):
     """Plant violations into the real main template (as a YAML file) and read it back like deploy does."""
     template = load_template(templates_dir() / "fraudstream.yaml")
@@ -350,10 +357,7 @@ def test_policy_rejects_a_bad_copy_of_the_real_template(tmp_path: Path):
     resources["BatchTable"].pop("DeletionPolicy")
     resources["FailureQueue"]["Properties"].pop("KmsMasterKeyId")
     resources["FailureQueue"]["Properties"]["SqsManagedSseEnabled"] = True
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(_plain(template)))
-    found = {(v.resource, v.rule) for v in check_file(path)}
-    assert found == {
+    assert _violations_in_a_copy(template, tmp_path) == {
         ("AggWriterRole", "broad-managed-policy"),
         ("AggTable", "unencrypted-store"),
         ("FraudScorerRole", "wildcard-action"),
@@ -565,10 +569,7 @@ def test_policy_rejects_a_bad_copy_of_the_nightly_template(tmp_path: Path):
     next(s for s in job if s["Sid"] == "WriteBatchFeatures")["Action"] = "dynamodb:*"
     resources["RetrainRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0].pop("Condition")
     resources["NightlyLogGroup"]["Properties"].pop("KmsKeyId")
-    path = tmp_path / "bad-nightly.yaml"
-    path.write_text(yaml.safe_dump(_plain(template)))
-    found = {(v.resource, v.rule) for v in check_file(path)}
-    assert found == {
+    assert _violations_in_a_copy(template, tmp_path) == {
         ("NightlyJobRole", "wildcard-action"),
         ("RetrainRole", "confused-deputy"),
         ("NightlyLogGroup", "unencrypted-store"),
