@@ -34,6 +34,7 @@ CURRENT_DIR = f"{PROCESSING_ROOT}/current"
 OUT_DIR = f"{PROCESSING_ROOT}/out"
 JOB_DONE = {"SUCCESS"}
 JOB_FAILED = {"FAILED", "CANCELLED"}
+PROCESSING_JOB_NAME_MAX = 63
 
 
 class RetrainError(RuntimeError):
@@ -58,6 +59,18 @@ class RetrainRequest:
 def new_run_id(now: datetime | None = None) -> str:
     """Lower case only: SageMaker ARNs are lower case, and the job role's trust names the job by ARN."""
     return f"{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+
+
+def processing_job_name(stack_name: str, run_id: str) -> str:
+    """``<stack>-nightly-retrain-<run>``: the name RetrainRole's trust admits (SageMaker allows 63
+    characters, so stack names longer than 31 cannot retrain; refused before any call)."""
+    name = f"{nightly_stack_name(stack_name)}-retrain-{run_id}"
+    if len(name) > PROCESSING_JOB_NAME_MAX:
+        raise RetrainError(
+            f"processing job name {name!r} is longer than {PROCESSING_JOB_NAME_MAX} characters: "
+            f"retraining needs a stack name of at most {PROCESSING_JOB_NAME_MAX - len(name) + len(stack_name)}"
+        )
+    return name
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -221,9 +234,12 @@ def run_retrain(req: RetrainRequest, ui: Any) -> dict[str, Any]:
 
     cloudformation = req.target.client("cloudformation")
     nightly_name = nightly_stack_name(req.stack_name)
+    run_id = new_run_id()
+    job_name = processing_job_name(req.stack_name, run_id)
+    if not req.image_tag:
+        raise RetrainError("--image-tag: the runtime image's tag in ECR (infra/docker/flink.Dockerfile, pushed)")
     main, _ = _stack(cloudformation, req.stack_name)
     nightly, nightly_params = _stack(cloudformation, nightly_name)
-    run_id = new_run_id()
 
     training_uri = req.training_uri
     if training_uri is None:
@@ -239,13 +255,11 @@ def run_retrain(req: RetrainRequest, ui: Any) -> dict[str, Any]:
         _wait(state, JOB_DONE, JOB_FAILED, f"training-set run {job_run_id}", req)
         training_uri = spec["jobDriver"]["sparkSubmit"]["entryPointArguments"][2]
 
-    if not req.image_tag:
-        raise RetrainError("--image-tag: the runtime image's tag in ECR (infra/docker/flink.Dockerfile, pushed)")
     region = req.target.region
     image = f"{owner}.dkr.ecr.{region}.amazonaws.com/{nightly_params['RuntimeRepositoryName']}:{req.image_tag}"
     out_uri = f"{nightly['RetrainUri']}/{run_id}"
     job = processing_job(
-        job_name=f"{nightly_name}-retrain-{run_id}", nightly=nightly, key_arn=nightly_params["DataKeyArn"],
+        job_name=job_name, nightly=nightly, key_arn=nightly_params["DataKeyArn"],
         image_uri=image, training_uri=training_uri, current_model_uri=main["ModelDataUrl"], out_uri=out_uri,
         instance_type=req.instance_type, retrain_args=req.retrain_args,
     )  # fmt: skip
