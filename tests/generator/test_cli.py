@@ -24,6 +24,7 @@ def test_generate_writes_the_requested_file(tmp_path: Path) -> None:
     assert len(df) == 3000 and df["fraud_label"].sum() == 30 and df["cc_num"].nunique() == 50
     assert df["trans_time"].max() < pd.Timestamp("2020-01-08", tz="UTC")
     assert df["merchant"].notna().all() and (df["labelled_at"] > df["trans_time"]).all()
+    assert "30 fraud: 18 merchant_compromise, 6 card_compromise" in " ".join(result.output.split())
 
 
 def test_generate_rich_options_shape_the_data(tmp_path: Path) -> None:

@@ -6,8 +6,12 @@ import time
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class ProfileChoice(StrEnum):
@@ -96,11 +100,22 @@ def generate_command(
     seconds = time.perf_counter() - began
     fraud = int(table.column("fraud_label").to_numpy().sum())
     console.print(
-        f"wrote {table.num_rows:,} transactions ({fraud:,} fraud, {config.profile} profile) to {out} "
+        f"wrote {table.num_rows:,} transactions ({fraud:,} fraud{_by_kind(table)}, {config.profile} profile) to {out} "
         f"in {seconds:.1f} s ({table.num_rows / seconds:,.0f} rows/s)",
         soft_wrap=True,
         markup=False,
     )
+
+
+def _by_kind(table: pa.Table) -> str:
+    """``: 8,100 merchant_compromise, ...`` when the fraud has more than one kind (rich profile), else nothing."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(pc.drop_null(table.column("attack_kind"))).to_pylist()
+    if len(counts) < 2:
+        return ""
+    ranked = sorted(counts, key=lambda c: -c["counts"])
+    return ": " + ", ".join(f"{c['counts']:,} {c['values']}" for c in ranked)
 
 
 def schemas_command(
