@@ -78,7 +78,7 @@ CARD_WINDOWS: dict[int, tuple[str, str]] = {
 *is* the 1-week batch window (same names, same values), so it is not defined twice."""
 
 CARD_WINDOW_FEATURES: tuple[str, ...] = (NUM_TRANS_LAST_1D, AVG_AMT_LAST_1D, NUM_TRANS_LAST_30D, AVG_AMT_LAST_30D)
-"""What the nightly job adds per card beside ``BATCH_FEATURES`` (the same card item and run)."""
+"""What the nightly job adds per card beside ``BATCH_FEATURES`` (the card windows group, same run)."""
 
 MERCHANT_WINDOWS: dict[int, tuple[str, str]] = {
     days: (f"merchant_num_trans_{days}d", f"merchant_risk_{days}d") for days in (1, 7, 30)
@@ -143,7 +143,7 @@ MERCHANT_RISK_INPUTS: tuple[str, ...] = (
     *MERCHANT_FEATURES,
 )
 """Third feature set: ``extended`` plus the Handbook's card 1/7/30-day and merchant count/risk inputs.
-It needs the merchant group online, which the scorer does not read yet (``SERVABLE_FEATURE_SETS``)."""
+The scorer reads them from the card windows and merchant groups (the record's ``merchant``)."""
 
 FeatureSet = Literal["anchor", "extended", "merchant-risk"]
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -152,7 +152,10 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "merchant-risk": MERCHANT_RISK_INPUTS,
 }
 SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended")
-"""Sets whose inputs the scorer can compute today (10-minute record + the 1-week card item)."""
+"""Sets the pipeline may serve by default. ``merchant-risk`` is not among them yet: the scorer reads the
+card windows and merchant groups, but its merchant comes from the ``cc-agg`` record's optional
+``merchant``, which the Flink job does not pass through yet; until it does, every served merchant
+value would be missing where training had one (skew)."""
 
 
 def model_input_names(feature_set: str = "anchor") -> tuple[str, ...]:

@@ -357,6 +357,8 @@ class CardAggregate(Message):
     num_trans_last_10m: Count
     avg_amt_last_10m: FiniteFloat
     max_amt_last_10m: OptionalFloat = None
+    merchant: OptionalText = None
+    """The transaction's merchant, when the stream carries it: the scorer reads its merchant features."""
 
 
 class Prediction(Message):

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     """botocore's attempts per AWS call (standard retry mode), for every client: stack, handlers and deploy."""
     table_agg: str = "cc-agg-fg"
     table_batch: str = "cc-agg-batch-fg"
+    table_card_windows: str = "cc-windows-fg"
+    """The card windows group (nightly count and mean amount over 1 / 7 / 30 days per card; issue 15)."""
+    table_merchant: str = "merchant-fg"
+    """The merchant feature group (nightly count and fraud risk per merchant; issue 15)."""
+    label_delay_days: int = 7
+    """Merchant risk windows end this many days before each night (chargebacks arrive late; the
+    Fraud-Detection-Handbook's delay). The nightly load and the training set both default to it."""
 
     # --- online store cache (the fraud-scorer's copy of the 1-week features; fraudstream.featurestore.batch_cache)
     batch_cache_check_interval_s: float = 1.0

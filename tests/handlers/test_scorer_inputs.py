@@ -42,7 +42,7 @@ MERCHANT_ITEMS = [
 def _rows() -> list[ScoringRow]:
     rows = []
     for i, ((amount, n10, avg10, max10, week), item) in enumerate(zip(EDGE_CASES, MERCHANT_ITEMS, strict=True)):
-        week = None if week is None else {**week, **(CARD_WINDOWS if i % 2 else {})}
+        windows = {**CARD_WINDOWS, F.NUM_TRANS_LAST_1W: week["num_trans_last_1w"]} if i % 2 and week else None
         agg = CardAggregate(
             tid=f"t{i}",
             cc_num=CARD,
@@ -52,7 +52,9 @@ def _rows() -> list[ScoringRow]:
             avg_amt_last_10m=avg10,
             max_amt_last_10m=max10,
         )
-        rows.append(ScoringRow(KafkaRecord("cc-agg", 0, i, 0, "CREATE_TIME", None, encode(agg)), agg, week, item))
+        rows.append(
+            ScoringRow(KafkaRecord("cc-agg", 0, i, 0, "CREATE_TIME", None, encode(agg)), agg, week, item, windows)
+        )
     return rows
 
 
@@ -230,7 +232,7 @@ def _scored(feature_set: str, week_override=None, threshold: float = 0.5):
 
     rows = _rows()
     if week_override is not None:
-        rows = [ScoringRow(r.record, r.agg, week_override, r.merchant_features) for r in rows]
+        rows = [ScoringRow(r.record, r.agg, week_override, r.merchant_features, r.card_windows) for r in rows]
     matrix = model_inputs(rows, feature_set)
     inputs = [[None if math.isnan(v) else v for v in line] for line in matrix.tolist()]
     probabilities = [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -1,9 +1,8 @@
 """Per-card nightly windows of 1, 7 and 30 days (``features.CARD_WINDOWS``), run and training set.
 
-They live in the card batch group beside the 1-week features (same key, same nightly run, same
-``as_of``; the 7-day window *is* the 1-week one): the scorer already reads that item in its one
-batched read, and the training set computes all three windows over the partition and sort the
-1-week window already uses, so they cost no extra shuffle.
+They are the card windows group (``featurestore.groups.CARD_WINDOWS_GROUP``: an item per card active
+in 30 days; why a group of its own is said there). The training set computes all three windows over
+the partition and sort the 1-week window already uses, so they cost no extra shuffle.
 
 * ``card_window_features(df, as_of)`` — one nightly run, straight from
   ``features.card_windows_aggregate_sql`` (the engine-neutral definition);

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
+from fraudstream.batch.nightly_groups import load_nightly_groups, nightly_lookback_days
 from fraudstream.batch.source import load_transactions, nightly_days, source_name
 from fraudstream.batch.summary import timed, write_summary
 from fraudstream.batch.weekly_features import as_day, expired_cards, weekly_features, weekly_features_for_days
-from fraudstream.featurestore.groups import BATCH_GROUP
+from fraudstream.featurestore.groups import BATCH_GROUP, FeatureGroup
 from fraudstream.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -67,19 +68,24 @@ def expired_records(cc_nums: Iterable[str], as_of: date) -> list[dict[str, Any]]
     return to_records(({"cc_num": c, F.NUM_TRANS_LAST_1W: 0, F.AVG_AMT_LAST_1W: None} for c in cc_nums), as_of)
 
 
-def _chunks(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _chunks(records: list[dict[str, Any]], key: str = "cc_num") -> list[list[dict[str, Any]]]:
     """``LOAD_CHUNK``-record slices that may be written in parallel: one slice when a card repeats.
 
     ``put_many`` keeps one card's records in order within a call; across parallel calls it could
     not, so parallel slices need every card at most once (true of every load this module makes).
     """
-    if len({r["cc_num"] for r in records}) != len(records):
+    if len({r[key] for r in records}) != len(records):
         return [records] if records else []
     return [records[start : start + LOAD_CHUNK] for start in range(0, len(records), LOAD_CHUNK)]
 
 
 def load_records(
-    store: Any, records: list[dict[str, Any]], label: str = "loading", workers: int = LOAD_WORKERS
+    store: Any,
+    records: list[dict[str, Any]],
+    label: str = "loading",
+    workers: int = LOAD_WORKERS,
+    group: FeatureGroup = BATCH_GROUP,
+    mark: bool = True,
 ) -> dict[str, Any]:
     """Conditional newer-wins puts of ``records``, ``workers`` slices in flight; counts per outcome.
 
@@ -91,17 +97,17 @@ def load_records(
     from rich.progress import Progress
 
     counts: dict[str, Any] = {"written": 0, "skipped": 0, "failed": 0, "errors": []}
-    chunks = _chunks(records)
+    chunks = _chunks(records, group.record_identifier)
     with Progress(transient=True) as progress, ThreadPoolExecutor(max(1, min(workers, len(chunks)))) as pool:
         task = progress.add_task(label, total=len(records))
-        futures = {pool.submit(store.put_many, BATCH_GROUP, chunk): len(chunk) for chunk in chunks}
+        futures = {pool.submit(store.put_many, group, chunk): len(chunk) for chunk in chunks}
         for future in as_completed(futures):
             for outcome in future.result():
                 counts[outcome.status] += 1
                 if outcome.status == "failed" and len(counts["errors"]) < 20:
                     counts["errors"].append(outcome.error)
             progress.update(task, advance=futures[future])
-    if counts["written"]:  # after the last put: a scorer that sees the new version reads the new items
+    if counts["written"] and mark:  # after the last put: a scorer that sees the new version reads the new items
         counts["batch_version"] = store.mark_batch_version(label)
     return counts
 
@@ -116,16 +122,15 @@ def _summary_path(settings: Settings | None, name: str) -> Path:
     return Path((settings or get_settings()).state_dir) / "batch" / name
 
 
-def _eight_days(tx: DataFrame, day: date) -> DataFrame:
-    """The rows a nightly run of ``day`` reads (its week and the previous run's): one scan, cached
-    for both the features and the expired cards (a file input was read twice, whole)."""
+def _days_before(tx: DataFrame, day: date, days: int) -> DataFrame:
+    """The rows of the ``days`` days before ``day`` (one scan, cached for every group and expiry)."""
     from pyspark.sql import functions as f
 
-    first, _ = nightly_days(day)
+    first = day - timedelta(days=days)
     return tx.where(
         (f.col("trans_time") >= f.lit(f"{first.isoformat()} 00:00:00").cast("timestamp"))
         & (f.col("trans_time") < f.lit(f"{day.isoformat()} 00:00:00").cast("timestamp"))
-    ).select("cc_num", "trans_time", "amount")
+    )
 
 
 def run_nightly(
@@ -134,21 +139,33 @@ def run_nightly(
     as_of: date | datetime | str,
     settings: Settings | None = None,
     store: Any = None,
+    label_delay: F.LabelDelayRule = F.LABEL_DELAY,
 ) -> dict[str, Any]:
-    """Compute the 1-week features for ``as_of`` (a UTC day) and load them; returns the summary.
+    """Compute the nightly features for ``as_of`` (a UTC day) and load them; returns the summary.
 
-    ``input_path`` None reads the lake (only the 8 days the run needs).
+    The 1-week group as ever, then the card windows (1 / 7 / 30 days) and, when the input has
+    merchants and labels, the merchant group under ``label_delay`` (``batch.nightly_groups``); one
+    batch version is marked after all of them. ``input_path`` None reads the lake (only the days the
+    run needs: the longest window, the label delay and one day for expiries).
     """
     day = as_day(as_of)
     source = source_name(input_path, settings)
     summary: dict[str, Any] = {"command": "nightly", "input": source, "as_of": as_of_text(day)}
+    summary["label_delay_days"] = label_delay.delay_days
+    lookback = nightly_lookback_days(label_delay)
     with timed(summary):
         started = time.perf_counter()
-        tx = _eight_days(load_transactions(spark, input_path, settings, *nightly_days(day)), day).cache()
+        first_day = day - timedelta(days=lookback)
+        tx = _days_before(
+            load_transactions(spark, input_path, settings, first_day, nightly_days(day)[1]), day, lookback
+        )
+        tx = tx.cache()
         try:
-            features_df: DataFrame = weekly_features(tx, day)
+            week_rows = tx.select("cc_num", "trans_time", "amount")
+            features_df: DataFrame = weekly_features(week_rows, day)
             records = to_records((row.asDict() for row in features_df.collect()), as_of=day)
-            expired = expired_records((row["cc_num"] for row in expired_cards(tx, day).collect()), day)
+            expired = expired_records((row["cc_num"] for row in expired_cards(week_rows, day).collect()), day)
+            nightly_records = load_nightly_groups(tx, day, label_delay, summary)
         finally:
             tx.unpersist()
         summary["cards"] = len(records)
@@ -158,7 +175,14 @@ def run_nightly(
         summary["transactions_in_window"] = sum(r[F.NUM_TRANS_LAST_1W] for r in records)
         store = store or _default_store(settings)
         started = time.perf_counter()
-        summary |= load_records(store, records, label=f"nightly {day}")
+        written = 0
+        for group, group_records in nightly_records.items():
+            counts = load_records(store, group_records, f"nightly {day} {group.key}", group=group, mark=False)
+            summary[f"{group.key}_load"] = {k: v for k, v in counts.items() if k != "batch_version"}
+            written += counts["written"]
+        summary |= load_records(store, records, label=f"nightly {day}", mark=False)
+        if summary["written"] or written:  # after the last put of every group: one version for all
+            summary["batch_version"] = store.mark_batch_version(f"nightly {day}")
         summary["load_s"] = round(time.perf_counter() - started, 3)
     summary["table"] = BATCH_GROUP.table_name(getattr(store, "settings", None) or settings)
     summary["summary_path"] = str(write_summary(summary, _summary_path(settings, f"nightly-{day}.json")))

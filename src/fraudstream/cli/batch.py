@@ -17,6 +17,10 @@ INPUT_HELP = (
     "Transactions file or directory (Parquet or CSV; local, s3://, s3a://) for backfills and your own data;"
     " default: the lake ($FRAUDSTREAM_LAKE_DIR, what the stream archived)."
 )
+LABEL_DELAY_HELP = (
+    "Merchant risk: windows end this many days before each night and only labels known before the night count"
+    " (default: $FRAUDSTREAM_LABEL_DELAY_DAYS or 7; the nightly load and the training set must use the same)."
+)
 MASTER_HELP = "Spark master URL (default: $FRAUDSTREAM_SPARK_MASTER or local[*]); e.g. spark://host:7077, yarn."
 
 
@@ -33,6 +37,17 @@ def _finish(summary: dict[str, Any], title: str) -> None:
     if summary.get("failed"):
         typer.secho(f"{summary['failed']} record(s) failed to load; see 'errors' in the summary", err=True, fg="red")
         raise typer.Exit(1)
+
+
+def _label_delay(days: int | None) -> Any:
+    """The label-delay rule of ``--label-delay-days`` (default: the setting), or a usage error."""
+    from fraudstream.features import LabelDelayRule
+    from fraudstream.settings import get_settings
+
+    try:
+        return LabelDelayRule(get_settings().label_delay_days if days is None else days)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--label-delay-days") from None
 
 
 def _run(job, *args: Any, master: str | None, spinner: str | None = None) -> dict[str, Any]:
@@ -61,12 +76,14 @@ def nightly_command(
     input_path: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     as_of: datetime = typer.Option(..., "--as-of", formats=DAY_FORMATS, help="UTC day; the week is [as_of-7d, as_of)."),
     master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
+    label_delay_days: int | None = typer.Option(None, "--label-delay-days", help=LABEL_DELAY_HELP),
 ) -> None:
-    """Compute every active card's 1-week features for AS_OF and write them to cc-agg-batch-fg."""
+    """Compute the nightly features for AS_OF: 1-week (cc-agg-batch-fg), card windows (cc-windows-fg), merchants."""
     from fraudstream.batch.nightly import run_nightly
     from fraudstream.settings import get_settings
 
-    summary = _run(run_nightly, input_path, as_of.date(), get_settings(), master=master)
+    rule = _label_delay(label_delay_days)
+    summary = _run(run_nightly, input_path, as_of.date(), get_settings(), None, rule, master=master)
     _finish(summary, f"batch nightly {as_of:%Y-%m-%d}")
 
 
@@ -77,19 +94,13 @@ def training_set_command(
     from_date: datetime | None = typer.Option(None, "--from", formats=DAY_FORMATS, help="First UTC day (inclusive)."),
     to_date: datetime | None = typer.Option(None, "--to", formats=DAY_FORMATS, help="Last UTC day (inclusive)."),
     master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
-    label_delay_days: int = typer.Option(
-        7, "--label-delay-days", help="Merchant risk windows end this many days before each night (labels known late)."
-    ),
+    label_delay_days: int | None = typer.Option(None, "--label-delay-days", help=LABEL_DELAY_HELP),
 ) -> None:
     """Write the point-in-time training set: 10-minute + as-served nightly card/merchant features + model inputs."""
     from fraudstream.batch.training_set import build_training_set
-    from fraudstream.features import LabelDelayRule
     from fraudstream.settings import get_settings
 
-    try:
-        rule = LabelDelayRule(label_delay_days)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--label-delay-days") from None
+    rule = _label_delay(label_delay_days)
 
     summary = _run(
         build_training_set,

@@ -37,6 +37,7 @@ class Aggregate(NamedTuple):
     num_trans_last_10m: int
     avg_amt_last_10m: float
     max_amt_last_10m: float | None = None
+    merchant: str | None = None
 
     @classmethod
     def from_model(cls, agg: CardAggregate) -> Aggregate:
@@ -48,6 +49,7 @@ class Aggregate(NamedTuple):
             agg.num_trans_last_10m,
             agg.avg_amt_last_10m,
             agg.max_amt_last_10m,
+            agg.merchant,
         )
 
     def store_record(self) -> dict[str, Any]:
@@ -100,7 +102,10 @@ def fast_aggregate(value: bytes | bytearray | str | None) -> Aggregate | None:
         return None
     if top is not None and not _finite(top):
         return None
-    return Aggregate(tid, cc_num, float(amount), when, count, float(avg), None if top is None else float(top))
+    merchant = get("merchant")
+    if not (merchant is None or (type(merchant) is str and merchant)):
+        return None
+    return Aggregate(tid, cc_num, float(amount), when, count, float(avg), None if top is None else float(top), merchant)
 
 
 def decode_aggregate(value: bytes | bytearray | str | None) -> Aggregate:

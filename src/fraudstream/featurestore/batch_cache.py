@@ -31,6 +31,11 @@ was read, so it holds that version's items or newer ones, and a result tagged wi
 scorer has already left is discarded. When the scan read the whole group, a card missing from it
 has no item under that version: it is answered "no history" without a store read.
 
+The other nightly groups (card windows, merchants; written by the same nightly load before it marks
+the version) are cached beside the cards, keyed ``(group.key, key)``, and read in the same
+BatchGetItem as the cards they come with (:meth:`BatchFeatureCache.get_groups`); the whole-group
+prefetch covers the 1-week group only.
+
 A card with no item is cached too (``None``: no history → the scorer's ratios are missing), so
 unknown cards do not cost a read per batch either. The cache holds at most ``max_cards`` cards
 (least recently used evicted; ~0.5 KB a card); ``max_cards = 0`` turns it off (every call reads
@@ -44,14 +49,19 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fraudstream.featurestore.groups import BATCH_GROUP
+from fraudstream.featurestore.groups import BATCH_GROUP, FeatureGroup
 
 _UNSET = object()
 log = logging.getLogger(__name__)
+
+
+def _entry_key(group: FeatureGroup, key: str) -> Any:
+    """A card of the 1-week group is cached under its number (as ever); other groups' keys are tagged."""
+    return key if group is BATCH_GROUP else (group.key, key)
 
 
 @dataclass
@@ -214,41 +224,58 @@ class BatchFeatureCache:
 
     def get_many(self, cc_nums: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """``{cc_num: 1-week features or None}`` for every distinct card, from the cache or one store read."""
-        cards = list(dict.fromkeys(cc_nums))
+        return self.get_groups({BATCH_GROUP: cc_nums})[BATCH_GROUP.key]
+
+    def get_groups(
+        self, keys: Mapping[FeatureGroup, Iterable[str | None]]
+    ) -> dict[str, dict[str, dict[str, Any] | None]]:
+        """``{group.key: {key: item or None}}`` of nightly groups (the 1-week group, the card windows,
+        the merchants), cached under one batch version; falsy keys (a record without a merchant) are skipped.
+
+        Whatever is not cached is read with ONE ``batch_get_keys`` over all the tables: the nightly
+        load writes every group before it marks the version, so one version covers them all. An
+        unknown key is cached as None (no history), like a new card.
+        """
+        wanted = {group: [k for k in dict.fromkeys(group_keys) if k] for group, group_keys in keys.items()}
+        total = sum(len(v) for v in wanted.values())
         if not self.enabled:
-            self.stats.misses += len(cards)
-            self.stats.store_reads += bool(cards)
-            found = self.store.batch_get(cards, groups=(BATCH_GROUP,))
-            return {c: found[c][BATCH_GROUP.key] for c in cards}
-        if not cards:
-            return {}
+            self.stats.misses += total
+            self.stats.store_reads += bool(total)
+            return self.store.batch_get_keys(wanted) if total else {g.key: {} for g in wanted}
+        if not total:
+            return {g.key: {} for g in wanted}
         self._check_version()
         if self._prefetched is not None:
             self._merge_prefetch()
         entries = self._entries
-        out: dict[str, dict[str, Any] | None] = {}
-        missing: list[str] = []
-        for card in cards:
-            value = entries.get(card, _UNSET)
-            if value is _UNSET:
-                missing.append(card)
-            else:
-                entries.move_to_end(card)
-                out[card] = value  # type: ignore[assignment]
-        self.stats.hits += len(cards) - len(missing)
-        if missing:
-            self.stats.misses += len(missing)
-            if self._complete_for is not _UNSET and self._complete_for == self._version:
-                found = {card: {BATCH_GROUP.key: None} for card in missing}  # not in the whole-group scan
-            else:
+        found: dict[Any, dict[str, Any] | None] = {}
+        missing: dict[FeatureGroup, list[str]] = {}
+        for group, group_keys in wanted.items():
+            for key in group_keys:
+                entry = _entry_key(group, key)
+                value = entries.get(entry, _UNSET)
+                if value is _UNSET:
+                    missing.setdefault(group, []).append(key)
+                else:
+                    entries.move_to_end(entry)
+                    found[entry] = value  # type: ignore[assignment]
+        n_missing = sum(len(v) for v in missing.values())
+        self.stats.hits += total - n_missing
+        if n_missing:
+            self.stats.misses += n_missing
+            read: dict[str, dict[str, dict[str, Any] | None]] = {}
+            if BATCH_GROUP in missing and self._complete_for is not _UNSET and self._complete_for == self._version:
+                read[BATCH_GROUP.key] = dict.fromkeys(missing.pop(BATCH_GROUP))  # not in the whole-group scan
+            if missing:
                 self.stats.store_reads += 1
-                found = self.store.batch_get(missing, groups=(BATCH_GROUP,))
-            for card in missing:
-                value = found[card][BATCH_GROUP.key]
-                entries[card] = value
-                out[card] = value
+                read |= self.store.batch_get_keys(missing)
+            for group_key, items in read.items():
+                group = next(g for g in wanted if g.key == group_key)
+                for key, value in items.items():
+                    entries[_entry_key(group, key)] = value
+                    found[_entry_key(group, key)] = value
             self._evict()
-        return out
+        return {g.key: {k: found[_entry_key(g, k)] for k in group_keys} for g, group_keys in wanted.items()}
 
     def _evict(self) -> None:
         overflow = len(self._entries) - self.max_cards

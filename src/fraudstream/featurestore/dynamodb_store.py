@@ -38,7 +38,14 @@ from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from fraudstream.featurestore.groups import BATCH_GROUP, FEATURE_GROUPS, STREAM_GROUP, FeatureGroup
+from fraudstream.featurestore.groups import (
+    BATCH_GROUP,
+    CARD_GROUPS,
+    FEATURE_GROUPS,
+    MERCHANT_GROUP,
+    STREAM_GROUP,
+    FeatureGroup,
+)
 from fraudstream.settings import Settings, get_settings
 
 BATCH_GET_MAX_KEYS = 100
@@ -369,7 +376,7 @@ class DynamoFeatureStore:
 
     # ---------------------------------------------------------------- reads
     def get_record(self, group: FeatureGroup | str, cc_num: str) -> dict[str, Any] | None:
-        """The stored features of one card in one group, or None."""
+        """The stored features of one card (or merchant, for the merchant group) in one group, or None."""
         group = resolve_group(group)
         if is_reserved_key(cc_num):
             return None
@@ -382,43 +389,52 @@ class DynamoFeatureStore:
         return from_item(group, item) if item else None
 
     def batch_get(
-        self, cc_nums: Iterable[str], groups: Sequence[FeatureGroup] = FEATURE_GROUPS
+        self, cc_nums: Iterable[str], groups: Sequence[FeatureGroup] = CARD_GROUPS
     ) -> dict[str, dict[str, dict[str, Any] | None]]:
-        """Features of several cards from every group of ``groups``: ``{cc_num: {group.key: item|None}}``.
-
-        One BatchGetItem per 100 keys (both groups in the same request), unprocessed keys retried
-        with backoff. Requests beyond the first run concurrently, so a 100-card read of both groups
-        costs about one round trip. Reserved keys (store metadata) are never cards: always None.
-        """
+        """Features of several cards from every group of ``groups``: ``{cc_num: {group.key: item|None}}``."""
         cards = list(dict.fromkeys(cc_nums))
-        result: dict[str, dict[str, dict[str, Any] | None]] = {c: {g.key: None for g in groups} for c in cards}
-        cards = [c for c in cards if not is_reserved_key(c)]
-        if not cards or not groups:
+        found = self.batch_get_keys({group: cards for group in groups})
+        return {c: {g.key: found[g.key][c] for g in groups} for c in cards}
+
+    def batch_get_keys(self, keys: Mapping[FeatureGroup, Iterable[str]]) -> dict[str, dict[str, dict[str, Any] | None]]:
+        """Items of several groups, each with its own keys (cards, merchants): ``{group.key: {key: item|None}}``.
+
+        One BatchGetItem per 100 keys summed over the tables (every group in the same request), so
+        the scorer reads the card item and the merchant item of a batch in one round trip;
+        unprocessed keys are retried with backoff, requests beyond the first run concurrently.
+        Reserved keys (store metadata) are never records: always None.
+        """
+        result: dict[str, dict[str, dict[str, Any] | None]] = {}
+        wanted: list[tuple[FeatureGroup, str]] = []
+        for group, group_keys in keys.items():
+            distinct = list(dict.fromkeys(group_keys))
+            result[group.key] = dict.fromkeys(distinct)
+            wanted += [(group, k) for k in distinct if not is_reserved_key(k)]
+        if not wanted:
             return result
-        per_request = max(1, BATCH_GET_MAX_KEYS // len(groups))
-        chunks = [cards[i : i + per_request] for i in range(0, len(cards), per_request)]
-        by_table = {g.table_name(self.settings): g for g in groups}
+        chunks = [wanted[i : i + BATCH_GET_MAX_KEYS] for i in range(0, len(wanted), BATCH_GET_MAX_KEYS)]
+        by_table = {g.table_name(self.settings): g for g in keys}
         if len(chunks) == 1:
-            responses = [self._batch_get_chunk(chunks[0], by_table)]
+            responses = [self._batch_get_chunk(chunks[0])]
         else:
             with ThreadPoolExecutor(max_workers=min(4, len(chunks))) as pool:
-                responses = list(pool.map(lambda c: self._batch_get_chunk(c, by_table), chunks))
+                responses = list(pool.map(self._batch_get_chunk, chunks))
         for found in responses:
             for table, items in found.items():
                 group = by_table[table]
                 for item in items:
                     record = from_item(group, item)
-                    result[record[group.record_identifier]][group.key] = record
+                    result[group.key][record[group.record_identifier]] = record
         return result
 
     def _batch_get_chunk(
-        self, cards: Sequence[str], by_table: Mapping[str, FeatureGroup], max_attempts: int = 8
+        self, wanted: Sequence[tuple[FeatureGroup, str]], max_attempts: int = 8
     ) -> dict[str, list[dict]]:
-        request = {
-            table: {"Keys": [{g.record_identifier: {"S": c}} for c in cards], "ConsistentRead": True}
-            for table, g in by_table.items()
-        }
-        found: dict[str, list[dict]] = {table: [] for table in by_table}
+        request: dict[str, dict[str, Any]] = {}
+        for group, key in wanted:
+            table = request.setdefault(group.table_name(self.settings), {"Keys": [], "ConsistentRead": True})
+            table["Keys"].append({group.record_identifier: {"S": key}})
+        found: dict[str, list[dict]] = {table: [] for table in request}
         for attempt in range(max_attempts):
             response = self.client.batch_get_item(RequestItems=request)
             for table, items in response.get("Responses", {}).items():
@@ -430,7 +446,7 @@ class DynamoFeatureStore:
         raise RuntimeError(f"BatchGetItem left keys unprocessed after {max_attempts} attempts")
 
     def features_for(self, cc_num: str) -> dict[str, dict[str, Any] | None]:
-        """Both groups' features for one card (the ``featurestore get`` command)."""
+        """The card groups' features for one card (the ``featurestore get`` command)."""
         return self.batch_get([cc_num])[cc_num]
 
     def scan_records(self, group: FeatureGroup | str) -> Iterator[dict[str, Any]]:
@@ -532,6 +548,7 @@ def describe_feature_groups(settings: Settings | None = None, client: Any = None
 __all__ = [
     "BATCH_GROUP",
     "BATCH_VERSION_KEY",
+    "MERCHANT_GROUP",
     "STREAM_GROUP",
     "DynamoFeatureStore",
     "PutOutcome",

@@ -1,7 +1,15 @@
 """Feature groups declared once: name, record identifier, event-time field and features.
 
-Each group is one DynamoDB table keyed by the record identifier (``cc_num``); every item carries
-its event time so that a write can refuse to move a feature back in time.
+Each group is one DynamoDB table keyed by the record identifier (``cc_num``, or ``merchant`` for the
+merchant group); every item carries its event time so that a write can refuse to move a feature back
+in time.
+
+The nightly card windows (1 / 7 / 30 days) are a group of their own (``cc-windows-fg``) rather than
+more attributes of the 1-week item: their item must exist for every card active in 30 days, where
+the 1-week group's rules (an item per card active in the week, an empty item when the week empties)
+are what the seed's scorer, its cache prefetch and its tests rely on. A separate table keeps those
+unchanged, and costs no round trip: the scorer reads it in the same BatchGetItem, and only when the
+served feature set uses it.
 """
 
 from __future__ import annotations
@@ -48,7 +56,34 @@ BATCH_GROUP = FeatureGroup(
     features=((F.NUM_TRANS_LAST_1W, "int"), (F.AVG_AMT_LAST_1W, "float"), ("as_of", "string")),
 )
 
-FEATURE_GROUPS: tuple[FeatureGroup, ...] = (STREAM_GROUP, BATCH_GROUP)
+
+def _nightly_features(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return (*((name, "int" if name in F.NIGHTLY_COUNTS else "float") for name in names), ("as_of", "string"))
+
+
+CARD_WINDOWS_GROUP = FeatureGroup(
+    key="card_windows",
+    table_setting="table_card_windows",
+    record_identifier="cc_num",
+    event_time_field="as_of",
+    features=_nightly_features(tuple(name for pair in F.CARD_WINDOWS.values() for name in pair)),
+)
+"""Per card, count and mean amount over 1 / 7 / 30 days (issue 15): an item per card active in 30 days."""
+
+MERCHANT_GROUP = FeatureGroup(
+    key="merchant",
+    table_setting="table_merchant",
+    record_identifier="merchant",
+    event_time_field="as_of",
+    features=_nightly_features(F.MERCHANT_FEATURES),
+)
+"""Per merchant, the nightly count and fraud risk over 1 / 7 / 30 days (label-delayed; issue 15)."""
+
+NIGHTLY_GROUPS: tuple[FeatureGroup, ...] = (CARD_WINDOWS_GROUP, MERCHANT_GROUP)
+"""The issue-15 groups: written by the nightly load, read by the scorer when the served set uses them."""
+FEATURE_GROUPS: tuple[FeatureGroup, ...] = (STREAM_GROUP, BATCH_GROUP, *NIGHTLY_GROUPS)
+CARD_GROUPS: tuple[FeatureGroup, ...] = (STREAM_GROUP, BATCH_GROUP)
+"""The groups keyed by card (``featurestore get`` and ``batch_get`` of cards read these)."""
 
 
 def ensure_tables(settings: Settings | None = None, client=None) -> list[str]:

@@ -1,8 +1,10 @@
 """fraud-scorer: ``cc-agg`` records → one Prediction per transaction on ``predictions``.
 
-Per batch: the 1-week features of the batch's cards from the scorer's versioned in-process cache
-(:mod:`fraudstream.featurestore.batch_cache`: one BatchGetItem of ``cc-agg-batch-fg`` only for
-cards not read under the current batch version, and one GetItem of the version marker at most
+Per batch: the nightly features of the batch's cards (and, for a feature set that uses them, the
+card windows ``cc-windows-fg`` and the merchant items ``merchant-fg``, keyed by the record's
+optional ``merchant``; unknown or absent → missing values) from the scorer's versioned in-process
+cache (:mod:`fraudstream.featurestore.batch_cache`: one BatchGetItem over those tables only for
+keys not read under the current batch version, and one GetItem of the version marker at most
 every ``batch_cache_check_interval_s``), the model inputs of every row from
 :func:`fraudstream.features.compute_model_inputs` (the trainer's function, so no train/serve skew;
 no 1-week history → missing ratios), and ONE endpoint call with all rows.
@@ -34,6 +36,7 @@ import numpy as np
 from fraudstream import features
 from fraudstream.dead_letter import DeadLetterPublisher
 from fraudstream.featurestore.aggregates import Aggregate, decode_aggregate
+from fraudstream.featurestore.groups import BATCH_GROUP, CARD_WINDOWS_GROUP, MERCHANT_GROUP, FeatureGroup
 from fraudstream.handlers.msk_event import KafkaRecord, batch_response, parse_event
 from fraudstream.handlers.resources import DeliveryTracker, HandlerResources, default_resources
 from fraudstream.handlers.scoring_config import ScoringConfig, Verdict
@@ -77,22 +80,45 @@ class ScoringRow:
     agg: Aggregate | CardAggregate
     batch_features: dict[str, Any] | None
     merchant_features: dict[str, Any] | None = None
+    card_windows: dict[str, Any] | None = None  # the card's 1 / 7 / 30-day item (CARD_WINDOWS_GROUP)
 
 
 _MERCHANT_INPUTS = frozenset(features.MERCHANT_FEATURES)
+_CARD_WINDOW_INPUTS = frozenset(features.CARD_WINDOW_FEATURES)
 
 
 def nightly_inputs(rows: list[ScoringRow], names: tuple[str, ...]) -> dict[str, list[Any]]:
-    """The nightly values ``names`` needs beyond the 1-week pair: card windows from the card item,
-    merchant count and risk from the merchant item; None where the item or the value is missing."""
+    """The nightly values ``names`` needs beyond the 1-week pair: card windows from the card windows
+    item, merchant count and risk from the merchant item; None where the item or the value is missing."""
     out: dict[str, list[Any]] = {}
     for name in names:
         if name not in features.NIGHTLY_INPUTS or name in features.BATCH_FEATURES:
             continue
         merchant = name in _MERCHANT_INPUTS
-        items = [r.merchant_features if merchant else r.batch_features for r in rows]
+        items = [r.merchant_features if merchant else r.card_windows for r in rows]
         out[name] = [None if item is None else item.get(name) for item in items]
     return out
+
+
+def read_nightly(
+    decoded: list[tuple[KafkaRecord, Aggregate | CardAggregate]], res: HandlerResources, names: tuple[str, ...]
+) -> list[ScoringRow]:
+    """The rows with their nightly items: the 1-week card item always, the card windows and the
+    merchant item when the served set uses them, all from the cache or ONE BatchGetItem over the
+    tables. A record without a merchant, or with one the store does not know, gets None (missing)."""
+    cards = [agg.cc_num for _, agg in decoded]
+    merchants = [getattr(agg, "merchant", None) for _, agg in decoded]
+    keys: dict[FeatureGroup, list[Any]] = {BATCH_GROUP: cards}
+    if _CARD_WINDOW_INPUTS.intersection(names):
+        keys[CARD_WINDOWS_GROUP] = cards
+    if _MERCHANT_INPUTS.intersection(names):
+        keys[MERCHANT_GROUP] = merchants
+    items = res.batch_cache.get_groups(keys)
+    week, windows, shops = (items.get(g.key, {}) for g in (BATCH_GROUP, CARD_WINDOWS_GROUP, MERCHANT_GROUP))
+    return [
+        ScoringRow(rec, agg, week[agg.cc_num], shops.get(merchant) if merchant else None, windows.get(agg.cc_num))
+        for (rec, agg), merchant in zip(decoded, merchants, strict=True)
+    ]
 
 
 def model_inputs(rows: list[ScoringRow], feature_set: str) -> np.ndarray:
@@ -155,10 +181,9 @@ def score(
     """The ``(key, value)`` of every prediction: one endpoint call for the batch, 1-week features from the
     cache; unscorable rows are appended to ``rejects``."""
     config = scoring_config(res)
-    week = res.batch_cache.get_many(agg.cc_num for _, agg in decoded)  # store outage → the batch is retried
-    rows = [ScoringRow(rec, agg, week[agg.cc_num]) for rec, agg in decoded]
     feature_set = config.feature_set()
     names = features.model_input_names(feature_set)
+    rows = read_nightly(decoded, res, names)  # store outage → the batch is retried
     matrix = model_inputs(rows, feature_set)
 
     scorable = ~np.isinf(matrix).any(axis=1)

@@ -113,7 +113,12 @@ def _topic_update(settings: Settings, suffix: str) -> dict[str, str]:
 
 
 def _table_update(settings: Settings, suffix: str) -> dict[str, str]:
-    return {"table_agg": f"{settings.table_agg}-{suffix}", "table_batch": f"{settings.table_batch}-{suffix}"}
+    return {
+        "table_agg": f"{settings.table_agg}-{suffix}",
+        "table_batch": f"{settings.table_batch}-{suffix}",
+        "table_card_windows": f"{settings.table_card_windows}-{suffix}",
+        "table_merchant": f"{settings.table_merchant}-{suffix}",
+    }
 
 
 def isolated_copy(settings: Settings, suffix: str, **updates: object) -> Settings:
@@ -146,7 +151,7 @@ def _delete_tables(settings: Settings) -> None:
     from fraudstream.aws_clients import dynamodb_client
 
     client = dynamodb_client(settings)
-    for table in (settings.table_agg, settings.table_batch):
+    for table in (settings.table_agg, settings.table_batch, settings.table_card_windows, settings.table_merchant):
         with contextlib.suppress(Exception):
             client.delete_table(TableName=table)
 

@@ -1,0 +1,120 @@
+"""The nightly load of the card windows and merchant groups, and serving == training (real Spark + DynamoDB Local).
+
+One night is loaded; the scorer's own read path (cache → one BatchGetItem over the tables) then
+reads the items for that day's transactions, and its model inputs must equal the training set's
+for the same transactions, bit for bit: the merchant risk the scorer serves is the one trained on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraudstream import features as F
+from fraudstream.batch.io import read_transactions
+from fraudstream.batch.nightly import run_nightly
+from fraudstream.batch.training_set import training_frame
+from fraudstream.featurestore.aggregates import Aggregate
+from fraudstream.featurestore.batch_cache import BatchFeatureCache
+from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
+from fraudstream.featurestore.groups import CARD_WINDOWS_GROUP, MERCHANT_GROUP
+from fraudstream.handlers.fraud_scorer import model_inputs, read_nightly
+from fraudstream.handlers.msk_event import KafkaRecord
+from fraudstream.messages import format_time
+from fraudstream.model.dataset import feature_matrix
+
+pytestmark = pytest.mark.integration
+
+START = pd.Timestamp("2020-01-01", tz="UTC")
+AS_OF = date(2020, 2, 8)  # day 38: the quiet merchant (day 0) and quiet card (day 7) just expired
+QUIET_MERCHANT, QUIET_CARD = "m-quiet", "4999999999999999"
+
+
+@pytest.fixture(scope="module")
+def tx_path(tmp_path_factory) -> str:
+    rng = np.random.default_rng(150)
+    n = 1600
+    times = START + pd.to_timedelta(np.sort(rng.integers(0, 40 * 86_400_000, size=n)), unit="ms")
+    fraud = rng.random(n) < 0.2
+    labelled = times + pd.to_timedelta(rng.integers(0, 14 * 86_400_000, size=n), unit="ms")
+    frame = pd.DataFrame(
+        {
+            "tid": [f"t{i:05d}" for i in range(n)],
+            "cc_num": [f"40000000000000{c:02d}" for c in rng.integers(0, 30, size=n)],
+            "merchant": [f"m-{m}" for m in rng.integers(0, 6, size=n)],
+            "trans_time": times,
+            "amount": np.round(rng.choice([1.0, 20.0, 300.0], size=n) * rng.random(n) + 0.01, 2),
+            "fraud_label": fraud.astype("int8"),
+            "labelled_at": labelled.where(rng.random(n) > 0.05),  # some labels never arrive
+        }
+    )
+    frame.loc[0, ["merchant", "fraud_label"]] = [QUIET_MERCHANT, 1]  # its only row, on day 0
+    day7 = frame.index[frame.trans_time.dt.day == 8][0]
+    frame.loc[day7, "cc_num"] = QUIET_CARD  # its only row, on day 7
+    for col in ("trans_time", "labelled_at"):
+        frame[col] = frame[col].astype("datetime64[ms, UTC]")
+    path = tmp_path_factory.mktemp("nightly-groups") / "tx.parquet"
+    frame.to_parquet(path, index=False)
+    return str(path)
+
+
+def _decoded(rows: pd.DataFrame) -> list[tuple[KafkaRecord, Aggregate]]:
+    """The day's transactions as the scorer decodes them from ``cc-agg`` (10-minute values as trained)."""
+    out = []
+    for i, row in enumerate(rows.itertuples()):
+        agg = Aggregate(
+            row.tid,
+            row.cc_num,
+            row.amount,
+            format_time(row.trans_time.to_pydatetime()),
+            int(row.num_trans_last_10m),
+            row.avg_amt_last_10m,
+            row.max_amt_last_10m,
+            row.merchant,
+        )
+        out.append((KafkaRecord("cc-agg", 0, i, 0, "CREATE_TIME", None, b"{}"), agg))
+    return out
+
+
+def test_served_nightly_values_equal_the_training_sets(spark, tx_path, isolated_tables) -> None:
+    summary = run_nightly(spark, tx_path, AS_OF, isolated_tables)
+    assert summary["failed"] == 0 and summary["label_delay_days"] == 7
+    assert (summary["merchant"], summary["merchant_expired"]) == (6, 1)
+    assert summary["card_windows_expired"] == 1 and summary["card_windows"] >= 25
+    store = DynamoFeatureStore(isolated_tables)
+    gone = store.get_record(MERCHANT_GROUP, QUIET_MERCHANT)
+    assert gone is not None and gone["merchant_num_trans_30d"] == 0 and "merchant_risk_30d" not in gone
+    assert store.get_record(CARD_WINDOWS_GROUP, QUIET_CARD)[F.NUM_TRANS_LAST_30D] == 0
+
+    rows = training_frame(read_transactions(spark, tx_path), AS_OF, AS_OF).toPandas()
+    rows = rows.sort_values("tid").reset_index(drop=True)
+    assert len(rows) > 20
+    rows.loc[0, "merchant"], rows.loc[1, "merchant"] = "m-never-seen", None  # unknown / no merchant
+    trained = rows.copy()
+    trained.loc[[0, 1], list(F.MERCHANT_FEATURES)] = np.nan  # what the scorer can know of them
+
+    calls: Counter = Counter()
+    store.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    cache = BatchFeatureCache(store, check_interval_s=60.0)
+    scored = read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.MERCHANT_RISK_INPUTS)
+    assert calls["BatchGetItem"] == 1  # cards, card windows and merchants: one read of the three tables
+
+    served = model_inputs(scored, "merchant-risk")
+    np.testing.assert_array_equal(served, feature_matrix(trained, "merchant-risk"))
+    named = pd.DataFrame(served, columns=F.MERCHANT_RISK_INPUTS)
+    assert named["merchant_risk_30d"].iloc[2:].gt(0).all() and named["merchant_risk_30d"].iloc[:2].isna().all()
+    assert named[F.NUM_TRANS_LAST_30D].notna().sum() > 20
+
+    calls.clear()  # a second batch of the same keys: served from the cache
+    assert (
+        model_inputs(
+            read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.MERCHANT_RISK_INPUTS), "merchant-risk"
+        ).tobytes()
+        == served.tobytes()
+    )
+    assert calls["BatchGetItem"] == 0
