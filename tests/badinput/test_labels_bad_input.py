@@ -3,7 +3,7 @@
 The monitor is the consumer of ``labels`` on the verdict side (the lake archiver is the other: same
 ``messages.decode``). Each malformed label gets a dead letter (stage ``monitor``) naming the reason,
 the good labels around it are applied, and the consumer keeps polling. Documented outcomes
-(docs/operations.md): a non-UTF-8 Kafka key on a valid label is ignored (labels are joined by the
+(docs/faults.md): a non-UTF-8 Kafka key on a valid label is ignored (labels are joined by the
 value's ``tid``); a duplicate ``tid`` keeps the label with the latest ``labelled_at``.
 
 Before the fix, a JSON nesting bomb (``RecursionError``) or a 5,000-digit number (``ValueError``)
