@@ -148,3 +148,23 @@ def test_train_cli_trains_on_a_users_csv_with_a_label_delay_gap(tmp_path: Path) 
     assert report["train"]["last"] == "2020-04-23T18:00:00" and report["validation"]["last"] == "2020-05-07T18:00:00"
     refused = CliRunner().invoke(app, [*args, "--gap-days", "30"])
     assert refused.exit_code == 2 and "leaves a period empty" in refused.output
+
+
+def test_a_set_the_scorer_cannot_serve_is_registered_but_never_latest(tmp_path: Path) -> None:
+    from fraudstream.model import registry
+    from fraudstream.model.pipeline import train_feature_sets
+    from fraudstream.model.training import TrainingConfig
+
+    frame = _frame()
+    frame["fraud_label"] = (np.arange(len(frame)) % 5 == 0).astype(int)
+    rng = np.random.default_rng(1)
+    for name in (*F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES):
+        frame[name] = rng.uniform(0, 50, len(frame))
+    frame.to_parquet(tmp_path / "ts", partition_cols=["dt"], index=False)
+    config = TrainingConfig(max_rounds=5, nthread=1, threshold_rule="best_f1")
+    with pytest.raises(ValueError, match="cannot be served yet"):
+        train_feature_sets(tmp_path / "ts", tmp_path / "m", ("anchor", "merchant-risk"), config, latest="merchant-risk")
+    metas = train_feature_sets(tmp_path / "ts", tmp_path / "m", ("anchor", "merchant-risk"), config)
+    assert [m.feature_set for m in metas] == ["anchor", "merchant-risk"]
+    assert metas[1].feature_names == list(F.model_input_names("merchant-risk"))
+    assert registry.load_metadata(tmp_path / "m").feature_set == "anchor"

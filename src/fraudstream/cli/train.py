@@ -10,7 +10,10 @@ import typer
 from fraudstream.model.threshold import RULES_HELP
 from fraudstream.model.training import TrainingConfig  # numpy only: keeps `--help` fast
 
-FEATURE_SETS_HELP = "Feature set to train (repeatable): anchor (4 inputs) and/or extended (6 inputs)."
+FEATURE_SETS_HELP = (
+    "Feature set to train (repeatable): anchor (4 inputs), extended (6), merchant-risk (nightly card and "
+    "merchant windows; registered, not served yet)."
+)
 
 
 def _model_dir(model_dir: Path | None) -> Path:

@@ -33,6 +33,8 @@ RAW_COLUMNS: tuple[str, ...] = (
     "attack_id",
     *F.STREAM_FEATURES,
     *F.BATCH_FEATURES,
+    *F.CARD_WINDOW_FEATURES,
+    *F.MERCHANT_FEATURES,
 )
 """Columns the trainer reads (the model inputs are derived from these)."""
 
@@ -206,6 +208,7 @@ def feature_matrix(frame: pd.DataFrame, feature_set: str) -> np.ndarray:
             frame[F.AVG_AMT_LAST_1W].to_numpy(float),
             frame[F.MAX_AMT_LAST_10M].to_numpy(float),
             feature_set,
+            nightly={n: frame[n].to_numpy(float) for n in F.NIGHTLY_INPUTS if n in frame},
         )
     if all(c in frame for c in names):  # a training set that carries only the inputs
         return frame[list(names)].to_numpy(float)

@@ -150,20 +150,37 @@ def train_feature_sets(
     console: Any = None,
     gap_days: float = 0.0,
 ) -> list[registry.ModelMetadata]:
-    """Train each feature set in order; ``latest`` ends up on ``latest`` (default: the last one)."""
+    """Train each feature set in order; ``latest`` ends up on ``latest``.
+
+    The default is the last trained set the scorer can serve (``features.SERVABLE_FEATURE_SETS``):
+    any other set (``merchant-risk``, until the served rows carry their merchant) is registered and
+    compared, but never served; an explicit ``latest`` of such a set is refused.
+    """
     config = config or TrainingConfig()
+    servable = [fs for fs in feature_sets if fs in F.SERVABLE_FEATURE_SETS]
+    if latest is not None and latest not in F.SERVABLE_FEATURE_SETS:
+        raise ValueError(
+            f"--latest {latest!r} cannot be served yet (features.SERVABLE_FEATURE_SETS); "
+            f"choose one of {list(F.SERVABLE_FEATURE_SETS)}"
+        )
+    latest = latest or (servable[-1] if servable else None)
+    if latest is not None and latest not in feature_sets:
+        raise ValueError(f"--latest {latest!r} is not among the trained feature sets {list(feature_sets)}")
     frame = load_training_set(training_set)
     if split is None:
         split = split_for(frame, gap_days)
     digest = data_hash(training_set)
-    latest = latest or feature_sets[-1]
-    if latest not in feature_sets:
-        raise ValueError(f"--latest {latest!r} is not among the trained feature sets {list(feature_sets)}")
     results = []
     for fs in feature_sets:
         F.model_input_names(fs)  # fail early on a typo
-        meta, _ = train_one(frame, split, replace(config, feature_set=fs), Path(model_dir), digest, True, console)
+    for fs in feature_sets:
+        servable_now = fs in F.SERVABLE_FEATURE_SETS  # an unservable set never moves `latest`, even briefly
+        meta, _ = train_one(
+            frame, split, replace(config, feature_set=fs), Path(model_dir), digest, servable_now, console
+        )
         results.append(meta)
+    if latest is None:  # only unservable sets trained: `latest` stays where it was
+        return results
     chosen = next(m for m in results if m.feature_set == latest)
     registry.set_latest(model_dir, chosen.version)
     return results
