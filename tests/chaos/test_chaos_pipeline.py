@@ -123,7 +123,7 @@ def chaos_run(chaos_settings: Settings) -> ChaosRun:
     collector.stop()
     _, copies = collector.snapshot()
     check = check_delivery(traffic.rows, copies)
-    bounds = [*injected_at, ("end", float("inf"))]
+    bounds = [("none (before the faults)", traffic.started_at), *injected_at, ("end", float("inf"))]
     windows = {
         name: check.count(t for t, sent in traffic.sent_at.items() if at <= sent < bounds[i + 1][1])
         for i, (name, at) in enumerate(bounds[:-1])
