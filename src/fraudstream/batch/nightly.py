@@ -139,17 +139,19 @@ def run_nightly(
     as_of: date | datetime | str,
     settings: Settings | None = None,
     store: Any = None,
-    label_delay: F.LabelDelayRule = F.LABEL_DELAY,
+    label_delay: F.LabelDelayRule | None = None,
 ) -> dict[str, Any]:
     """Compute the nightly features for ``as_of`` (a UTC day) and load them; returns the summary.
 
     The 1-week group as ever, then the card windows (1 / 7 / 30 days) and, when the input has
-    merchants and labels, the merchant group under ``label_delay`` (``batch.nightly_groups``); one
-    batch version is marked after all of them. ``input_path`` None reads the lake (only the days the
-    run needs: the longest window, the label delay and one day for expiries).
+    merchants and labels, the merchant group under ``label_delay`` (None: ``Settings.label_delay_days``,
+    as for the training set; ``batch.nightly_groups``); one batch version is marked after all of them.
+    ``input_path`` None reads the lake (only the days the run needs: the longest window, the label
+    delay and one day for expiries).
     """
     day = as_day(as_of)
     source = source_name(input_path, settings)
+    label_delay = label_delay or F.LabelDelayRule((settings or get_settings()).label_delay_days)
     summary: dict[str, Any] = {"command": "nightly", "input": source, "as_of": as_of_text(day)}
     summary["label_delay_days"] = label_delay.delay_days
     lookback = nightly_lookback_days(label_delay)

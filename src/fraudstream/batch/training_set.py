@@ -22,7 +22,7 @@ from fraudstream.batch.source import load_transactions, source_name
 from fraudstream.batch.stream_features import add_stream_features
 from fraudstream.batch.summary import SUMMARY_FILE, timed, write_summary
 from fraudstream.batch.weekly_features import as_day
-from fraudstream.settings import Settings
+from fraudstream.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -139,13 +139,16 @@ def build_training_set(
     from_date: date | str | None = None,
     to_date: date | str | None = None,
     settings: Settings | None = None,
-    label_delay: F.LabelDelayRule = F.LABEL_DELAY,
+    label_delay: F.LabelDelayRule | None = None,
 ) -> dict[str, Any]:
-    """Compute and write the training set of days [from_date, to_date]; returns the run summary."""
+    """Compute and write the training set of days [from_date, to_date]; returns the run summary.
+
+    ``label_delay`` None is ``Settings.label_delay_days``, the nightly load's default too."""
     from pyspark.sql import Observation
 
     first = as_day(from_date) if from_date is not None else None
     last = as_day(to_date) if to_date is not None else None
+    label_delay = label_delay or F.LabelDelayRule((settings or get_settings()).label_delay_days)
     summary: dict[str, Any] = {
         "command": "training-set",
         "input": source_name(input_path, settings),
