@@ -23,6 +23,7 @@ from fraudstream.messages import CardAggregate, DeadLetter, decode, encode
 
 pytestmark = pytest.mark.integration
 A, B = "4000000000000011", "4000000000000012"
+NESTING_BOMB = b"[" * 20_000  # RecursionError in the JSON parser: before, it escaped and the batch was retried forever
 HUGE_FIELD = b'{"tid": "t-huge", "cc_num": "' + b"9" * 1_000_000 + b'"}'  # a 1 MB field, under Kafka's 1 MiB cap
 
 
@@ -64,7 +65,7 @@ def test_bad_cc_agg_records_dead_letter_and_the_batch_goes_on(isolated_settings)
 
     s = isolated_settings
     good, dup = _agg("t-a", A, 12.5), _agg("t-a", A, 12.5)
-    bad = {b"not json at all": "decode", b"\xff\xfe\x00garbage": "decode", HUGE_FIELD: "decode"}
+    bad = {b"not json at all": "decode", b"\xff\xfe\x00garbage": "decode", HUGE_FIELD: "decode", NESTING_BOMB: "decode"}
     producer = Producer({**producer_config(s), "message.max.bytes": 2_000_000})
     items = [
         (A.encode(), encode(good)),

@@ -77,7 +77,7 @@ def fast_aggregate(value: bytes | bytearray | str | None) -> Aggregate | None:
         return None
     try:
         obj = _JSON.decode(value if isinstance(value, str) else value.decode("utf-8"))
-    except ValueError:  # bad JSON, bad UTF-8, NaN/Infinity
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, NaN/Infinity, a nesting bomb
         return None
     if type(obj) is not dict:
         return None
