@@ -106,7 +106,7 @@ def plot(results: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("training_sets", nargs="+")
-    parser.add_argument("--feature-set", default="anchor")
+    parser.add_argument("--feature-set", default="extended")
     parser.add_argument("--nthread", type=int, default=1)
     parser.add_argument("--gap-days", type=float, default=0.0, help="label delay dropped before validation/test")
     parser.add_argument("--out", default=str(RESULTS / "threshold.json"))

@@ -68,10 +68,12 @@ def test_business_rules_refuse_too_few_frauds_and_best_f1_warns() -> None:
     assert f1.threshold == pytest.approx(p[9]) and "only 10 validation frauds" in f1.warning
 
 
-def test_unreachable_precision_and_bad_rules_are_one_line_errors() -> None:
-    y, p = _ranked([0, 1] * 40)  # precision never above 0.5
-    with pytest.raises(ValueError, match="no threshold meets 'target_precision:0.9'"):
-        choose_threshold(y, p, "target_precision:0.9")
+def test_an_unreachable_target_serves_its_closest_with_a_warning_and_bad_rules_are_errors() -> None:
+    y, p = _ranked([0, 1] * 40)  # precision never above 0.5; its Wilson lower bound peaks at 40 of 80
+    closest = choose_threshold(y, p, "target_precision:0.9")
+    assert closest.threshold == pytest.approx(p[-1]) and closest.precision == pytest.approx(0.5)
+    assert closest.warning.startswith("no threshold meets 'target_precision:0.9' on validation")
+    assert bootstrap_stability(y, p, "target_precision:0.9", closest.threshold, resamples=20)["unmet"] == 20
     for bad in ("target_precision", "target_precision:1.5", "alert_budget:-1", "alert_budget:x/day", "f1"):
         with pytest.raises(ValueError, match="unknown threshold rule"):
             parse_rule(bad)

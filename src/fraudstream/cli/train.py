@@ -112,16 +112,27 @@ def register(app: typer.Typer) -> None:
         directory = _model_dir(model_dir)
         current = latest_version(directory)
         table = Table(title=f"models in {directory}")
-        for col in ("", "version", "feature set", "threshold", "test PR-AUC", "test recall@thr", "created"):
+        columns = (
+            "",
+            "version",
+            "feature set",
+            "threshold (rule)",
+            "test PR-AUC",
+            "recall@thr",
+            "card P@100",
+            "created",
+        )
+        for col in columns:
             table.add_column(col, no_wrap=col == "version")
         for m in list_versions(directory):
             table.add_row(
                 "*" if m.version == current else "",
                 m.version,
                 m.feature_set,
-                f"{m.threshold:.4f}",
+                f"{m.threshold:.4f} ({m.threshold_rule})",
                 f"{m.metrics.get('test_pr_auc', float('nan')):.4f}",
                 f"{m.metrics.get('test_recall_at_threshold', float('nan')):.3f}",
+                f"{m.metrics.get('test_card_precision_at_100', float('nan')):.3f}",
                 m.created_at[:16].replace("T", " "),
             )
         Console().print(table)

@@ -11,6 +11,8 @@ Rules (a string, stored in the metadata next to the threshold; flag when probabi
   validation day on average (the investigators' daily capacity: top-k alerts per day);
   ``alert_budget:2/1000``: at most 2 alerts per 1,000 validation transactions (a share of traffic).
 
+A rule that no threshold meets (a precision the model never reaches on validation, a budget below
+the top score's ties) gets its closest threshold and a warning in the report: training does not stop.
 The business rules need enough validation fraud (``MIN_VALIDATION_FRAUDS``) and refuse below it;
 ``best_f1`` and ``recall_at_precision`` still answer but carry a warning. ``bootstrap_stability`` re-applies a rule to
 Poisson bootstrap resamples of the validation set: the spread of the thresholds it would have
@@ -140,6 +142,16 @@ def _pick(curve: Curve, kind: str, value: float, per_day: bool, days: float | No
     return int(ok[-1]) if ok.size else None
 
 
+def _fallback(curve: Curve, kind: str) -> int:
+    """The closest a rule that cannot be met gets: the most precise threshold (by the Wilson lower
+    bound for ``target_precision``, by point precision otherwise), or the fewest alerts for a budget."""
+    if kind == "alert_budget":
+        return 0
+    flagged = curve.tp + curve.fp
+    precision = wilson_lower(curve.tp, flagged) if kind == "target_precision" else curve.precision
+    return int(np.argmax(precision))
+
+
 def choose_threshold(
     y: np.ndarray,
     p: np.ndarray,
@@ -167,8 +179,13 @@ def choose_threshold(
     curve = _curve(y_sorted, p_sorted, ends, None)
     i = _pick(curve, kind, value, per_day, days)
     if i is None:
-        what = "precision" if kind != "alert_budget" else "alert budget"
-        raise ValueError(f"no threshold meets {rule!r} on validation ({what} {value} is out of reach)")
+        i = _fallback(curve, kind)
+        warning = (
+            f"no threshold meets {rule!r} on validation: serving its closest, threshold "
+            f"{curve.thresholds[i]:.4f} (precision {curve.precision[i]:.3f}, 95 % lower bound "
+            f"{wilson_lower(curve.tp[i : i + 1], curve.tp[i : i + 1] + curve.fp[i : i + 1])[0]:.3f}); "
+            "lower the target or widen the budget"
+        )
     prec, rec = float(curve.precision[i]), float(curve.recall[i])
     f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
     alerts = 1000.0 * float(curve.tp[i] + curve.fp[i]) / curve.total
@@ -205,8 +222,8 @@ def bootstrap_stability(
         i = _pick(curve, kind, value, per_day, days)
         if i is None:
             unmet += 1
-        else:
-            thresholds.append(curve.thresholds[i])
+            i = _fallback(curve, kind)
+        thresholds.append(curve.thresholds[i])
         if chosen >= 0:
             precision.append(curve.precision[chosen])
             recall.append(curve.recall[chosen])
