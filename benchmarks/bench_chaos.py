@@ -199,7 +199,7 @@ def main() -> None:
         "rate": args.rate,
         **check.count(),
         "prediction_copies": check.copies,
-        "duplicates_rule": "a redelivered prediction must equal the first copy but for scored_at (docs/streaming.md)",
+        "duplicates_rule": "a redelivered prediction must equal the first copy but for scored_at (docs/faults.md)",
         "features_wrong_examples": wrong_examples(
             sorted(check.features_wrong)[:10], got, expected, warm_rows + rows, sent_at
         ),
