@@ -131,6 +131,7 @@ def test_recall_by_fraud_kind_and_the_report_block() -> None:
     # day 1: cards 1 (0.9, legit), 2 (fraud), 3 (fraud) -> 2 / 100; day 2: 2 fraud cards -> 2 / 100
     assert [d["day"] for d in cp["per_day"]] == ["2020-05-15", "2020-05-16"]
     assert cp["mean"] == pytest.approx(0.02) and cp["k"] == 100
+    assert cp["best_possible_mean"] == pytest.approx(0.02)  # 2 compromised cards each day: all of them found
     assert figures["recall_by_fraud_kind"]["at_0_5"][0] == {"kind": "chain", "frauds": 2, "flagged": 1, "recall": 0.5}
     assert "card_precision_at_100" not in honest_figures(frame.drop(columns="cc_num"), y, p, 0.5)
 
