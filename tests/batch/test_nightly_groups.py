@@ -101,7 +101,7 @@ def test_served_nightly_values_equal_the_training_sets(spark, tx_path, isolated_
     calls: Counter = Counter()
     store.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
     cache = BatchFeatureCache(store, check_interval_s=60.0)
-    scored = read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.MERCHANT_RISK_INPUTS)
+    scored = read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.nightly_names("merchant-risk"))
     assert calls["BatchGetItem"] == 1  # cards, card windows and merchants: one read of the three tables
 
     served = model_inputs(scored, "merchant-risk")
@@ -113,7 +113,8 @@ def test_served_nightly_values_equal_the_training_sets(spark, tx_path, isolated_
     calls.clear()  # a second batch of the same keys: served from the cache
     assert (
         model_inputs(
-            read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.MERCHANT_RISK_INPUTS), "merchant-risk"
+            read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.nightly_names("merchant-risk")),
+            "merchant-risk",
         ).tobytes()
         == served.tobytes()
     )

@@ -228,4 +228,7 @@ def test_training_set_is_point_in_time_and_trains_merchant_risk(spark, random_fr
     assert rows[list(F.MERCHANT_FEATURES)].notna().any().all()
     inputs = feature_matrix(rows, "merchant-risk")
     assert inputs.shape == (len(rows), len(F.MERCHANT_RISK_INPUTS))
-    np.testing.assert_array_equal(inputs[:, -1], rows[F.MERCHANT_WINDOWS[30][1]].to_numpy(float))
+    named = dict(zip(F.MERCHANT_RISK_INPUTS, inputs.T, strict=True))
+    np.testing.assert_array_equal(named[F.MERCHANT_WINDOWS[30][1]], rows[F.MERCHANT_WINDOWS[30][1]].to_numpy(float))
+    ratio = rows["amount"].to_numpy(float) / rows[F.AVG_AMT_LAST_30D].to_numpy(float)
+    np.testing.assert_array_equal(named[F.AMT_RATIO_30D], ratio)  # no 30-day history: NaN in both

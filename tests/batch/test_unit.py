@@ -41,7 +41,26 @@ def test_training_columns_cover_every_feature_set() -> None:
     for names in F.FEATURE_SETS.values():
         assert set(names) - {"amount"} <= set(MODEL_INPUT_COLUMNS)
     assert F.NUM_TRANS_LAST_10M not in DERIVED_INPUT_COLUMNS
-    assert {F.AMT_RATIO1, F.AMT_RATIO2, F.COUNT_RATIO, F.MAX_AMT_RATIO} == set(DERIVED_INPUT_COLUMNS)
+    ratios = {F.AMT_RATIO1, F.AMT_RATIO2, F.COUNT_RATIO, F.MAX_AMT_RATIO, *F.NIGHTLY_RATIOS}
+    assert ratios == set(DERIVED_INPUT_COLUMNS)
+
+
+def test_nightly_names_are_what_the_scorer_must_read() -> None:
+    assert F.nightly_names("anchor") == F.nightly_names("extended") == ()
+    needed = set(F.nightly_names("merchant-risk"))
+    assert needed == {*F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES}  # 1-week pair: every set has it
+    row = F.model_input_row(
+        30.0,
+        1,
+        30.0,
+        2,
+        20.0,
+        30.0,
+        "merchant-risk",
+        dict.fromkeys(needed) | {F.AVG_AMT_LAST_1D: 0.0, F.AVG_AMT_LAST_30D: 12.0},
+    )
+    named = dict(zip(F.MERCHANT_RISK_INPUTS, row, strict=True))
+    assert (named[F.AMT_RATIO_1D], named[F.AMT_RATIO_30D], named[F.AVG_AMT_RATIO_1W_30D]) == (None, 2.5, 20.0 / 12.0)
 
 
 def test_local_conf_fits_the_machine_and_cluster_conf_does_not_force_it() -> None:

@@ -24,6 +24,7 @@ RATIOS: dict[str, tuple[str, str]] = {
     F.AMT_RATIO2: ("amount", F.AVG_AMT_LAST_1W),
     F.COUNT_RATIO: (F.NUM_TRANS_LAST_10M, F.NUM_TRANS_LAST_1W),
     F.MAX_AMT_RATIO: (F.MAX_AMT_LAST_10M, F.AVG_AMT_LAST_1W),
+    **F.NIGHTLY_RATIOS,
 }
 """``compute_model_inputs``' ratios: input -> (numerator, denominator) columns."""
 

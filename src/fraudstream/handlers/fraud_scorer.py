@@ -88,12 +88,10 @@ _CARD_WINDOW_INPUTS = frozenset(features.CARD_WINDOW_FEATURES)
 
 
 def nightly_inputs(rows: list[ScoringRow], names: tuple[str, ...]) -> dict[str, list[Any]]:
-    """The nightly values ``names`` needs beyond the 1-week pair: card windows from the card windows
+    """The nightly values ``names`` (``features.nightly_names``): card windows from the card windows
     item, merchant count and risk from the merchant item; None where the item or the value is missing."""
     out: dict[str, list[Any]] = {}
     for name in names:
-        if name not in features.NIGHTLY_INPUTS or name in features.BATCH_FEATURES:
-            continue
         merchant = name in _MERCHANT_INPUTS
         items = [r.merchant_features if merchant else r.card_windows for r in rows]
         out[name] = [None if item is None else item.get(name) for item in items]
@@ -135,7 +133,7 @@ def model_inputs(rows: list[ScoringRow], feature_set: str) -> np.ndarray:
         avg_amt_last_1w=[week(r, features.AVG_AMT_LAST_1W) for r in rows],
         max_amt_last_10m=[r.agg.max_amt_last_10m for r in rows],
         feature_set=feature_set,
-        nightly=nightly_inputs(rows, features.model_input_names(feature_set)),
+        nightly=nightly_inputs(rows, features.nightly_names(feature_set)),
     )
 
 
@@ -183,7 +181,7 @@ def score(
     config = scoring_config(res)
     feature_set = config.feature_set()
     names = features.model_input_names(feature_set)
-    rows = read_nightly(decoded, res, names)  # store outage → the batch is retried
+    rows = read_nightly(decoded, res, features.nightly_names(feature_set))  # store outage → the batch is retried
     matrix = model_inputs(rows, feature_set)
 
     scorable = ~np.isinf(matrix).any(axis=1)
