@@ -5,18 +5,18 @@ scores, with its Poisson-bootstrap spread (``model.threshold.bootstrap_stability
 period's precision / recall at the chosen threshold, and the seed replay (``seed-article``, offline
 through ``scenario_check``) at it. Writes ``benchmarks/results/threshold.json`` and ``threshold.png``.
 
-    fraudstream generate -o /tmp/tx_300k.parquet --transactions 300000
-    fraudstream batch training-set -i /tmp/tx_300k.parquet -o /tmp/ts_300k      # same for 1,000,000
-    python benchmarks/bench_threshold.py /tmp/ts_300k /tmp/ts_1m --nthread 1
+    fraudstream generate -o /tmp/tx_600k.parquet --transactions 600000     # and the default 5,400,000
+    fraudstream batch training-set -i /tmp/tx_600k.parquet -o /tmp/ts_600k
+    python benchmarks/bench_threshold.py /tmp/ts_600k /tmp/ts_5400k --feature-set extended --nthread 2
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
+from _common import Machine, figure, write_report
+from _common import parser as common_parser
 from scenario_check import scenario_verdicts
 
 from fraudstream.model.dataset import feature_matrix, labels, load_training_set, split_by_time
@@ -26,7 +26,6 @@ from fraudstream.model.threshold import choose_with_stability
 from fraudstream.model.training import TrainingConfig, predict, train_booster
 from fraudstream.replay.scenarios import BUILTIN_SCENARIOS
 
-RESULTS = Path(__file__).resolve().parent / "results"
 RULES = (
     "best_f1",
     "recall_at_precision:0.9",
@@ -80,55 +79,58 @@ def measure(path: str, feature_set: str, rules: tuple[str, ...], nthread: int, g
 
 def plot(results: list[dict], path: Path) -> None:
     """Per rule and training set: the chosen threshold with its bootstrap p5-p95 bar."""
-    import matplotlib
+    with figure(path, figsize=(8, 3.6)) as (_, ax):
+        for j, r in enumerate(results):
+            ok = [(rule, s["validation"]) for rule, s in r["rules"].items() if "validation" in s]
+            ys = [i + 0.15 * j for i in range(len(ok))]
+            values = [v["value"] for _, v in ok]
+            lo = [v["value"] - v["stability"]["threshold"]["p05"] for _, v in ok]
+            hi = [v["stability"]["threshold"]["p95"] - v["value"] for _, v in ok]
+            label = f"{r['rows']:,} rows ({r['validation_frauds']} validation frauds)"
+            ax.errorbar(values, ys, xerr=[lo, hi], fmt="o", capsize=3, label=label)
+            ax.set_yticks(range(len(ok)), [rule for rule, _ in ok])
+        ax.set_xlabel("threshold (dot: chosen; bar: bootstrap p5-p95 of the re-chosen threshold)")
+        ax.set_title("threshold rules: value and stability by training-set size", fontsize=9)
+        ax.legend(fontsize=7, loc="lower left")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for j, r in enumerate(results):
-        ok = [(rule, s["validation"]) for rule, s in r["rules"].items() if "validation" in s]
-        ys = [i + 0.15 * j for i in range(len(ok))]
-        values = [v["value"] for _, v in ok]
-        lo = [v["value"] - v["stability"]["threshold"]["p05"] for _, v in ok]
-        hi = [v["stability"]["threshold"]["p95"] - v["value"] for _, v in ok]
-        label = f"{r['rows']:,} rows ({r['validation_frauds']} validation frauds)"
-        ax.errorbar(values, ys, xerr=[lo, hi], fmt="o", capsize=3, label=label)
-        ax.set_yticks(range(len(ok)), [rule for rule, _ in ok])
-    ax.set_xlabel("threshold (dot: chosen; bar: bootstrap p5-p95 of the re-chosen threshold)")
-    ax.set_title("threshold rules: value and stability by training-set size", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def print_figures(r: dict) -> None:
+    print(f"{r['training_set']}: {r['rows']:,} rows, validation frauds {r['validation_frauds']}")
+    for rule, s in r["rules"].items():
+        if "error" in s:
+            print(f"  {rule:24} {s['error']}")
+            continue
+        v, st = s["validation"], s["validation"]["stability"]["threshold"]
+        print(
+            f"  {rule:24} thr {v['value']:.4f} (p5-p95 {st['p05']:.4f}-{st['p95']:.4f}) "
+            f"val P/R {v['precision']:.3f}/{v['recall']:.3f}  "
+            f"test P/R {s['test_precision']:.3f}/{s['test_recall']:.3f}  "
+            f"seed replay {s['seed_replay_flagged']} (first #{s['seed_replay_first_flagged']})",
+            flush=True,
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common_parser(__doc__, "threshold.json")
     parser.add_argument("training_sets", nargs="+")
     parser.add_argument("--feature-set", default="extended")
     parser.add_argument("--nthread", type=int, default=1)
     parser.add_argument("--gap-days", type=float, default=0.0, help="label delay dropped before validation/test")
-    parser.add_argument("--out", default=str(RESULTS / "threshold.json"))
     args = parser.parse_args()
-    results = [measure(p, args.feature_set, RULES, args.nthread, args.gap_days) for p in args.training_sets]
-    for r in results:
-        print(f"{r['training_set']}: {r['rows']:,} rows, validation frauds {r['validation_frauds']}")
-        for rule, s in r["rules"].items():
-            if "error" in s:
-                print(f"  {rule:24} {s['error']}")
-                continue
-            v, st = s["validation"], s["validation"]["stability"]["threshold"]
-            print(
-                f"  {rule:24} thr {v['value']:.4f} (p5-p95 {st['p05']:.4f}-{st['p95']:.4f}) "
-                f"val P/R {v['precision']:.3f}/{v['recall']:.3f}  "
-                f"test P/R {s['test_precision']:.3f}/{s['test_recall']:.3f}  "
-                f"seed replay {s['seed_replay_flagged']} (first #{s['seed_replay_first_flagged']})"
-            )
-    out = Path(args.out)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    plot(results, out.with_suffix(".png"))
-    print(f"wrote {out} and {out.with_suffix('.png')}")
+    machine = Machine()
+    results = []
+    for path in args.training_sets:
+        results.append(measure(path, args.feature_set, RULES, args.nthread, args.gap_days))
+        print_figures(results[-1])
+    payload = {
+        "benchmark": "threshold",
+        "feature_set": args.feature_set,
+        "gap_days": args.gap_days,
+        "training_sets": results,
+        "machine": machine.block(),
+    }
+    png = write_report(args.out, payload, lambda png: plot(results, png))
+    print(f"wrote {args.out} and {png}")
 
 
 if __name__ == "__main__":
