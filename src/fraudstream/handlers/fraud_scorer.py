@@ -248,7 +248,7 @@ def encode_predictions(
             except ValueError as exc:  # a value the Prediction schema refuses: this record's fault
                 rejects.append((row.record, f"score: {exc}"))
                 continue
-            out.append((prediction.cc_num.encode(), encode(prediction)))
+            _append_fitting(out, rejects, row, prediction.cc_num.encode(), encode(prediction))
             continue
         agg = row.agg
         when = agg.trans_time
@@ -274,8 +274,25 @@ def encode_predictions(
             "feature_set": feature_set,
             "scored_at": scored_text,
         }
-        out.append((agg.cc_num.encode(), encode_json(doc).encode()))
+        _append_fitting(out, rejects, row, agg.cc_num.encode(), encode_json(doc).encode())
     return out
+
+
+MAX_PREDICTION_BYTES = 1_000_000 - 1_024
+"""librdkafka's default ``message.max.bytes`` less room for the record's overhead. A larger prediction
+is refused at ``produce()`` (MSG_SIZE_TOO_LARGE), which failed the batch, and the runner retried it
+forever: a valid transaction whose ``tid`` is ~510 KB of non-ASCII text (ASCII-escaped here, 6 bytes
+a character) stalled its partition. It is that record's fault, so it is dead-lettered."""
+
+
+def _append_fitting(
+    out: list[tuple[bytes, bytes]], rejects: list[tuple[KafkaRecord, str]], row: ScoringRow, key: bytes, value: bytes
+) -> None:
+    if len(key) + len(value) > MAX_PREDICTION_BYTES:
+        size = len(key) + len(value)
+        rejects.append((row.record, f"score: prediction of {size} bytes is over the {MAX_PREDICTION_BYTES}-byte limit"))
+        return
+    out.append((key, value))
 
 
 def build_prediction(
