@@ -16,6 +16,7 @@ features in an in-process cache and drops it when it sees the version change (wi
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -33,6 +34,8 @@ from fraudstream.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 LOAD_CHUNK = 1_000
 """Records per ``put_many`` call (one progress step)."""
@@ -118,6 +121,24 @@ def _default_store(settings: Settings | None) -> Any:
     return DynamoFeatureStore(settings or get_settings())
 
 
+def ensure_group_tables(store: Any, groups: Iterable[FeatureGroup]) -> None:
+    """Create the issue-15 tables when missing: a stack started before they existed has none, and
+    the load would fail on every put. Where the caller may not create tables (the AWS nightly role),
+    the error is logged and the load goes on: the tables are then the stack's to provide."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from fraudstream.featurestore.groups import create_table
+
+    client = getattr(store, "client", None)
+    if client is None:
+        return
+    for group in groups:
+        try:
+            create_table(client, group.table_name(store.settings), group)
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("could not make sure table %s exists (%s)", group.table_name(store.settings), exc)
+
+
 def _summary_path(settings: Settings | None, name: str) -> Path:
     return Path((settings or get_settings()).state_dir) / "batch" / name
 
@@ -176,6 +197,7 @@ def run_nightly(
         summary["compute_s"] = round(time.perf_counter() - started, 3)
         summary["transactions_in_window"] = sum(r[F.NUM_TRANS_LAST_1W] for r in records)
         store = store or _default_store(settings)
+        ensure_group_tables(store, nightly_records)
         started = time.perf_counter()
         written = 0
         for group, group_records in nightly_records.items():

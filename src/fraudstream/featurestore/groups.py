@@ -15,6 +15,7 @@ served feature set uses it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fraudstream import features as F
 from fraudstream.settings import Settings, get_settings
@@ -86,6 +87,26 @@ CARD_GROUPS: tuple[FeatureGroup, ...] = (STREAM_GROUP, BATCH_GROUP)
 """The groups keyed by card (``featurestore get`` and ``batch_get`` of cards read these)."""
 
 
+def create_table(client: Any, name: str, group: FeatureGroup) -> bool:
+    """Create one group's table unless it exists (idempotent); True when this call created it."""
+    try:
+        client.describe_table(TableName=name)
+        return False
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    try:
+        client.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": group.record_identifier, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": group.record_identifier, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except client.exceptions.ResourceInUseException:
+        return False
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    return True
+
+
 def ensure_tables(settings: Settings | None = None, client=None) -> list[str]:
     """Create the feature-group tables that do not exist yet (idempotent); returns those created."""
     from fraudstream.aws_clients import dynamodb_client
@@ -93,20 +114,8 @@ def ensure_tables(settings: Settings | None = None, client=None) -> list[str]:
     settings = settings or get_settings()
     client = client or dynamodb_client(settings)
     existing = set(client.list_tables().get("TableNames", []))
-    created = []
-    for group in FEATURE_GROUPS:
-        name = group.table_name(settings)
-        if name in existing:
-            continue
-        try:
-            client.create_table(
-                TableName=name,
-                AttributeDefinitions=[{"AttributeName": group.record_identifier, "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": group.record_identifier, "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        except client.exceptions.ResourceInUseException:
-            continue
-        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-        created.append(name)
-    return created
+    return [
+        group.table_name(settings)
+        for group in FEATURE_GROUPS
+        if group.table_name(settings) not in existing and create_table(client, group.table_name(settings), group)
+    ]
