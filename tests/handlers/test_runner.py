@@ -128,3 +128,33 @@ def test_sigterm_style_stop_finishes_the_batch_and_commits(isolated_topics, kafk
     runner.run()
     assert len(done) == 5
     assert committed(s, runner.group_id, s.topic_agg, s.partitions)[0] == 5
+
+
+def test_consumer_lag_comes_from_the_fetched_high_watermarks(isolated_topics, kafka_io) -> None:
+    """The lag gauge needs no broker round trip (it is read from the loop of the verdict path), and is
+    right: records the handler has not consumed yet count, consumed ones do not."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from fraudstream.handlers.metrics import CONSUMER_LAG, observe_lag
+    from fraudstream.kafka_clients import consumer_config
+
+    s = isolated_topics
+    kafka_io.produce(s.topic_agg, [(None, b'{"n": %d}' % i) for i in range(7)], partition=1)
+    consumer = Consumer(consumer_config("lag-probe", s))
+    try:
+        consumer.assign([TopicPartition(s.topic_agg, 1, 0)])
+        got = []
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            got += [m for m in consumer.consume(1, 0.5) if not m.error()]
+        assert len(got) == 2
+        handler = "lag-probe"
+        observe_lag(handler, consumer)
+        gauge = CONSUMER_LAG.labels(handler, f"{s.topic_agg}-1")
+        assert gauge._value.get() == 5  # 7 on the partition, position after the 2nd
+        while len(got) < 7 and time.monotonic() < deadline:
+            got += [m for m in consumer.consume(10, 0.5) if not m.error()]
+        observe_lag(handler, consumer)
+        assert gauge._value.get() == 0
+    finally:
+        consumer.close()

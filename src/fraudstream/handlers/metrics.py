@@ -41,12 +41,19 @@ def observe_batch(handler: str, records: int, seconds: float, outcome: str) -> N
         RECORDS.labels(handler).inc(records)
 
 
-def observe_lag(handler: str, consumer: Any, timeout: float = 1.0) -> None:
-    """Set the lag gauge of each assigned partition (high watermark minus position); never raises."""
+def observe_lag(handler: str, consumer: Any) -> None:
+    """Set the lag gauge of each assigned partition (high watermark minus position); never raises.
+
+    The high watermarks are the ones the consumer's own fetch responses brought (``cached=True``):
+    no request to the broker. Why: asking the broker (``cached=False``) is one synchronous round trip
+    per partition from the handler's loop, and each queued behind the connection's parked fetch.
+    Measured on the fraud-scorer every 10 s: a ~180 ms stall of every verdict in flight (at 20 tx/s
+    the slowest prediction of each 10th second; at 1,000 tx/s ~2 % of them, most of the p99).
+    """
     try:
         for tp in consumer.position(consumer.assignment()):
-            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
-            if tp.offset >= 0:
+            _, high = consumer.get_watermark_offsets(tp, cached=True)
+            if tp.offset >= 0 and high >= 0:
                 CONSUMER_LAG.labels(handler, f"{tp.topic}-{tp.partition}").set(max(0, high - tp.offset))
     except Exception as exc:  # lag is advisory; a broker hiccup must not stop the runner
         log.debug("%s: consumer lag not read (%s)", handler, exc)

@@ -19,6 +19,7 @@ leaves the group cleanly.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import signal
@@ -253,10 +254,14 @@ class HandlerRunner:
         log.info("%s: consuming %s as group %s", self.name, self.settings.topic_agg, self.group_id)
         last_report = time.monotonic()
         try:
+            frozen = False
             while not self.stop_event.is_set():
                 records = self._collect()
                 if records:
                     self.process(records)
+                    if not frozen:  # the first batch loaded the model, the clients and the caches
+                        freeze_heap()
+                        frozen = True
                 if time.monotonic() - last_report > 10:
                     last_report = time.monotonic()
                     log.info("%s: %s", self.name, self.stats)
@@ -266,6 +271,18 @@ class HandlerRunner:
             self._consumer.close()
             log.info("%s: stopped: %s", self.name, self.stats)
         return self.stats
+
+
+def freeze_heap() -> None:
+    """Move everything alive now out of the cyclic collector's reach (``gc.freeze``).
+
+    Why: a handler's heap after its first batch (the model, boto3 and Kafka clients, pydantic schemas)
+    is ~100,000 objects that never become garbage, and each full collection walked all of them:
+    measured in the fraud-scorer, 80-100 ms stalls of every verdict in flight. Frozen, a full
+    collection only walks what was allocated since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_handler(
