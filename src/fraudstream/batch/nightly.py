@@ -35,6 +35,8 @@ from fraudstream.settings import Settings, get_settings
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from fraudstream.featurestore.online_store import OnlineStore
+
 log = logging.getLogger(__name__)
 
 LOAD_CHUNK = 1_000
@@ -83,7 +85,7 @@ def _chunks(records: list[dict[str, Any]], key: str = "cc_num") -> list[list[dic
 
 
 def load_records(
-    store: Any,
+    store: OnlineStore,
     records: list[dict[str, Any]],
     label: str = "loading",
     workers: int = LOAD_WORKERS,
@@ -159,7 +161,7 @@ def run_nightly(
     input_path: str | None,
     as_of: date | datetime | str,
     settings: Settings | None = None,
-    store: Any = None,
+    store: OnlineStore | None = None,
     label_delay: F.LabelDelayRule | None = None,
 ) -> dict[str, Any]:
     """Compute the nightly features for ``as_of`` (a UTC day) and load them; returns the summary.
@@ -219,7 +221,7 @@ def run_backfill(
     from_date: date | str,
     to_date: date | str,
     settings: Settings | None = None,
-    store: Any = None,
+    store: OnlineStore | None = None,
 ) -> dict[str, Any]:
     """Every nightly run of [from_date, to_date], leaving the store as running them in order would.
 

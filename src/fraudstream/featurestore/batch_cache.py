@@ -51,9 +51,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fraudstream.featurestore.groups import BATCH_GROUP, FeatureGroup
+
+if TYPE_CHECKING:
+    from fraudstream.featurestore.online_store import OnlineStore
 
 _UNSET = object()
 log = logging.getLogger(__name__)
@@ -92,7 +95,7 @@ class BatchFeatureCache:
 
     def __init__(
         self,
-        store: Any,
+        store: OnlineStore,
         check_interval_s: float = 1.0,
         max_cards: int = 1_000_000,
         clock: Callable[[], float] = time.monotonic,

@@ -6,10 +6,13 @@ for what its handler touches.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fraudstream.kafka_clients import DeliveryTracker
 from fraudstream.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fraudstream.featurestore.online_store import OnlineStore
 
 
 class DeliveryError(RuntimeError):
@@ -23,7 +26,7 @@ class HandlerResources:
         self,
         settings: Settings | None = None,
         producer: Any = None,
-        store: Any = None,
+        store: OnlineStore | None = None,
         endpoint: Any = None,
     ) -> None:
         self.settings = settings or get_settings()
@@ -42,7 +45,7 @@ class HandlerResources:
         return self._producer
 
     @property
-    def store(self) -> Any:
+    def store(self) -> OnlineStore:
         if self._store is None:
             from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
 
