@@ -6,12 +6,19 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from fraudstream import kafka_metrics  # noqa: F401 - registers on REGISTRY
 from fraudstream.handlers import metrics as handler_metrics  # noqa: F401 - registers on REGISTRY
+from fraudstream.lake import metrics as lake_metrics  # noqa: F401 - registers on REGISTRY
 from fraudstream.monitor.flink_bridge import FlinkBridge
 from fraudstream.monitor.metrics import MonitorMetrics
 from fraudstream.serving.metrics import EndpointMetrics
 from fraudstream.settings import Settings
+from fraudstream.stack import supervisor_metrics  # noqa: F401 - registers on REGISTRY
 
-SERVICE_BY_PREFIX = (("fraudstream_producer_", "producer"), ("fraudstream_clock_", "clock"))
+SERVICE_BY_PREFIX = (
+    ("fraudstream_producer_", "producer"),
+    ("fraudstream_clock_", "clock"),
+    ("fraudstream_lake_", "lake"),
+    ("fraudstream_supervisor_", "supervisor"),
+)
 """The default registry holds several services' metrics: these prefixes are not the handlers'."""
 
 

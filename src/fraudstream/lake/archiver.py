@@ -23,6 +23,7 @@ from typing import Any
 
 from fraudstream.dead_letter import DeadLetterPublisher
 from fraudstream.kafka_clients import bulk_fetch, consumer_config, producer_config
+from fraudstream.lake import metrics
 from fraudstream.lake.layout import ARCHIVED, OFFSET_COLUMN, PARTITION_COLUMN, ArchivedTopic
 from fraudstream.lake.writer import write_part
 from fraudstream.messages import DecodeError, decode, is_heartbeat
@@ -31,6 +32,7 @@ from fraudstream.settings import Settings, get_settings
 STAGE = "lake-archiver"
 GROUP_ID = "fraudstream-lake-archiver"
 BULK_FETCH_WAIT_MS = 500  # the lake is written in files of many records: no need to fetch each one
+LAG_EVERY_S = 5.0  # the consumer-lag gauge's refresh (cached watermarks: no broker request)
 log = logging.getLogger("fraudstream.lake")
 
 
@@ -111,9 +113,17 @@ class LakeArchiver:
 
     def flush(self) -> None:
         """Write every buffered (topic, day) group, make dead letters durable, then commit offsets."""
+        try:
+            self._flush()
+        except Exception:
+            metrics.ERRORS.inc()
+            raise
+
+    def _flush(self) -> None:
         by_kind = {t.kind: t for t in ARCHIVED}
         for (kind, day), rows in sorted(self._buffer.items()):
-            write_part(self.lake_dir, by_kind[kind], day, rows)
+            path = write_part(self.lake_dir, by_kind[kind], day, rows)
+            metrics.observe_file(kind, len(rows), path)
             self.stats.archived[kind] += len(rows)
             self.stats.files += 1
         self._buffer.clear()
@@ -136,6 +146,7 @@ class LakeArchiver:
         from confluent_kafka import Consumer, KafkaError, Producer
 
         stop = stop or threading.Event()
+        metrics.serve_from_env()
         self._producer = Producer(producer_config(self.settings))
         self._dead_letters = DeadLetterPublisher(self._producer, self.settings)
         self._consumer = Consumer(consumer_config(self.group_id, self.settings, **bulk_fetch(BULK_FETCH_WAIT_MS)))
@@ -145,7 +156,7 @@ class LakeArchiver:
                 self.flush()
 
         self._consumer.subscribe(list(self.topics), on_revoke=on_revoke)
-        last_record = time.monotonic()
+        last_record = last_lag = time.monotonic()
         try:
             while not stop.is_set():
                 messages = self._consumer.consume(num_messages=5_000, timeout=0.5)
@@ -159,6 +170,9 @@ class LakeArchiver:
                     last_record = time.monotonic()  # idle only counts once the group gave us partitions
                 if self.due():
                     self.flush()
+                if time.monotonic() - last_lag >= LAG_EVERY_S:
+                    metrics.observe_lag(self._consumer)
+                    last_lag = time.monotonic()
                 if idle_exit_s is not None and time.monotonic() - last_record >= idle_exit_s:
                     break
             self.flush()

@@ -32,6 +32,7 @@ from pathlib import Path
 from fraudstream.settings import Settings, settings_env
 from fraudstream.stack.errors import StackError
 from fraudstream.stack.process import ManagedProcess
+from fraudstream.stack.supervisor_metrics import RESTARTS, SERVICE_UP, serve_from_env
 
 NAME = "supervisor"
 STATE_FILE = "supervisor.json"
@@ -163,9 +164,13 @@ class Supervisor:
         for proc in supervised_processes(self.settings):
             record = proc._record()
             if record is None:  # never started, or stopped on purpose
+                with contextlib.suppress(KeyError):
+                    SERVICE_UP.remove(proc.name)
                 continue
             h = self.health.setdefault(proc.name, Health())
-            if proc.running_pid() is not None:
+            running = proc.running_pid() is not None
+            SERVICE_UP.labels(proc.name).set(1 if running else 0)
+            if running:
                 if h.consecutive and now - h.last_restart_at > STABLE_AFTER_S:
                     h.consecutive = 0
                 continue
@@ -192,12 +197,15 @@ class Supervisor:
             h.next_try_at = time.time() + min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2**h.consecutive)
             h.last_exit = f"{h.last_exit}; restart failed: {exc}"
             again.pid_file.write_text(json.dumps(record))  # keep it supervised
+            RESTARTS.labels(proc.name, "failed").inc()
             self.report(f"{proc.name}: restart failed ({exc})")
             return False
         h.restarts += 1
         h.consecutive += 1
         h.last_restart_at = time.time()
         h.down_since = 0.0
+        RESTARTS.labels(proc.name, "ok").inc()
+        SERVICE_UP.labels(proc.name).set(1)
         self.report(f"restarted {proc.name} (pid {again.running_pid()}, restart {h.restarts})")
         from fraudstream.stack import flink
 
@@ -231,6 +239,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         _write_health(self.settings, self.health)
+        serve_from_env()
         self.report(f"supervising the stack in {self.settings.state_dir}")
         while not self._stopping:
             try:
