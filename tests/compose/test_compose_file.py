@@ -17,6 +17,8 @@ import typer
 import yaml
 
 from fraudstream.cli.main import app
+from fraudstream.lake.metrics import LakeMetricsSettings
+from fraudstream.monitor.config import MonitorSettings
 from fraudstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +29,7 @@ REQUIRED = {
 }  # fmt: skip
 ONE_SHOTS = {"provision", "bootstrap", "job-submitter"}
 # Variables read by third-party images or by our entrypoint script, not by Settings.
-FOREIGN_ENV_PREFIXES = ("KAFKA_", "FLINK_", "SERVICES", "AWS_DEFAULT_REGION")
+FOREIGN_ENV_PREFIXES = ("KAFKA_", "FLINK_", "SERVICES", "AWS_DEFAULT_REGION", "GF_")
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +42,22 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return compose["services"]
 
 
+SETTINGS_CLASSES = (Settings, MonitorSettings, LakeMetricsSettings)
+"""Every pydantic settings class a compose service's process reads (the monitor's and the archiver's own)."""
+
+
 def settings_env_names() -> set[str]:
-    """Every environment variable ``Settings`` reads: FRAUDSTREAM_<FIELD> or the field's aliases."""
-    prefix = Settings.model_config.get("env_prefix", "")
+    """Every environment variable the settings classes read: <PREFIX><FIELD> or the field's aliases."""
     names = set()
-    for name, field in Settings.model_fields.items():
+    for cls in SETTINGS_CLASSES:
+        names |= _env_names(cls)
+    return names
+
+
+def _env_names(cls: type) -> set[str]:
+    prefix = cls.model_config.get("env_prefix", "")
+    names = set()
+    for name, field in cls.model_fields.items():
         choices = getattr(field.validation_alias, "choices", None)
         if choices:
             names.update(str(c).upper() for c in choices)

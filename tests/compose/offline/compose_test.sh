@@ -77,6 +77,7 @@ build local/dynamodb:standin "$HERE/dynamodb.Dockerfile" "$dctx"
 step "images: the repository's Dockerfiles"
 build fraudstream/endpoint:dev "$ROOT/Dockerfile" "$ROOT" --build-arg "PYTHON_IMAGE=$PYTHON_STANDIN"
 build fraudstream/runtime:dev "$ROOT/infra/docker/flink.Dockerfile" "$ROOT" --build-arg "PYTHON_IMAGE=$PYTHON_STANDIN"
+build fraudstream/prometheus:dev "$ROOT/infra/docker/prometheus.Dockerfile" "$ROOT" --build-arg "DEBIAN_IMAGE=${BASE_IMAGE:-local/debian:bookworm}"
 
 step "docker compose up (data: $DEMO_CARDS cards, $DEMO_TRANSACTIONS transactions)"
 compose --profile tools down -v --remove-orphans >/dev/null 2>&1 || true
