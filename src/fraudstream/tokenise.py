@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fraudstream.messages import CC_NUM_RULE
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -54,7 +56,7 @@ _DOMAIN = b"fraudstream/cc-token/v1\x00"  # versioned: a new scheme never reprod
 _REDACT_DOMAIN = b"fraudstream/cc-redacted/v1\x00"  # malformed values: a different digest, never a token
 REDACTED_PREFIX = "redacted:"
 MEMO_LIMIT = 1_000_000  # remembered tokens per process (cards repeat: 10,000 cards, 5.4M transactions)
-CARD_NUMBER = re.compile(r"[0-9]{16}")
+CARD_NUMBER = re.compile(CC_NUM_RULE.pattern or "")  # the contract's card-number rule (messages)
 DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{12,19}(?![0-9])")
 
 

@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fraudstream.messages import CC_NUM_RULE
+
 MAX_AMOUNT = 1_000_000.0
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
@@ -60,8 +62,8 @@ class ScenarioCard(BaseModel):
     @field_validator("cc_num")
     @classmethod
     def _sixteen_digits(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\d{16}", value):
-            raise ValueError(f"cc_num must be a 16-digit string, got {value!r}")
+        if value is not None and not re.fullmatch(CC_NUM_RULE.pattern or "", value):
+            raise ValueError(f"cc_num must be {CC_NUM_RULE.expected}: {CC_NUM_RULE.pattern_message(value)}")
         return value
 
     @model_validator(mode="after")
