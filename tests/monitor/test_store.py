@@ -62,3 +62,22 @@ def test_dead_letter_reasons_are_bounded() -> None:
     assert reason_of("DecodeError: amount: negative amount -5.25") == reason_of(
         "DecodeError: amount: negative amount -7"
     )
+
+
+def test_a_refresh_holds_a_sample_above_the_row_cap_and_keeps_counts_exact(tmp_path, monkeypatch) -> None:
+    """Memory of a refresh is bounded (MAX_ROWS), whatever a day of traffic holds; counts stay exact."""
+    from fraudstream.monitor import figures
+
+    s = Settings(state_dir=tmp_path)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    apply(store, s, [(s.topic_predictions, wire(prediction(i, 0.9 if i % 4 == 0 else 0.1))) for i in range(100)])
+    full = snapshot(store)["windows"]["5m"]
+    monkeypatch.setattr(figures, "MAX_ROWS", 10)
+    held: list[int] = []
+    real = store.joined_since
+    monkeypatch.setattr(store, "joined_since", lambda since, every=1: held.append(len(r := real(since, every))) or r)
+    sampled = snapshot(store)["windows"]["5m"]
+    assert held == [10] and sampled["sampled_every"] == 10 and full["sampled_every"] == 1
+    assert sampled["predictions"] == full["predictions"] == 100
+    assert sampled["decision_rate"] == full["decision_rate"] == 0.25
+    assert 0.03 < sampled["latency_s"]["p50"] < 0.05

@@ -188,15 +188,24 @@ class MonitorStore:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
 
-    def joined_since(self, since: float) -> list[tuple]:
+    def joined_since(self, since: float, every: int = 1) -> list[tuple]:
         """(tid, model_version, trans_time, scored_at, probability, decision, threshold, batch_as_of,
-        is_fraud or None, labelled_at or None) for predictions scored at or after ``since``."""
+        is_fraud or None, labelled_at or None) for predictions scored at or after ``since``; with
+        ``every`` > 1 only every ``every``-th stored prediction (a systematic sample in arrival order)."""
+        sample = " AND p.rowid % ? = 0" if every > 1 else ""
         return self.query(
             "SELECT p.tid, p.model_version, p.trans_time, p.scored_at, p.probability, p.decision, p.threshold, "
             "p.batch_as_of, l.is_fraud, l.labelled_at FROM predictions p LEFT JOIN labels l ON l.tid = p.tid "
-            "WHERE p.scored_at >= ?",
-            (since,),
+            "WHERE p.scored_at >= ?" + sample,
+            (since, every) if every > 1 else (since,),
         )
+
+    def counts_since(self, since: float) -> tuple[int, int]:
+        """(predictions, positive decisions) scored at or after ``since``: exact, whatever is sampled."""
+        ((n, flagged),) = self.query(
+            "SELECT COUNT(*), COALESCE(SUM(decision), 0) FROM predictions WHERE scored_at >= ?", (since,)
+        )
+        return int(n), int(flagged)
 
     def records_since(self, since: float, limit: int) -> list[dict[str, Any]]:
         """The latest served records (newest first), for drift and the flagged table."""
