@@ -326,7 +326,7 @@ def run_rate(
     tx_rec = read_from(settings, settings.topic_transactions, starts[settings.topic_transactions], wanted)
     agg_rec = read_from(settings, settings.topic_agg, starts[settings.topic_agg], wanted)
     pred_rec = read_from(settings, settings.topic_predictions, starts[settings.topic_predictions], wanted)
-    e2e, hops = [], {h: [] for h in HOPS}
+    e2e, on_topic, hops = [], [], {h: [] for h in HOPS}
     by_second: dict[int, list[float]] = {}
     first_sent = min(sent_at.values()) if sent_at else 0.0
     for tid in tids:
@@ -343,6 +343,7 @@ def run_rate(
             hops["scorer"].append(scored - agg_ts)
             hops["predictions_out"].append(pred_ts - scored)
             hops["read_back"].append(got_at * 1000 - pred_ts)
+            on_topic.append(pred_ts - sent_at[tid] * 1000)
     arr = np.array(e2e) if e2e else np.array([np.nan])
     return {
         "rate_target": rate,
@@ -354,6 +355,9 @@ def run_rate(
         "drain_after_last_send_s": round(drain_s, 2),
         "agg_writer": agg_writer,
         "e2e_ms": {"p50": _r(np.percentile(arr, 50)), "p99": _r(np.percentile(arr, 99)), "max": _r(arr.max())},
+        # send → the prediction appended to `predictions` (its broker time): what any reader can have it by,
+        # without the benchmark's own reading (its consumer shares a Python process with the paced sender)
+        "e2e_to_topic_ms": _stats(on_topic),
         "hops_ms": {h: _stats(v) for h, v in hops.items()},
         # send → prediction by the second it was sent in: a periodic spike (checkpoint, GC) shows here
         "e2e_ms_per_second": [{"second": sec, **_stats(v)} for sec, v in sorted(by_second.items())],
