@@ -177,3 +177,24 @@ def test_a_partial_prefetch_still_reads_cards_it_did_not_cover(isolated_tables) 
         assert calls["BatchGetItem"] == 1
     finally:
         cache.close()
+
+
+def test_a_dropped_cache_ends_its_watcher(isolated_tables) -> None:
+    """A scorer's resources dropped without close() must not leave a thread polling the store forever."""
+    import gc
+    import threading
+    import time
+
+    store, calls = counted_store(isolated_tables)
+    store.mark_batch_version("test")
+    cache = BatchFeatureCache(store, check_interval_s=0.05, background=True)
+    cache.get_many([A])
+    watcher = cache._watcher
+    assert watcher is not None and watcher.is_alive()
+    time.sleep(0.2)
+    assert calls["GetItem"] >= 2  # the first read, then the watcher's
+    del cache
+    gc.collect()
+    watcher.join(timeout=2)
+    assert not watcher.is_alive()
+    assert not any(t.name == "batch-version-watch" and t is watcher for t in threading.enumerate())

@@ -76,7 +76,7 @@ def test_never_signals_a_process_it_did_not_start(tmp_path: Path) -> None:
         other.wait()
 
 
-def test_identity_is_the_psutil_start_time_and_old_pid_files_still_match(tmp_path: Path) -> None:
+def test_identity_is_the_start_time_and_survives_a_clock_step(tmp_path: Path) -> None:
     import psutil
 
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -86,13 +86,15 @@ def test_identity_is_the_psutil_start_time_and_old_pid_files_still_match(tmp_pat
         created = psutil.Process(other.pid).create_time()
         proc.pid_file.write_text(json.dumps({"pid": other.pid, "create_time": created + 5}))
         assert proc.running_pid() is None  # same pid, another start time: not ours
-        proc.pid_file.write_text(json.dumps({"pid": other.pid, "create_time": created}))
-        assert proc.running_pid() == other.pid
-        if sys.platform.startswith("linux"):  # pid files written before psutil held /proc's clock ticks
+        proc.pid_file.write_text(json.dumps({"pid": other.pid, "create_time": created + 0.6}))
+        assert proc.running_pid() == other.pid  # the boot time psutil adds moved with the wall clock
+        if sys.platform.startswith("linux"):  # start ticks since boot: exact, whatever the wall clock did
             stat = Path(f"/proc/{other.pid}/stat").read_text()
             ticks = int(stat[stat.rfind(")") + 2 :].split()[19])
-            proc.pid_file.write_text(json.dumps({"pid": other.pid, "start_ticks": ticks}))
+            proc.pid_file.write_text(json.dumps({"pid": other.pid, "start_ticks": ticks, "create_time": created - 60}))
             assert proc.running_pid() == other.pid
+            proc.pid_file.write_text(json.dumps({"pid": other.pid, "start_ticks": ticks + 1, "create_time": created}))
+            assert proc.running_pid() is None
     finally:
         other.kill()
         other.wait()

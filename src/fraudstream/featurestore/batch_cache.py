@@ -48,6 +48,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -148,23 +149,23 @@ class BatchFeatureCache:
         """Stop the background version watcher (if any)."""
         self._stop.set()
 
-    def _watch(self) -> None:
-        prefetched_for: Any = _UNSET
-        while True:
-            version = self._observed
-            if self.prefetch_max_cards and version is not _UNSET and version != prefetched_for:
-                try:
-                    self._prefetched = self._scan(version)
-                    prefetched_for = version
-                except Exception as exc:  # the scoring path still reads through: nothing is wrong, only slower
-                    log.warning("batch group prefetch failed (%s); retrying in %.1fs", exc, self.check_interval_s)
-            if self._stop.wait(self.check_interval_s):
-                return
+    def _prefetch_if_new(self, prefetched_for: Any) -> Any:
+        """Scan the group when the watcher sees a version it has not scanned; returns the version scanned."""
+        version = self._observed
+        if self.prefetch_max_cards and version is not _UNSET and version != prefetched_for:
             try:
-                self._observed = self.store.read_batch_version()
-                self.stats.version_checks += 1
-            except Exception as exc:  # store unreachable: keep serving the version already seen
-                log.warning("batch version check failed (%s); retrying in %.1fs", exc, self.check_interval_s)
+                self._prefetched = self._scan(version)
+                return version
+            except Exception as exc:  # the scoring path still reads through: nothing is wrong, only slower
+                log.warning("batch group prefetch failed (%s); retrying in %.1fs", exc, self.check_interval_s)
+        return prefetched_for
+
+    def _observe(self) -> None:
+        try:
+            self._observed = self.store.read_batch_version()
+            self.stats.version_checks += 1
+        except Exception as exc:  # store unreachable: keep serving the version already seen
+            log.warning("batch version check failed (%s); retrying in %.1fs", exc, self.check_interval_s)
 
     def _scan(self, version: Any) -> Prefetch:
         """The batch group's cards read after ``version`` was seen (at most ``prefetch_max_cards``)."""
@@ -208,7 +209,12 @@ class BatchFeatureCache:
                 self.stats.version_checks += 1
                 self._observed = self._version
                 if self._watcher is None:
-                    self._watcher = threading.Thread(target=self._watch, name="batch-version-watch", daemon=True)
+                    self._watcher = threading.Thread(
+                        target=_watch,
+                        args=(weakref.ref(self), self._stop, self.check_interval_s),
+                        name="batch-version-watch",
+                        daemon=True,
+                    )
                     self._watcher.start()
             elif self._observed is not _UNSET:
                 self._apply(self._observed)
@@ -287,3 +293,22 @@ class BatchFeatureCache:
                 self._entries.popitem(last=False)
             self.stats.evictions += overflow
             self._complete_for = _UNSET  # an evicted card is no longer "absent unless cached"
+
+
+def _watch(ref: weakref.ref[BatchFeatureCache], stop: threading.Event, interval: float) -> None:
+    """The watcher's loop. It holds its cache only while it works on it, so a cache nobody uses any more
+    (a scorer's resources dropped without ``close()``) ends its thread instead of polling a store forever."""
+    prefetched_for: Any = _UNSET
+    while True:
+        cache = ref()
+        if cache is None:
+            return
+        prefetched_for = cache._prefetch_if_new(prefetched_for)
+        del cache
+        if stop.wait(interval):
+            return
+        cache = ref()
+        if cache is None:
+            return
+        cache._observe()
+        del cache

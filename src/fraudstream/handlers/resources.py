@@ -75,6 +75,11 @@ class HandlerResources:
             self._endpoint = endpoint_from_settings(self.settings)
         return self._endpoint
 
+    def close(self) -> None:
+        """Stop the 1-week cache's watcher thread (the clients close with the process)."""
+        if self._batch_cache is not None:
+            self._batch_cache.close()
+
     def flush(self, tracker: DeliveryTracker, timeout: float = 30.0) -> None:
         """Wait until every produced record is acknowledged; raise if any was not."""
         if self._producer is None:

@@ -269,6 +269,7 @@ class HandlerRunner:
         finally:
             self._final_commit()
             self._consumer.close()
+            self.resources.close()
             log.info("%s: stopped: %s", self.name, self.stats)
         return self.stats
 

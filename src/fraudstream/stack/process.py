@@ -3,10 +3,10 @@
 Reusable beyond the engines (``fraudstream serve``, the handler runners): give it a command and a
 readiness check, call ``start()`` then ``wait_ready()``, and ``stop()`` later, from any process.
 
-Identity: the pid file records the pid *and* the start time of that process (psutil's
-``create_time``, on every OS psutil supports), so ``stop()`` never signals a different process that
-happens to reuse the pid (and an ``exec`` inside a launcher script, as Flink's scripts do, keeps the
-identity).
+Identity: the pid file records the pid *and* when that process started (on Linux its start ticks
+since boot, which no clock change moves; elsewhere psutil's ``create_time``), so ``stop()`` never
+signals a different process that happens to reuse the pid (and an ``exec`` inside a launcher script,
+as Flink's scripts do, keeps the identity).
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ from fraudstream.waiting import wait_until
 ReadinessCheck = Callable[[], bool]
 
 
+WALL_CLOCK_SLACK_S = 1.5
+"""How far two readings of one process's wall-clock start time may differ. psutil adds the kernel's
+boot time (``btime``, re-read on every call) to the start ticks, and ``btime`` moves when the wall
+clock is stepped or slewed: a live broker once looked "not ours" to the next ``stack up``, which
+then found its port taken. Linux pid files therefore compare the start ticks, which never move."""
+
+
 def _create_time(pid: int) -> float | None:
     """When a live (not zombie) process started, seconds since the epoch; None when it is gone."""
     try:
@@ -41,12 +48,16 @@ def _create_time(pid: int) -> float | None:
         return None
 
 
-def _legacy_create_time(record: Mapping[str, object]) -> float | None:
-    """The start time of a pid file written before psutil (kernel clock ticks since boot), as psutil gives it."""
-    ticks = record.get("start_ticks")
-    if not isinstance(ticks, int):
+def _start_ticks(pid: int) -> int | None:
+    """Linux: clock ticks from boot to the process's start (/proc/PID/stat field 22); None when gone or not Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return None
-    return psutil.boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    fields = stat[stat.rfind(")") + 2 :].split()  # after the command name, which may hold spaces
+    if fields[0] in ("Z", "X"):  # zombie or dead
+        return None
+    return int(fields[19])
 
 
 def _reap(pid: int) -> None:
@@ -55,18 +66,29 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _alive(pid: int, started: float | None) -> bool:
-    """The process ``pid`` is alive and (when ``started`` is known) is the one that started then."""
+def _identity(pid: int) -> dict[str, float | int]:
+    """What a pid file records to recognise the process later: its start ticks (Linux) and start time."""
+    identity: dict[str, float | int] = {}
+    ticks = _start_ticks(pid)
+    if ticks is not None:
+        identity["start_ticks"] = ticks
+    created = _create_time(pid)
+    if created is not None:
+        identity["create_time"] = created
+    return identity
+
+
+def _alive(pid: int, record: Mapping[str, object]) -> bool:
+    """The process ``pid`` is alive and is the one the pid-file ``record`` describes (when it says)."""
     _reap(pid)
+    ticks = record.get("start_ticks")
+    if isinstance(ticks, int) and Path("/proc/self/stat").exists():
+        return _start_ticks(pid) == ticks
     created = _create_time(pid)
     if created is None:
         return False
-    return started is None or abs(created - started) < 0.01
-
-
-def _started(record: Mapping[str, object]) -> float | None:
-    created = record.get("create_time")
-    return float(created) if isinstance(created, int | float) else _legacy_create_time(record)
+    started = record.get("create_time")
+    return not isinstance(started, int | float) or abs(created - started) < WALL_CLOCK_SLACK_S
 
 
 @dataclass
@@ -106,7 +128,7 @@ class ManagedProcess:
         if not record:
             return None
         pid = int(record["pid"])
-        return pid if _alive(pid, _started(record)) else None
+        return pid if _alive(pid, record) else None
 
     def has_stale_pid_file(self) -> bool:
         return self.pid_file.exists() and self.running_pid() is None
@@ -164,7 +186,7 @@ class ManagedProcess:
                 raise StackError(f"cannot start {self.name}: {exc.filename} not found") from None
         record = {
             "pid": proc.pid,
-            "create_time": _create_time(proc.pid),
+            **_identity(proc.pid),
             "argv": list(self.argv),
             "started_at": time.time(),
         }
@@ -197,10 +219,10 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        started = _started(self._record() or {})
+        record = self._record() or {}
 
         def gone() -> bool:
-            return not _alive(pid, started)
+            return not _alive(pid, record)
 
         self._signal(pid, signal.SIGTERM)
         try:
