@@ -74,10 +74,42 @@ def test_a_refresh_holds_a_sample_above_the_row_cap_and_keeps_counts_exact(tmp_p
     full = snapshot(store)["windows"]["5m"]
     monkeypatch.setattr(figures, "MAX_ROWS", 10)
     held: list[int] = []
-    real = store.joined_since
-    monkeypatch.setattr(store, "joined_since", lambda since, every=1: held.append(len(r := real(since, every))) or r)
+    real = store.joined_columns
+    monkeypatch.setattr(store, "joined_columns", lambda since, every=1: held.append(len(r := real(since, every))) or r)
     sampled = snapshot(store)["windows"]["5m"]
     assert held == [10] and sampled["sampled_every"] == 10 and full["sampled_every"] == 1
     assert sampled["predictions"] == full["predictions"] == 100
     assert sampled["decision_rate"] == full["decision_rate"] == 0.25
     assert 0.03 < sampled["latency_s"]["p50"] < 0.05
+
+
+def test_columns_hold_what_the_rows_hold_and_inputs_come_from_the_records(tmp_path) -> None:
+    """The refresh's columnar read equals the row read; drift's inputs equal the stored records' values."""
+    import json
+
+    import numpy as np
+
+    from fraudstream.monitor import store as store_module
+
+    s = Settings(state_dir=tmp_path)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    n = store_module.FETCH_CHUNK + 7  # more than one chunk
+    apply(store, s, [(s.topic_predictions, wire(prediction(i, (i % 10) / 10, amount=10.0 + i))) for i in range(n)])
+    apply(store, s, [(s.topic_labels, wire(label(i, i % 3 == 0, 1))) for i in range(0, n, 2)], n)
+    rows = sorted(store.joined_since(0), key=lambda r: r[3])
+    cols = store.joined_columns(0)
+    order = np.argsort(cols.scored_at, kind="stable")
+    assert len(cols) == len(rows) == n
+    assert cols.model_version.tolist() == [r[1] for r in rows]
+    assert cols.probability[order].tolist() == [r[4] for r in rows]
+    assert cols.decision[order].tolist() == [r[5] for r in rows]
+    labels = cols.is_fraud[order]
+    assert [None if np.isnan(v) else int(v) for v in labels] == [r[8] for r in rows]
+    assert int(np.isnan(labels).sum()) == n // 2  # odd tids have no label yet
+    assert len(store.joined_columns(0, every=10)) == n // 10
+
+    inputs = store.inputs_since(0, 100, ["amount", "amt_ratio2", "no_such_input"])
+    latest = [json.loads(r[0]) for r in store.query("SELECT record FROM predictions ORDER BY scored_at DESC LIMIT 100")]
+    assert inputs["amount"].tolist() == [r["amount"] for r in latest]
+    assert inputs["amt_ratio2"].tolist() == [r["amt_ratio2"] for r in latest]
+    assert np.isnan(inputs["no_such_input"]).all()

@@ -10,7 +10,6 @@ that same span; the 1-week features' age is ``scored_at - batch_as_of`` when the
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from fraudstream import features as F
 from fraudstream.model.metrics import average_precision
 from fraudstream.monitor.drift import drift_report
-from fraudstream.monitor.store import MonitorStore
+from fraudstream.monitor.store import Joined, MonitorStore
 
 WINDOWS: dict[str, float] = {"5m": 300.0, "1h": 3600.0, "1d": 86400.0}
 DRIFT_ROWS = 5000
@@ -34,70 +33,68 @@ growing; a day would be 86 M rows). With 200,000 the 10-minute soak still showed
 +64 % over the monitor's median RSS; 50,000 rows still give quantiles to about a percent."""
 
 
-def _quantiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
+def _quantiles(values: np.ndarray) -> dict[str, float | None]:
+    if len(values) == 0:
         return {"p50": None, "p90": None, "p99": None}
-    arr = np.asarray(values)
-    return {k: float(np.quantile(arr, q)) for k, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
+    qs = np.quantile(values, (0.5, 0.9, 0.99))
+    return {"p50": float(qs[0]), "p90": float(qs[1]), "p99": float(qs[2])}
 
 
-def quality(rows: list[tuple]) -> dict[str, Any]:
+def quality(rows: Joined) -> dict[str, Any]:
     """Precision/recall at the served threshold (the decision) and PR-AUC over labelled rows."""
-    labelled = [r for r in rows if r[8] is not None]
-    out: dict[str, Any] = {"labelled": len(labelled), "precision": None, "recall": None, "pr_auc": None}
-    if not labelled:
+    labelled = ~np.isnan(rows.is_fraud)
+    out: dict[str, Any] = {"labelled": int(labelled.sum()), "precision": None, "recall": None, "pr_auc": None}
+    if not labelled.any():
         return out
-    y = np.asarray([r[8] for r in labelled], dtype=int)
-    decided = np.asarray([r[5] for r in labelled], dtype=int)
+    y = rows.is_fraud[labelled].astype(int)
+    decided = rows.decision[labelled].astype(int)
     tp = int(((y == 1) & (decided == 1)).sum())
     out["precision"] = tp / int(decided.sum()) if decided.sum() else None
     out["recall"] = tp / int(y.sum()) if y.sum() else None
     if 0 < y.sum() < len(y):
-        out["pr_auc"] = average_precision(y, np.asarray([r[4] for r in labelled]))
+        out["pr_auc"] = average_precision(y, rows.probability[labelled])
     out["positives"] = int(y.sum())
     return out
 
 
-def window_figures(
-    rows: list[tuple], span: float, counts: tuple[int, int] | None = None, every: int = 1
-) -> dict[str, Any]:
-    """The figures of one window from its joined rows (see ``MonitorStore.joined_since``).
+def _present(values: np.ndarray) -> np.ndarray:
+    return values[~np.isnan(values)]
+
+
+def window_figures(rows: Joined, span: float, counts: tuple[int, int] | None = None, every: int = 1) -> dict[str, Any]:
+    """The figures of one window from its joined rows (see ``MonitorStore.joined_columns``).
 
     ``rows`` may be a sample (every ``every``-th prediction); ``counts`` are then the window's exact
     (predictions, positive decisions), which throughput and decision rate use."""
-    n, flagged = counts if counts is not None else (len(rows), sum(r[5] for r in rows))
-    latency = [r[3] - r[2] for r in rows]
-    week_age = [r[3] - r[7] for r in rows if r[7] is not None]
-    delays = [r[9] - r[2] for r in rows if r[9] is not None]
-    by_version: dict[str, list[tuple]] = defaultdict(list)
-    for r in rows:
-        by_version[r[1]].append(r)
+    n, flagged = counts if counts is not None else (len(rows), int(rows.decision.sum()))
+    latency = rows.scored_at - rows.trans_time
+    versions = {str(v) for v in rows.model_version}
     return {
         "predictions": n,
         "throughput_per_s": n / span,
         "latency_s": _quantiles(latency),
         "freshness_10m_s": _quantiles(latency),
-        "freshness_1w_s": _quantiles(week_age),
+        "freshness_1w_s": _quantiles(_present(rows.scored_at - rows.batch_as_of)),
         "decision_rate": (flagged / n) if n else None,
         "quality": quality(rows),
-        "label_delay_s": _quantiles(delays),
+        "label_delay_s": _quantiles(_present(rows.labelled_at - rows.trans_time)),
         "by_model_version": {
-            v: {"predictions": len(rs) * every, "quality": quality(rs)} for v, rs in by_version.items()
+            v: {"predictions": int(len(rs)) * every, "quality": quality(rs)}
+            for v in sorted(versions)
+            for rs in (rows.where(rows.model_version == v),)
         },
         "sampled_every": every,
     }
 
 
-def series(rows: list[tuple], now: float, every: int = 1) -> list[dict[str, Any]]:
+def series(rows: Joined, now: float, every: int = 1) -> list[dict[str, Any]]:
     """Per-minute buckets over the last hour: count, latency p50/p99, flagged rate, precision/recall
     (``rows`` a sample of every ``every``-th prediction: counts scaled back)."""
-    buckets: dict[int, list[tuple]] = defaultdict(list)
-    for r in rows:
-        buckets[int((now - r[3]) // SERIES_BUCKET_S)].append(r)
+    ages = ((now - rows.scored_at) // SERIES_BUCKET_S).astype(int)
     out = []
-    for age in sorted(buckets, reverse=True):
-        rs = buckets[age]
-        lat = _quantiles([r[3] - r[2] for r in rs])
+    for age in sorted(set(ages.tolist()), reverse=True):
+        rs = rows.where(ages == age)
+        lat = _quantiles(rs.scored_at - rs.trans_time)
         q = quality(rs)
         out.append(
             {
@@ -105,7 +102,7 @@ def series(rows: list[tuple], now: float, every: int = 1) -> list[dict[str, Any]
                 "count": len(rs) * every,
                 "latency_p50_s": lat["p50"],
                 "latency_p99_s": lat["p99"],
-                "flagged_rate": sum(r[5] for r in rs) / len(rs),
+                "flagged_rate": float(rs.decision.sum()) / len(rs),
                 "precision": q["precision"],
                 "recall": q["recall"],
             }
@@ -114,13 +111,9 @@ def series(rows: list[tuple], now: float, every: int = 1) -> list[dict[str, Any]
 
 
 def drift(store: MonitorStore, references: dict[str, Any], since: float) -> dict[str, Any]:
-    records = store.records_since(since, DRIFT_ROWS)
-    if not records or not references:
+    columns = store.inputs_since(since, DRIFT_ROWS, references)
+    if not columns or not references:
         return {}
-    columns = {
-        name: np.asarray([np.nan if rec.get(name) is None else float(rec[name]) for rec in records])
-        for name in references
-    }
     return drift_report(references, columns)
 
 
@@ -131,10 +124,10 @@ def snapshot(
     now = time.time() if now is None else now
     day_count, _ = store.counts_since(now - WINDOWS["1d"])
     every = max(1, -(-day_count // MAX_ROWS))
-    day_rows = store.joined_since(now - WINDOWS["1d"], every)
+    day_rows = store.joined_columns(now - WINDOWS["1d"], every)
     windows = {}
     for name, span in WINDOWS.items():
-        rows = [r for r in day_rows if r[3] >= now - span]
+        rows = day_rows.where(day_rows.scored_at >= now - span)
         windows[name] = window_figures(rows, span, store.counts_since(now - span), every)
         windows[name]["dead_letters"] = [
             {"stage": s, "reason": reason, "count": c} for s, reason, c in store.dead_letter_counts(now - span)
@@ -147,7 +140,7 @@ def snapshot(
     return {
         "generated_at": now,
         "windows": windows,
-        "series": series([r for r in day_rows if r[3] >= now - SERIES_SPAN_S], now, every),
+        "series": series(day_rows.where(day_rows.scored_at >= now - SERIES_SPAN_S), now, every),
         "drift": drift(store, references or {}, now - WINDOWS["1h"]),
         "latest_flagged": latest,
         "totals": store.totals(),

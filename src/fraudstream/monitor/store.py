@@ -18,9 +18,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -97,6 +99,44 @@ class Batch:
     labels: list[LabelRow]
     dead_letters: list[DeadLetterRow]
     offsets: dict[tuple[str, int], int]
+
+
+FETCH_CHUNK = 4096
+"""Rows turned into columns at a time: a refresh never holds more than this many row tuples."""
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Predictions joined to their latest label, one array per column (``nan``: none).
+
+    Why columns: the refresh held its rows as Python tuples, ~400 bytes a row (a new string per
+    tid and per model version, a float object per number), so every refresh of the 50,000-row cap
+    put a ~20 MB spike on a ~120 MB process (the soak's +12.6 %). As arrays a row is ~50 bytes."""
+
+    model_version: np.ndarray  # object: one shared string per version
+    trans_time: np.ndarray
+    scored_at: np.ndarray
+    probability: np.ndarray
+    decision: np.ndarray  # int8
+    batch_as_of: np.ndarray
+    is_fraud: np.ndarray  # 1.0, 0.0 or nan (no label yet)
+    labelled_at: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scored_at)
+
+    def where(self, mask: np.ndarray) -> Joined:
+        """The rows where ``mask`` holds."""
+        return Joined(*(getattr(self, f.name)[mask] for f in fields(self)))
+
+    @staticmethod
+    def empty() -> Joined:
+        return Joined(
+            np.empty(0, dtype=object),
+            *(np.empty(0) for _ in range(3)),
+            np.empty(0, dtype=np.int8),
+            *(np.empty(0) for _ in range(3)),
+        )
 
 
 class MonitorStore:
@@ -199,6 +239,48 @@ class MonitorStore:
             "WHERE p.scored_at >= ?" + sample,
             (since, every) if every > 1 else (since,),
         )
+
+    def joined_columns(self, since: float, every: int = 1) -> Joined:
+        """What :meth:`joined_since` reads (without the tid), as columns, read in chunks of
+        :data:`FETCH_CHUNK` rows."""
+        sample = " AND p.rowid % ? = 0" if every > 1 else ""
+        sql = (
+            "SELECT p.model_version, p.trans_time, p.scored_at, p.probability, p.decision, p.batch_as_of, "
+            "l.is_fraud, l.labelled_at FROM predictions p LEFT JOIN labels l ON l.tid = p.tid "
+            "WHERE p.scored_at >= ?" + sample
+        )
+        versions: dict[str, str] = {}
+        parts: list[list[np.ndarray]] = []
+        with self._lock:
+            cursor = self._db.execute(sql, (since, every) if every > 1 else (since,))
+            while chunk := cursor.fetchmany(FETCH_CHUNK):
+                columns = list(zip(*chunk, strict=True))
+                version = np.array([versions.setdefault(v, v) for v in columns[0]], dtype=object)
+                numbers = [np.array(c, dtype=float) for c in columns[1:]]
+                numbers[3] = numbers[3].astype(np.int8)  # decision
+                parts.append([version, *numbers])
+                del chunk, columns
+        if not parts:
+            return Joined.empty()
+        return Joined(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+    def inputs_since(self, since: float, limit: int, names: Iterable[str]) -> dict[str, np.ndarray]:
+        """The served inputs ``names`` of the latest ``limit`` predictions, one array each (``nan``:
+        missing), read from the stored records by SQLite's JSON functions, not parsed in Python."""
+        names = list(names)
+        if not names:
+            return {}
+        select = ", ".join(f"json_extract(record, '$.\"{n}\"')" for n in names)
+        rows = self.query(
+            f"SELECT {select} FROM predictions WHERE scored_at >= ? ORDER BY scored_at DESC LIMIT ?", (since, limit)
+        )
+        if not rows:
+            return {}
+        columns = list(zip(*rows, strict=True))
+        return {
+            n: np.array([v if isinstance(v, int | float) else None for v in c], dtype=float)
+            for n, c in zip(names, columns, strict=True)
+        }
 
     def counts_since(self, since: float) -> tuple[int, int]:
         """(predictions, positive decisions) scored at or after ``since``: exact, whatever is sampled."""
