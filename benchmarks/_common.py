@@ -20,9 +20,10 @@ names (``load_avg_1m_start`` / ``load_avg_1m_end``, via :class:`LoadSpan`).
 
 Result files written before this module (in ``benchmarks/results/``) keep their old load keys
 (``load_average_1m``, ``load_avg``, ``load_at_start``, ``load_average_before``, ...) until their
-benchmark is run again; they are not re-run just to rename keys (some take many minutes). The
-scripts not moved here yet (``bench_latency``, ``bench_chaos``, ``bench_soak``, ``bench_threshold``)
-still write their own keys.
+benchmark is run again; they are not re-run just to rename keys (some take many minutes).
+
+The benchmarks that drive the whole live pipeline (latency, recovery, chaos, soak) share
+``_live.py`` as well: starting it, seeding cards, paced sending, process CPU/RSS, consumer lag.
 
 Scripts import this as ``from _common import ...``: ``python benchmarks/bench_x.py`` puts
 ``benchmarks/`` first on ``sys.path``.

@@ -23,32 +23,23 @@ Run it on a stack of its own, off the lead's default ports (as ``make chaos`` do
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import random
-import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_latency import RESULTS, run_rate, seed_cards, start_pipeline
-from bench_scorer import tiny_model
+from _common import Machine, figure, parser, percentiles, write_report
+from _live import seed_cards, start_pipeline
+from bench_latency import run_rate
+from bench_scorer import with_model
 
 from fraudstream.settings import get_settings
 from fraudstream.stack.faults import FAULTS, inject
 from fraudstream.testing.chaos import DeliveryCheck
-
-
-def _pct(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    a = np.array(values)
-    return {"p50": round(float(np.percentile(a, 50)), 1), "p99": round(float(np.percentile(a, 99)), 1)}
 
 
 def window_report(
@@ -65,52 +56,42 @@ def window_report(
         "at_s": start,
         **check.count(tids),
         "recovery_s": round(recovered_at - start, 2) if after else None,
-        "latency_during_ms": _pct([v for t, v in lat.items() if sent_at[t] <= recovered_at]),
-        "latency_after_ms": _pct([v for t, v in lat.items() if sent_at[t] > recovered_at]),
+        "latency_during_ms": percentiles([v for t, v in lat.items() if sent_at[t] <= recovered_at], digits=1),
+        "latency_after_ms": percentiles([v for t, v in lat.items() if sent_at[t] > recovered_at], digits=1),
     }
 
 
-def write_png(
+def plot(
     path: Path, t0: float, sent_at: dict[str, float], got: dict, faults: list[tuple[str, float]], windows: list[dict]
 ) -> None:
     """Throughput and latency over time with the faults marked; per fault, duplicates identical vs differing."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recv = np.array(sorted(got[t][1] - t0 for t in got))
-    lat = sorted(((sent_at[t] - t0), (got[t][1] - sent_at[t]) * 1000) for t in got)
-    fig = plt.figure(figsize=(12, 10))
-    ax1 = fig.add_subplot(3, 1, 1)
-    ax2 = fig.add_subplot(3, 1, 2, sharex=ax1)
-    ax3 = fig.add_subplot(3, 1, 3)
-    if len(recv):
-        bins = np.arange(0, recv.max() + 1, 1.0)
-        ax1.hist(recv, bins=bins, histtype="step")
-    ax1.set_ylabel("predictions / s")
-    if lat:
-        ax2.scatter([x for x, _ in lat], [y for _, y in lat], s=1)
-    ax2.set_yscale("log")
-    ax2.set_ylabel("latency (ms, by send time)")
-    ax2.set_xlabel("seconds")
-    for name, at in faults:
-        for ax in (ax1, ax2):
-            ax.axvline(at - t0, color="red", lw=0.8)
-        ax1.annotate(name, (at - t0, ax1.get_ylim()[1] * 0.9), rotation=90, fontsize=7, color="red")
-    x = np.arange(len(windows))
-    identical = [w["duplicates_identical"] for w in windows]
-    differing = [w["duplicates_differing"] for w in windows]
-    ax3.bar(x - 0.2, identical, 0.4, label="identical copies (allowed)")
-    ax3.bar(x + 0.2, differing, 0.4, color="red", label="differing (must be 0)")
-    for i, (same, differ) in enumerate(zip(identical, differing, strict=True)):
-        ax3.annotate(f"{same} / {differ}", (i, max(same, differ)), ha="center", fontsize=7)
-    ax3.set_xticks(x, [w["fault"] for w in windows], rotation=20, fontsize=8)
-    ax3.set_ylabel("duplicated tids")
-    ax3.legend(fontsize=8)
-    fig.suptitle("chaos: throughput and latency, faults marked; duplicate predictions per fault")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with figure(path, 3, 1, figsize=(12, 10)) as (fig, (ax1, ax2, ax3)):
+        ax2.sharex(ax1)  # ax3 has one bar per fault, not seconds
+        recv = np.array(sorted(got[t][1] - t0 for t in got))
+        lat = sorted(((sent_at[t] - t0), (got[t][1] - sent_at[t]) * 1000) for t in got)
+        if len(recv):
+            ax1.hist(recv, bins=np.arange(0, recv.max() + 1, 1.0), histtype="step")
+        ax1.set_ylabel("predictions / s")
+        if lat:
+            ax2.scatter([x for x, _ in lat], [y for _, y in lat], s=1)
+        ax2.set_yscale("log")
+        ax2.set_ylabel("latency (ms, by send time)")
+        ax2.set_xlabel("seconds")
+        for name, at in faults:
+            for ax in (ax1, ax2):
+                ax.axvline(at - t0, color="red", lw=0.8)
+            ax1.annotate(name, (at - t0, ax1.get_ylim()[1] * 0.9), rotation=90, fontsize=7, color="red")
+        x = np.arange(len(windows))
+        identical = [w["duplicates_identical"] for w in windows]
+        differing = [w["duplicates_differing"] for w in windows]
+        ax3.bar(x - 0.2, identical, 0.4, label="identical copies (allowed)")
+        ax3.bar(x + 0.2, differing, 0.4, color="red", label="differing (must be 0)")
+        for i, (same, differ) in enumerate(zip(identical, differing, strict=True)):
+            ax3.annotate(f"{same} / {differ}", (i, max(same, differ)), ha="center", fontsize=7)
+        ax3.set_xticks(x, [w["fault"] for w in windows], rotation=20, fontsize=8)
+        ax3.set_ylabel("duplicated tids")
+        ax3.legend(fontsize=8)
+        fig.suptitle("chaos: throughput and latency, faults marked; duplicate predictions per fault")
 
 
 def wrong_examples(
@@ -137,25 +118,22 @@ def wrong_examples(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=1000.0)
-    parser.add_argument("--every", type=float, default=40.0, help="seconds between faults")
-    parser.add_argument("--faults", default=",".join(FAULTS))
-    parser.add_argument("--cards", type=int, default=2000)
-    parser.add_argument("--drain", type=float, default=240.0, help="seconds to wait for predictions at the end")
-    parser.add_argument("--out", type=Path, default=RESULTS / "chaos.json")
-    args = parser.parse_args()
+    cli = parser(__doc__, "chaos.json")
+    cli.add_argument("--rate", type=float, default=1000.0, help="tx/s (default: %(default)s)")
+    cli.add_argument("--every", type=float, default=40.0, help="seconds between faults (default: %(default)s)")
+    cli.add_argument("--faults", default=",".join(FAULTS), help="in this order (default: %(default)s)")
+    cli.add_argument("--cards", type=int, default=2000, help="cards with a week of history (default: %(default)s)")
+    cli.add_argument("--drain", type=float, default=240.0,
+                     help="seconds to wait for predictions at the end (default: %(default)s)")  # fmt: skip
+    args = cli.parse_args()
+    machine = Machine()
 
     from fraudstream.stack.supervisor import ensure_supervisor
     from fraudstream.streaming.testkit import Tx, reference_features
     from fraudstream.testing.chaos import CopyCollector, SteadyTraffic, check_delivery
 
     faults = [f for f in args.faults.split(",") if f]
-    settings = get_settings()
-    if not (settings.model_dir / "latest").exists():
-        model_dir = Path(tempfile.mkdtemp(prefix="bench-chaos-models-"))
-        tiny_model(model_dir)
-        settings = settings.model_copy(update={"model_dir": model_dir})
+    settings = with_model(get_settings(), "bench-chaos-models-")
     start_pipeline(settings)
     ensure_supervisor(settings)
     rng = random.Random()
@@ -195,7 +173,6 @@ def main() -> None:
         w["at_s"] = round(w["at_s"] - t_start, 1)
     out: dict[str, Any] = {
         "benchmark": "chaos",
-        "measured_at": datetime.now(UTC).isoformat(),
         "rate": args.rate,
         **check.count(),
         "prediction_copies": check.copies,
@@ -205,12 +182,10 @@ def main() -> None:
         ),
         "duplicates_differing_examples": {t: copies[t] for t in sorted(check.duplicates_differing)[:5]},
         "unflushed_at_end": traffic.unflushed,
-        "loadavg": os.getloadavg(),
         "faults": windows,
+        "machine": machine.block(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1))
-    write_png(args.out.with_suffix(".png"), t_start, sent_at, got, injected, windows)
+    write_report(args.out, out, plot=lambda png: plot(png, t_start, sent_at, got, injected, windows))
     print(json.dumps(out, indent=1))
 
 

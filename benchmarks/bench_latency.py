@@ -21,20 +21,18 @@ read of a batch's cards, one endpoint call). Uses the stack of the current setti
 is idempotent and starts the clock); starts the job, the endpoint (serving ``--model-dir`` or a small
 model trained here) and both handler runners when they are not running. For each rate it also
 reports the CPU each process used while sending (in cores; the box has ``os.cpu_count()``), and the
-machine's load average before the rate: figures from a loaded box say so.
-Writes ``benchmarks/results/latency.json`` and ``latency.png``.
+machine's load average around the rate (``load_avg_1m_start`` / ``_end``; the whole run's in the
+``machine`` block of ``benchmarks/_common.py``): figures from a loaded box say so. Writes
+``benchmarks/results/latency.json`` and ``latency.png`` (``latency_PROFILE.*`` under another handler profile).
 
     .venv/bin/python benchmarks/bench_latency.py [--rates 20,1000,3000] [--seconds 30] [--warmup-seconds 5]
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
-import os
 import random
-import tempfile
 import threading
 import time
 import uuid
@@ -43,52 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_scorer import tiny_model
+from _common import RESULTS, LoadSpan, Machine, figure, parser, percentiles, write_report
+from _live import CpuMeter, handler_lag, pipeline_pids, seed_cards, send_live, start_pipeline
+from bench_scorer import with_model
 
 from fraudstream.settings import Settings, get_settings
 from fraudstream.streaming.testkit import end_offsets
 
-RESULTS = Path(__file__).resolve().parent / "results"
 HOPS = ("kafka_in", "flink", "scorer", "predictions_out", "read_back")
-
-
-# ---------------------------------------------------------------------------------------- setup
-def start_pipeline(settings: Settings) -> list[str]:
-    """Stack (with clock), job, endpoint and handler runners; returns what this call started."""
-    from fraudstream.demo.services import HANDLERS, endpoint_process, handler_process
-    from fraudstream.stack.manager import Stack
-    from fraudstream.streaming.submit import submit_job
-
-    started = Stack(settings).up().started
-    submit_job(settings)
-    procs = [endpoint_process(settings), *(handler_process(settings, n) for n in HANDLERS)]
-    for proc in procs:
-        if proc.running_pid() is None:
-            proc.start()
-            started.append(proc.name)
-    for proc in procs:
-        proc.wait_ready(timeout=120)
-    return started
-
-
-def seed_cards(settings: Settings, n: int, rng: random.Random) -> list[str]:
-    """``n`` fresh cards with a week of history in ``cc-agg-batch-fg``."""
-    from fraudstream.featurestore.dynamodb_store import DynamoFeatureStore
-    from fraudstream.featurestore.groups import BATCH_GROUP
-    from fraudstream.messages import format_time
-
-    cards = [f"7{rng.randrange(10**15):015d}" for _ in range(n)]
-    as_of = format_time(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
-    store = DynamoFeatureStore(settings)
-    records = [
-        {"cc_num": c, "num_trans_last_1w": rng.randint(5, 60), "avg_amt_last_1w": round(rng.uniform(20, 900), 2),
-         "as_of": as_of} for c in cards
-    ]  # fmt: skip
-    store.put_many(BATCH_GROUP, records)
-    mark = getattr(store, "mark_batch_version", None)
-    if mark is not None:
-        mark("bench_latency seeded cards")
-    return cards
 
 
 # ---------------------------------------------------------------------------------------- Kafka
@@ -123,27 +83,11 @@ def read_from(settings: Settings, topic: str, start: dict[int, int], wanted: set
     return out
 
 
-def group_lag(settings: Settings, group_id: str, topic: str) -> int:
-    """Records on ``topic`` not yet committed by consumer group ``group_id`` (summed over partitions)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group_id, "enable.auto.commit": False})
-    try:
-        ends = end_offsets(settings, topic)
-        committed = c.committed([TopicPartition(topic, p) for p in ends], timeout=10)
-        return sum(max(0, ends[tp.partition] - max(tp.offset, 0)) for tp in committed)
-    finally:
-        c.close()
-
-
 class LagSampler:
     """The agg-writer's lag on ``cc-agg`` every ``every_s`` in a thread, while a rate runs: does it grow?"""
 
     def __init__(self, settings: Settings, every_s: float = 2.0) -> None:
-        from fraudstream.handlers.runner import group_id_for
-
         self.settings, self.every_s = settings, every_s
-        self.group = group_id_for("agg-writer", settings)
         self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -151,7 +95,7 @@ class LagSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             try:
-                self.samples.append(group_lag(self.settings, self.group, self.settings.topic_agg))
+                self.samples.append(handler_lag(self.settings, "agg-writer"))
             except Exception:  # a sample lost is no reason to stop the benchmark
                 continue
 
@@ -167,84 +111,13 @@ class LagSampler:
 def agg_writer_catch_up(settings: Settings, since: float, timeout: float = 60.0) -> dict[str, Any]:
     """Whether the agg-writer (off the verdict path, lower priority) kept up: its lag on ``cc-agg`` when
     the last prediction arrived, and how long after the last send it had committed everything."""
-    from fraudstream.handlers.runner import group_id_for
-
-    group = group_id_for("agg-writer", settings)
-    lag = group_lag(settings, group, settings.topic_agg)
+    lag = handler_lag(settings, "agg-writer")
     deadline = time.monotonic() + timeout
     left = lag
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
-        left = group_lag(settings, group, settings.topic_agg)
+        left = handler_lag(settings, "agg-writer")
     return {"lag_at_drain": lag, "caught_up_s_after_last_send": None if left else round(time.monotonic() - since, 2)}
-
-
-# ---------------------------------------------------------------------------------------- CPU
-def pipeline_pids(settings: Settings) -> dict[str, int]:
-    """The pid of every pipeline process (engines, clock, endpoint, handlers) and this benchmark."""
-    from fraudstream.demo.services import demo_processes
-    from fraudstream.stack.clock import clock_process
-    from fraudstream.stack.manager import ENGINES
-
-    procs = [p for engine in ENGINES.values() for p in engine.processes(settings)]
-    procs += [clock_process(settings), *demo_processes(settings), *_beside_path(settings)]
-    pids = {p.name: pid for p in procs if (pid := p.running_pid())}
-    pids["benchmark"] = os.getpid()
-    return pids
-
-
-def _beside_path(settings: Settings) -> list[Any]:
-    """The stack's other services (lake archiver, monitor, supervisor): without them their CPU was
-    counted as the benchmark's, since the benchmark started them."""
-    from fraudstream.stack.lake import archiver_process
-    from fraudstream.stack.monitor import monitor_process
-    from fraudstream.stack.supervisor import supervisor_process
-
-    return [archiver_process(settings), monitor_process(settings), supervisor_process(settings)]
-
-
-def _cpu_ticks(pid: int, exclude: frozenset[int] = frozenset()) -> int:
-    """utime + stime of ``pid`` and its descendants (but not those in ``exclude`` and theirs: the
-    processes this benchmark started are its children and are counted on their own), in clock ticks."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-        todo.extend(c for c in children.get(p, []) if c not in exclude)
-    return total
-
-
-class CpuMeter:
-    """CPU used by each pipeline process over an interval, in cores (1.0 = one core busy throughout):
-    on a 2-core box this is where the latency budget goes."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.hz = os.sysconf("SC_CLK_TCK")
-        self.t0 = time.monotonic()
-        self.exclude = frozenset(pids.values())
-        self.start = {name: _cpu_ticks(pid, self.exclude) for name, pid in pids.items()}
-
-    def cores(self) -> dict[str, float]:
-        elapsed = max(1e-9, time.monotonic() - self.t0)
-        used = {
-            name: (_cpu_ticks(pid, self.exclude) - self.start[name]) / self.hz / elapsed
-            for name, pid in self.pids.items()
-        }
-        used["all"] = sum(used.values())
-        return {k: round(v, 2) for k, v in used.items()}
 
 
 # ---------------------------------------------------------------------------------------- one rate
@@ -263,8 +136,8 @@ def run_rate(
     figures are of steady traffic at ``rate``, not of the step up to it from the previous rate
     (JVM heaps resizing to a new allocation rate, batch sizes growing: measured, the first 3-5 s
     after a step from 20 to 1,000 tx/s had p50 90-220 ms)."""
-    from fraudstream.kafka_clients import connected_producer, poll_for
-    from fraudstream.messages import Transaction, encode, parse_time
+    from fraudstream.kafka_clients import connected_producer
+    from fraudstream.messages import parse_time
     from fraudstream.replay.runner import PredictionCollector
 
     n = len(card_order) if card_order else max(1, int(rate * seconds))
@@ -291,22 +164,11 @@ def run_rate(
     for i, tid in enumerate(schedule):
         if i == n_warm and n_warm:  # the warm-up is over: measure from here
             meter, t_measured = CpuMeter(pipeline_pids(settings)), time.monotonic()
-        due = t0 + i / rate
-        while (wait := due - time.monotonic()) > 0:
-            poll_for(producer, min(wait, 0.005))
         card = card_order[i] if card_order else rng.choice(cards)
-        tx = Transaction(tid=tid, cc_num=card, amount=round(rng.uniform(1, 500), 2), trans_time=datetime.now(UTC))
-        key, value = card.encode(), encode(tx)
+        tx, at = send_live(producer, settings, t0 + i / rate, tid, card, round(rng.uniform(1, 500), 2))
         if i >= n_warm:
             sent_rows.append((tid, card, tx.amount, tx.trans_time))
-            sent_at[tid] = time.time()  # "send" = handed to the Kafka client: the benchmark's own work is before it
-        while True:
-            try:
-                producer.produce(settings.topic_transactions, key=key, value=value)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        producer.poll(0)
+            sent_at[tid] = at  # "send" = handed to the Kafka client: the benchmark's own work is before it
     send_s = time.monotonic() - t_measured
     cpu = meter.cores()
     sampler.__exit__()
@@ -344,7 +206,6 @@ def run_rate(
             hops["predictions_out"].append(pred_ts - scored)
             hops["read_back"].append(got_at * 1000 - pred_ts)
             on_topic.append(pred_ts - sent_at[tid] * 1000)
-    arr = np.array(e2e) if e2e else np.array([np.nan])
     return {
         "rate_target": rate,
         "warmup_s_unmeasured": warmup_s if n_warm else 0.0,
@@ -354,7 +215,7 @@ def run_rate(
         "missing": n - len(received),
         "drain_after_last_send_s": round(drain_s, 2),
         "agg_writer": agg_writer,
-        "e2e_ms": {"p50": _r(np.percentile(arr, 50)), "p99": _r(np.percentile(arr, 99)), "max": _r(arr.max())},
+        "e2e_ms": _stats(e2e),
         # send → the prediction appended to `predictions` (its broker time): what any reader can have it by,
         # without the benchmark's own reading (its consumer shares a Python process with the paced sender)
         "e2e_to_topic_ms": _stats(on_topic),
@@ -366,15 +227,9 @@ def run_rate(
     }
 
 
-def _r(x: float) -> float:
-    return round(float(x), 1)
-
-
-def _stats(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    a = np.array(values)
-    return {"p50": _r(np.percentile(a, 50)), "p99": _r(np.percentile(a, 99)), "max": _r(a.max())}
+def _stats(values: list[float]) -> dict[str, float | int | None]:
+    """``p50``, ``p99``, ``max`` (ms, one decimal) and ``n``: the figures the README quotes."""
+    return percentiles(values, digits=1)
 
 
 # ---------------------------------------------------------------------------------------- backlog
@@ -440,64 +295,74 @@ def substeps(settings: Settings, cards: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- report
-def write_png(path: Path, results: list[dict[str, Any]]) -> None:
-    import matplotlib
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    """Per rate: send → prediction p50/p99, the median of each hop stacked, and p99 second by second."""
+    with figure(path, 1, 3, figsize=(17, 4.5)) as (_, (ax1, ax2, ax3)):
+        labels = [f"{r['rate_target']:,.0f}/s" for r in results]
+        x = np.arange(len(results))
+        ax1.bar(x - 0.2, [r["e2e_ms"]["p50"] or 0.0 for r in results], 0.4, label="p50")
+        ax1.bar(x + 0.2, [r["e2e_ms"]["p99"] or 0.0 for r in results], 0.4, label="p99")
+        ax1.set_xticks(x, labels)
+        ax1.set_ylabel("send → prediction (ms)")
+        ax1.set_title("end-to-end latency")
+        ax1.legend()
+        bottom = np.zeros(len(results))
+        for hop in HOPS:
+            vals = np.array([r["hops_ms"].get(hop, {}).get("p50") or 0.0 for r in results])
+            ax2.bar(x, vals, 0.5, bottom=bottom, label=hop)
+            bottom += vals
+        ax2.set_xticks(x, labels)
+        ax2.set_ylabel("median per hop (ms)")
+        ax2.set_title("where the time goes (medians, stacked)")
+        ax2.legend(fontsize=8)
+        for r, label in zip(results, labels, strict=True):
+            series = r.get("e2e_ms_per_second", [])
+            ax3.plot([p["second"] for p in series], [p["p99"] for p in series], label=f"{label} p99")
+        ax3.set_yscale("log")
+        ax3.set_xlabel("second of the run (by send time)")
+        ax3.set_ylabel("send → prediction p99 (ms)")
+        ax3.set_title("over time: spikes (checkpoints, GC) show here")
+        ax3.legend(fontsize=8)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.5))
-    labels = [f"{r['rate_target']:,.0f}/s" for r in results]
-    x = np.arange(len(results))
-    ax1.bar(x - 0.2, [r["e2e_ms"]["p50"] for r in results], 0.4, label="p50")
-    ax1.bar(x + 0.2, [r["e2e_ms"]["p99"] for r in results], 0.4, label="p99")
-    ax1.set_xticks(x, labels)
-    ax1.set_ylabel("send → prediction (ms)")
-    ax1.set_title("end-to-end latency")
-    ax1.legend()
-    bottom = np.zeros(len(results))
-    for hop in HOPS:
-        vals = np.array([r["hops_ms"].get(hop, {}).get("p50", 0.0) for r in results])
-        ax2.bar(x, vals, 0.5, bottom=bottom, label=hop)
-        bottom += vals
-    ax2.set_xticks(x, labels)
-    ax2.set_ylabel("median per hop (ms)")
-    ax2.set_title("where the time goes (medians, stacked)")
-    ax2.legend(fontsize=8)
-    for r, label in zip(results, labels, strict=True):
-        series = r.get("e2e_ms_per_second", [])
-        ax3.plot([p["second"] for p in series], [p["p99"] for p in series], label=f"{label} p99")
-    ax3.set_yscale("log")
-    ax3.set_xlabel("second of the run (by send time)")
-    ax3.set_ylabel("send → prediction p99 (ms)")
-    ax3.set_title("over time: spikes (checkpoints, GC) show here")
-    ax3.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def sustained_rates(results: list[dict[str, Any]]) -> list[float]:
+    """The rates whose verdicts all came and drained within 2 s of the last send, and whose online
+    store (the agg-writer) caught up within 5 s: lag bounded, not growing."""
+    return [
+        r["rate_target"]
+        for r in results
+        if r["missing"] == 0
+        and r["drain_after_last_send_s"] < 2.0
+        and r["agg_writer"]["caught_up_s_after_last_send"] is not None
+        and r["agg_writer"]["caught_up_s_after_last_send"] < 5.0
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="20,1000,3000")
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--cards", type=int, default=2000)
-    parser.add_argument("--warmup-seconds", type=float, default=5.0,
-                        help="unmeasured traffic at each rate before its measurement (0 = none)")  # fmt: skip
-    parser.add_argument("--backlog", type=int, default=50_000, help="backlog size (0 = skip)")
-    parser.add_argument("--model-dir", type=Path, default=None, help="registry to serve (default: a small model)")
-    parser.add_argument("--handler-profile", default=None,
-                        help="batching profile of the handler runners (default: the settings'; e.g. lambda); "
-                             "running handlers are restarted under it")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=None, help="default: results/latency[_PROFILE].json")
-    args = parser.parse_args()
+    cli = parser(__doc__, None)  # default --out: results/latency[_PROFILE].json
+    cli.add_argument("--rates", default="20,1000,3000", help="tx/s, comma-separated (default: %(default)s)")
+    cli.add_argument("--seconds", type=float, default=30.0, help="measured seconds per rate (default: %(default)s)")
+    cli.add_argument("--cards", type=int, default=2000, help="cards with a week of history (default: %(default)s)")
+    cli.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=5.0,
+        help="unmeasured traffic before each rate's measurement (0 = none; default: %(default)s)",
+    )
+    cli.add_argument("--backlog", type=int, default=50_000, help="backlog size (0 = skip; default: %(default)s)")
+    cli.add_argument("--model-dir", type=Path, default=None,
+                     help="registry to serve (default: the settings', else a small model trained here)")  # fmt: skip
+    cli.add_argument("--handler-profile", default=None,
+                     help="batching profile of the handler runners (default: the settings'; e.g. lambda); "
+                          "running handlers are restarted under it")  # fmt: skip
+    args = cli.parse_args()
+    machine = Machine()
 
     rng = random.Random()  # fresh cards every run: a card's history from an earlier run would make rows late
-    model_dir = args.model_dir
-    if model_dir is None and not (get_settings().model_dir / "latest").exists():
-        model_dir = Path(tempfile.mkdtemp(prefix="bench-latency-models-"))
-        tiny_model(model_dir)
-    settings = get_settings() if model_dir is None else get_settings().model_copy(update={"model_dir": model_dir})
+    if args.model_dir is None:
+        settings = with_model(get_settings(), "bench-latency-models-")
+    else:
+        settings = get_settings().model_copy(update={"model_dir": args.model_dir})
     if args.handler_profile and args.handler_profile != settings.handler_profile:
         from fraudstream.demo.services import HANDLERS, handler_process
 
@@ -517,41 +382,31 @@ def main() -> None:
     print("cold start (every card's first transaction)", json.dumps(cold["e2e_ms"]))
     results = []
     for rate in [float(r) for r in args.rates.split(",") if r]:
-        load = os.getloadavg()[0]
+        load = LoadSpan()
         res = run_rate(settings, rate, args.seconds, cards, rng, warmup_s=args.warmup_seconds)
-        res["load_avg_1m_before"] = round(load, 2)
+        res.update(load.keys())  # the load around this rate: its figures move with it
         res.pop("sent_rows")
         results.append(res)
         print(json.dumps(res))
     backlog = backlog_rate(settings, args.backlog, random.Random()) if args.backlog else None
     if backlog:
         print("backlog", json.dumps(backlog))
-    sustained = [
-        r["rate_target"]
-        for r in results
-        if r["missing"] == 0
-        and r["drain_after_last_send_s"] < 2.0
-        and r["agg_writer"]["caught_up_s_after_last_send"] is not None
-        and r["agg_writer"]["caught_up_s_after_last_send"] < 5.0
-    ]  # the verdicts drained within 2 s and the online store within 5 s: lag bounded, not growing
+    sustained = sustained_rates(results)
     out = {
         "benchmark": "latency",
-        "measured_at": datetime.now(UTC).isoformat(),
         "handler_profile": settings.handler_profile,
         "clock_interval_ms": settings.clock_interval_ms,
         "seconds_per_rate": args.seconds,
         "cards": args.cards,
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_end": round(os.getloadavg()[0], 2)},
         "rates": results,
         "highest_rate_sustained": max(sustained) if sustained else None,
         "backlog": backlog,
         "cold_start_every_card_once_at_500_per_s": {k: cold[k] for k in ("e2e_ms", "hops_ms", "missing")},
         "scorer_substeps": substeps(settings, cards),
+        "machine": machine.block(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    write_png(args.out.with_suffix(".png"), results)
-    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    png = write_report(args.out, out, plot=lambda path: plot(results, path))
+    print(f"wrote {args.out} and {png}")
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ import signal
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from _common import Machine, figure, parser, percentiles, write_report
-from bench_latency import run_rate, seed_cards, start_pipeline
+from _live import seed_cards, send_live, start_pipeline
+from bench_latency import run_rate
 from bench_scorer import with_model
 
 from fraudstream.settings import get_settings
@@ -44,8 +44,7 @@ def main() -> None:
     args = cli.parse_args()
     machine = Machine()
 
-    from fraudstream.kafka_clients import connected_producer, poll_for
-    from fraudstream.messages import Transaction, encode
+    from fraudstream.kafka_clients import connected_producer
     from fraudstream.replay.runner import PredictionCollector
     from fraudstream.stack import flink as flink_stack
     from fraudstream.streaming.testkit import Tx, reference_features
@@ -81,21 +80,9 @@ def main() -> None:
     threading.Thread(target=fault, daemon=True).start()
     t0 = time.monotonic()
     for i in range(n):
-        due = t0 + i / args.rate
-        while (wait := due - time.monotonic()) > 0:
-            poll_for(producer, min(wait, 0.005))
-        card = rng.choice(cards)
-        tx = Tx(f"rc-{run}-{i:07d}", card, round(rng.uniform(1, 500), 2), datetime.now(UTC))
-        rows.append(tx)
-        sent_at[tx.tid] = time.time()
-        value = encode(Transaction(tid=tx.tid, cc_num=card, amount=tx.amount, trans_time=tx.trans_time))
-        while True:
-            try:
-                producer.produce(settings.topic_transactions, key=card.encode(), value=value)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        producer.poll(0)
+        tid, card = f"rc-{run}-{i:07d}", rng.choice(cards)
+        tx, sent_at[tid] = send_live(producer, settings, t0 + i / args.rate, tid, card, round(rng.uniform(1, 500), 2))
+        rows.append(Tx(tx.tid, card, tx.amount, tx.trans_time))
     producer.flush(30)
     deadline = time.monotonic() + 240
     while not collector.complete() and time.monotonic() < deadline:

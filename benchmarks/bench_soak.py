@@ -19,36 +19,23 @@ with the same environment and ``fraudstream stack down``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import random
-import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_latency import RESULTS, pipeline_pids, seed_cards, start_pipeline
-from bench_scorer import tiny_model
+from _common import Machine, figure, load_1m, parser, write_report
+from _live import handler_lag, pipeline_pids, rss_mib, seed_cards, send_live, start_pipeline
+from bench_scorer import with_model
 from rich.progress import Progress
 
 from fraudstream.settings import Settings, get_settings
-
-
-def rss_mib(pid: int) -> float | None:
-    """Resident memory of a process and its children (Flink's launcher execs, nice execs)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def du_mib(path: Path) -> float:
@@ -60,37 +47,19 @@ def du_mib(path: Path) -> float:
     return total / 2**20
 
 
-def group_lag(settings: Settings) -> dict[str, int]:
-    """Records on ``cc-agg`` not yet committed by each handler group."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from fraudstream.demo.services import HANDLERS
-    from fraudstream.handlers.runner import group_id_for
-    from fraudstream.streaming.testkit import end_offsets
-
-    ends = end_offsets(settings, settings.topic_agg)
-    out = {}
-    for name in HANDLERS:
-        group = group_id_for(name, settings)
-        c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "enable.auto.commit": False})
-        try:
-            committed = c.committed([TopicPartition(settings.topic_agg, p) for p in ends], timeout=10)
-            out[name] = sum(max(0, ends[tp.partition] - max(tp.offset, 0)) for tp in committed)
-        finally:
-            c.close()
-    return out
-
-
 def sample(settings: Settings, t0: float) -> dict[str, Any]:
+    """One sample: RSS of every pipeline process, each handler's lag on ``cc-agg``, disk use, load."""
+    from fraudstream.demo.services import HANDLERS
+
     state = Path(settings.state_dir).resolve()
     pids = pipeline_pids(settings)
     return {
         "t": round(time.time() - t0, 1),
         "rss_mib": {name: r for name, pid in pids.items() if (r := rss_mib(pid)) is not None},
-        "lag": group_lag(settings),
+        "lag": {name: handler_lag(settings, name) for name in HANDLERS},
         "kafka_disk_mib": round(du_mib(state / "kafka"), 1),
         "checkpoint_disk_mib": round(du_mib(state / "flink" / "checkpoints"), 1),
-        "loadavg": os.getloadavg()[0],
+        "load_avg_1m": load_1m(),
     }
 
 
@@ -116,50 +85,39 @@ def verdicts(samples: list[dict[str, Any]], rate: float) -> dict[str, Any]:
     }
 
 
-def write_png(path: Path, samples: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(path: Path, samples: list[dict[str, Any]]) -> None:
+    """RSS of every process, each handler's lag and the disk use over the run."""
     t = [s["t"] / 60 for s in samples]
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 10), sharex=True)
-    for name in samples[-1]["rss_mib"]:
-        ax1.plot(t, [s["rss_mib"].get(name, np.nan) for s in samples], label=name)
-    ax1.set_ylabel("RSS (MiB)")
-    ax1.legend(fontsize=7, ncol=3)
-    for group in samples[-1]["lag"]:
-        ax2.plot(t, [s["lag"].get(group, 0) for s in samples], label=group)
-    ax2.set_ylabel("consumer lag (records)")
-    ax2.legend(fontsize=7)
-    ax3.plot(t, [s["kafka_disk_mib"] for s in samples], label="kafka data")
-    ax3.plot(t, [s["checkpoint_disk_mib"] for s in samples], label="flink checkpoints")
-    ax3.set_ylabel("disk (MiB)")
-    ax3.set_xlabel("minutes")
-    ax3.legend(fontsize=7)
-    fig.suptitle("soak: memory, lag and disk under steady traffic")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with figure(path, 3, 1, figsize=(10, 10), sharex=True) as (fig, (ax1, ax2, ax3)):
+        for name in samples[-1]["rss_mib"]:
+            ax1.plot(t, [s["rss_mib"].get(name, np.nan) for s in samples], label=name)
+        ax1.set_ylabel("RSS (MiB)")
+        ax1.legend(fontsize=7, ncol=3)
+        for group in samples[-1]["lag"]:
+            ax2.plot(t, [s["lag"].get(group, 0) for s in samples], label=group)
+        ax2.set_ylabel("consumer lag (records)")
+        ax2.legend(fontsize=7)
+        ax3.plot(t, [s["kafka_disk_mib"] for s in samples], label="kafka data")
+        ax3.plot(t, [s["checkpoint_disk_mib"] for s in samples], label="flink checkpoints")
+        ax3.set_ylabel("disk (MiB)")
+        ax3.set_xlabel("minutes")
+        ax3.legend(fontsize=7)
+        fig.suptitle("soak: memory, lag and disk under steady traffic")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--rate", type=float, default=1000.0)
-    parser.add_argument("--sample-s", type=float, default=10.0)
-    parser.add_argument("--cards", type=int, default=2000)
-    parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")
-    args = parser.parse_args()
+    cli = parser(__doc__, "soak.json")
+    cli.add_argument("--minutes", type=float, default=30.0, help="minutes of traffic (default: %(default)s)")
+    cli.add_argument("--rate", type=float, default=1000.0, help="tx/s (default: %(default)s)")
+    cli.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples (default: %(default)s)")
+    cli.add_argument("--cards", type=int, default=2000, help="cards with a week of history (default: %(default)s)")
+    args = cli.parse_args()
+    machine = Machine()
 
-    from fraudstream.kafka_clients import connected_producer, poll_for
-    from fraudstream.messages import Transaction, encode
+    from fraudstream.kafka_clients import connected_producer
     from fraudstream.replay.runner import PredictionCollector
 
-    settings = get_settings()
-    if not (settings.model_dir / "latest").exists():
-        model_dir = Path(tempfile.mkdtemp(prefix="bench-soak-models-"))
-        tiny_model(model_dir)
-        settings = settings.model_copy(update={"model_dir": model_dir})
+    settings = with_model(get_settings(), "bench-soak-models-")
     start_pipeline(settings)
     rng = random.Random()
     cards = seed_cards(settings, args.cards, rng)
@@ -185,17 +143,7 @@ def main() -> None:
     with Progress() as progress:
         task = progress.add_task(f"soak at {args.rate:.0f} tx/s", total=n)
         for i, tid in enumerate(tids):
-            due = t0 + i / args.rate
-            while (wait := due - time.monotonic()) > 0:
-                poll_for(producer, min(wait, 0.005))
-            card = rng.choice(cards)
-            tx = Transaction(tid=tid, cc_num=card, amount=round(rng.uniform(1, 500), 2), trans_time=datetime.now(UTC))
-            while True:
-                try:
-                    producer.produce(settings.topic_transactions, key=card.encode(), value=encode(tx))
-                    break
-                except BufferError:
-                    producer.poll(0.01)
+            send_live(producer, settings, t0 + i / args.rate, tid, rng.choice(cards), round(rng.uniform(1, 500), 2))
             if i % 1000 == 0:
                 progress.update(task, completed=i)
         progress.update(task, completed=n)
@@ -209,21 +157,19 @@ def main() -> None:
     got = len(collector.received)
     out = {
         "benchmark": "soak",
-        "measured_at": datetime.now(UTC).isoformat(),
         "minutes": args.minutes,
         "rate": args.rate,
         "sent": n,
         "predicted": got,
         "missing": n - got,
-        "loadavg_1m_max": max(s["loadavg"] for s in samples),
+        "load_avg_1m_max": max(s["load_avg_1m"] for s in samples),
         "verdicts": verdicts(samples, args.rate),
         "samples": samples,
+        "machine": machine.block(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1))
-    write_png(args.out.with_suffix(".png"), samples)
+    png = write_report(args.out, out, plot=lambda path: plot(path, samples))
     print(json.dumps({k: v for k, v in out.items() if k != "samples"}, indent=1))
-    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    print(f"wrote {args.out} and {png}")
 
 
 if __name__ == "__main__":
