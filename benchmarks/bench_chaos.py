@@ -156,9 +156,7 @@ def main() -> None:
     threading.Thread(target=chaos, daemon=True).start()
     traffic.start()
     traffic.join()  # includes the producer's flush: a record may wait out a Kafka restart in its queue
-    deadline = time.monotonic() + args.drain
-    while not collector.complete() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    collector.wait(args.drain, interval=0.5)
     collector.stop()
     got, copies = collector.snapshot()
     rows, sent_at, t_start = traffic.rows, traffic.sent_at, traffic.started_at

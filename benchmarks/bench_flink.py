@@ -26,24 +26,10 @@ from typing import Any
 
 from _common import Machine, engines, figure, parser, percentiles, write_report
 
-from fraudstream.kafka_clients import consumer_config, ensure_topics, producer_config
+from fraudstream.kafka_clients import consumer_config, produce_waiting, producer_config
 from fraudstream.settings import Settings
 from fraudstream.streaming import testkit
 from fraudstream.streaming.submit import stop_job, submit_job
-
-
-def fresh_topics(settings: Settings, name: str, **updates: Any) -> Settings:
-    suffix = f"{name}-{uuid.uuid4().hex[:6]}"
-    run = settings.model_copy(
-        update={
-            "topic_transactions": f"bench-tx-{suffix}",
-            "topic_agg": f"bench-agg-{suffix}",
-            "topic_dead_letter": f"bench-dl-{suffix}",
-            **updates,
-        }
-    )
-    ensure_topics(run, topics=(run.topic_transactions, run.topic_agg, run.topic_dead_letter))
-    return run
 
 
 def delete_topics(settings: Settings) -> None:
@@ -51,7 +37,7 @@ def delete_topics(settings: Settings) -> None:
 
     with contextlib.suppress(Exception):
         AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
-            [settings.topic_transactions, settings.topic_agg, settings.topic_dead_letter]
+            [settings.topic_transactions, settings.topic_agg, settings.topic_dead_letter, settings.topic_predictions]
         )
 
 
@@ -71,12 +57,7 @@ def produce_encoded(settings: Settings, encoded: list[tuple[bytes, bytes]]) -> N
 
     producer = Producer(producer_config(settings, **{"linger.ms": 50, "batch.size": 1_000_000}))
     for key, value in encoded:
-        while True:
-            try:
-                producer.produce(settings.topic_transactions, key=key, value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, settings.topic_transactions, value, key)
     producer.flush(60)
 
 
@@ -113,7 +94,7 @@ class AggWatcher(threading.Thread):
 
 
 def bench_throughput(settings: Settings, parallelism: int, n: int) -> dict[str, Any]:
-    run = fresh_topics(settings, f"p{parallelism}", flink_checkpoint_interval_ms=2_000)
+    run = testkit.job_settings(settings, f"bench-p{parallelism}", flink_checkpoint_interval_ms=2_000)
     start = datetime(2020, 1, 1, tzinfo=UTC)
     rows = backlog_rows(n, start, card_numbers(5000))
     encoded = [(r.cc_num.encode(), r.encode()) for r in rows]  # encode first: the producer must outrun the job
@@ -149,7 +130,7 @@ def bench_throughput(settings: Settings, parallelism: int, n: int) -> dict[str, 
 def bench_latency(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
     from confluent_kafka import Producer
 
-    run = fresh_topics(settings, "latency")
+    run = testkit.job_settings(settings, "bench-latency")
     submit_job(run, parallelism=1)
     watcher = AggWatcher(run)
     watcher.start()

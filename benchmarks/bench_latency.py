@@ -173,9 +173,7 @@ def run_rate(
     cpu = meter.cores()
     sampler.__exit__()
     producer.flush(30)
-    deadline = time.monotonic() + 60
-    while not collector.complete() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    collector.wait(60, interval=0.05)
     drain_s = time.monotonic() - t_measured - send_s
     gc.enable()
     gc.unfreeze()

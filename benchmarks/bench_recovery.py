@@ -84,9 +84,7 @@ def main() -> None:
         tx, sent_at[tid] = send_live(producer, settings, t0 + i / args.rate, tid, card, round(rng.uniform(1, 500), 2))
         rows.append(Tx(tx.tid, card, tx.amount, tx.trans_time))
     producer.flush(30)
-    deadline = time.monotonic() + 240
-    while not collector.complete() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    collector.wait(240, interval=0.2)
     collector.stop()
     got = dict(collector.received)
 

@@ -148,9 +148,7 @@ def main() -> None:
                 progress.update(task, completed=i)
         progress.update(task, completed=n)
     producer.flush(30)
-    deadline = time.monotonic() + 120
-    while not collector.complete() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    collector.wait(120, interval=0.5)
     collector.stop()
     done.set()
     samples.append(sample(settings, t_start))

@@ -201,6 +201,14 @@ class PredictionCollector:
         with self._lock:
             return len(self.received) >= len(self.wanted)
 
+    def wait(self, timeout: float, interval: float = 0.1) -> bool:
+        """Wait up to ``timeout`` seconds for every wanted prediction; True when all came. A timeout is
+        an outcome here (the caller counts what is missing), not an error."""
+        deadline = time.monotonic() + timeout
+        while not self.complete() and time.monotonic() < deadline:
+            time.sleep(interval)
+        return self.complete()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)

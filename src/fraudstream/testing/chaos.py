@@ -67,7 +67,7 @@ class SteadyTraffic(threading.Thread):
         self.flush_s = 120.0
 
     def run(self) -> None:
-        from fraudstream.kafka_clients import connected_producer, poll_for
+        from fraudstream.kafka_clients import connected_producer, poll_for, produce_waiting
 
         producer = connected_producer(self.settings, **{"linger.ms": 0})
         topic = self.settings.topic_transactions
@@ -81,12 +81,7 @@ class SteadyTraffic(threading.Thread):
             tx = Tx(tid, card, round(self.rng.uniform(1, 500), 2), datetime.now(UTC))
             self.rows.append(tx)
             self.sent_at[tid] = time.time()
-            while True:
-                try:
-                    producer.produce(topic, key=card.encode(), value=tx.encode())
-                    break
-                except BufferError:
-                    producer.poll(0.01)
+            produce_waiting(producer, topic, tx.encode(), card.encode())
             producer.poll(0)
         self.unflushed = producer.flush(self.flush_s)
 
