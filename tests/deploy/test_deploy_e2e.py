@@ -144,7 +144,8 @@ def test_stack_created_through_a_change_set_and_outputs_printed(deployed, aws):
     outputs = deployed["outputs"]
     expected = {
         "VpcId", "PrivateSubnetIds", "HandlerSecurityGroupId", "AggWriterFunctionName", "FraudScorerFunctionName",
-        "ClockFunctionName", "StreamFeatureTable", "BatchFeatureTable", "SageMakerEndpointName", "ServingImageTag",
+        "ClockFunctionName", "StreamFeatureTable", "BatchFeatureTable", "CardWindowsFeatureTable",
+        "MerchantFeatureTable", "SageMakerEndpointName", "ServingImageTag",
         "ServingImageUri", "ModelDataUrl", "FailureQueueUrl", "AlarmTopicArn", "DashboardName",
     }  # fmt: skip
     assert set(outputs) == expected  # Kafka/Flink outputs are conditional on KafkaMode
@@ -179,6 +180,8 @@ def test_lambdas_run_the_uploaded_zip_with_the_settings_env(deployed, aws):
         assert env["FRAUDSTREAM_TOPIC_AGG"] == "cc-agg"
     scorer = lam.get_function_configuration(FunctionName=outputs["FraudScorerFunctionName"])["Environment"]["Variables"]
     assert scorer["FRAUDSTREAM_SAGEMAKER_ENDPOINT_NAME"] == outputs["SageMakerEndpointName"]
+    assert scorer["FRAUDSTREAM_TABLE_CARD_WINDOWS"] == outputs["CardWindowsFeatureTable"]
+    assert scorer["FRAUDSTREAM_TABLE_MERCHANT"] == outputs["MerchantFeatureTable"]
     assert scorer["FRAUDSTREAM_FEATURE_SET"] == "anchor"  # read from the packaged model's metadata
     assert "FRAUDSTREAM_THRESHOLD" not in scorer  # empty ModelThreshold: the endpoint's own threshold
 
@@ -195,11 +198,17 @@ def test_clock_runs_alone_every_minute_budget(deployed, aws):
     assert str(env["FRAUDSTREAM_PARTITIONS"]) == "4"
 
 
-def test_feature_tables_are_on_demand_keyed_by_card(deployed, aws):
+def test_feature_tables_are_on_demand_keyed_by_card_or_merchant(deployed, aws):
     ddb = aws("dynamodb")
-    for output in ("StreamFeatureTable", "BatchFeatureTable"):
+    keys = {
+        "StreamFeatureTable": "cc_num",
+        "BatchFeatureTable": "cc_num",
+        "CardWindowsFeatureTable": "cc_num",
+        "MerchantFeatureTable": "merchant",
+    }
+    for output, key in keys.items():
         table = ddb.describe_table(TableName=deployed["outputs"][output])["Table"]
-        assert table["KeySchema"] == [{"AttributeName": "cc_num", "KeyType": "HASH"}]
+        assert table["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         # moto's AWS::DynamoDB::Table drops SSESpecification: the policy test enforces the CMK.
         assert table["DeletionProtectionEnabled"] is True
@@ -312,12 +321,16 @@ def test_nightly_stack_runs_the_uploaded_job_in_the_uploaded_environment(deploye
     assert params["NightlyJobKey"] == f"batch/nightly-job-{arts['nightly-job']['sha256'][:16]}.py"
     assert params["PysparkEnvKey"] == f"batch/pyspark-env-{arts['pyspark-env']['sha256'][:16]}.tar.gz"
     assert params["BatchTableName"] == deployed["outputs"]["BatchFeatureTable"]
+    assert params["CardWindowsTableName"] == deployed["outputs"]["CardWindowsFeatureTable"]
+    assert params["MerchantTableName"] == deployed["outputs"]["MerchantFeatureTable"]
     assert params["AlarmTopicArn"] == deployed["outputs"]["AlarmTopicArn"]
     assert params["LakeBucket"] == BUCKET and params["DataKeyArn"] == _data_key(aws)
     assert params["RuntimeRepositoryName"] == f"{STACK}-runtime"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     assert outputs["EntryPointUri"] == f"s3://{BUCKET}/{params['NightlyJobKey']}"
     assert f"spark.archives=s3://{BUCKET}/{params['PysparkEnvKey']}#environment" in outputs["SparkSubmitParameters"]
+    for env, name in (("CARD_WINDOWS", "CardWindowsTableName"), ("MERCHANT", "MerchantTableName")):
+        assert f"driverEnv.FRAUDSTREAM_TABLE_{env}={params[name]}" in outputs["SparkSubmitParameters"]
     assert outputs["TrainingUri"] == f"s3://{BUCKET}/training"
 
     resources = cfn.list_stack_resources(StackName=f"{STACK}-nightly")["StackResourceSummaries"]

@@ -423,6 +423,38 @@ def test_scorer_invokes_the_endpoint_by_its_arn():
     assert grants["InvokeModel"] == (["sagemaker:InvokeEndpoint"], {"Ref": "ScoringEndpoint"})
 
 
+def test_nightly_group_tables_follow_the_feature_groups_and_only_the_scorer_reads_them():
+    """cc-windows-fg and merchant-fg (issue 15): keyed as ``featurestore.groups`` declares them, named
+    as the settings' defaults, passed to the scorer; read (never written) by the scorer and the gateway
+    endpoint's feature-groups statement, not granted to the agg-writer at all."""
+    from fraudstream.featurestore.groups import CARD_WINDOWS_GROUP, MERCHANT_GROUP
+    from fraudstream.settings import Settings
+
+    template = load_template(templates_dir() / "fraudstream.yaml")
+    resources, outputs = template["Resources"], template["Outputs"]
+    tables = {"CardWindowsTable": CARD_WINDOWS_GROUP, "MerchantTable": MERCHANT_GROUP}
+    defaults = Settings.model_fields
+    for logical, group in tables.items():
+        props = resources[logical]["Properties"]
+        key = group.record_identifier
+        assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
+        assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+        assert props["TableName"] == {"Fn::Sub": "${AWS::StackName}-" + defaults[group.table_setting].default}
+        env = "FRAUDSTREAM_" + group.table_setting.upper()
+        assert resources["FraudScorerFunction"]["Properties"]["Environment"]["Variables"][env] == {"Ref": logical}
+        assert any(o["Value"] == {"Ref": logical} for o in outputs.values())
+    arns = [{"Fn::GetAtt": [name, "Arn"]} for name in ("AggTable", "BatchTable", *tables)]
+    scorer = _role_actions(resources, "FraudScorerRole")
+    assert scorer["ReadFeatureGroups"] == (
+        ["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem"],
+        arns,
+    )
+    writer = _role_actions(resources, "AggWriterRole")
+    assert not _references([grant[1] for grant in writer.values()]) & set(tables)
+    (gateway,) = resources["DynamoDbGatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
+    assert gateway["Resource"] == arns
+
+
 def _references(value) -> set[str]:
     """Logical ids a Resource value names (Ref, GetAtt, ``${X}`` / ``${X.Attr}`` of a Sub, both If branches)."""
     import re
@@ -502,7 +534,7 @@ def _sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
 
 
-def test_nightly_job_role_reads_the_lake_and_package_and_writes_only_the_batch_table():
+def test_nightly_job_role_reads_the_lake_and_package_and_writes_only_the_nightly_tables():
     resources = load_template(templates_dir() / "nightly.yaml")["Resources"]
     grants = _role_actions(resources, "NightlyJobRole")
     s3 = "arn:${AWS::Partition}:s3:::"
@@ -516,7 +548,10 @@ def test_nightly_job_role_reads_the_lake_and_package_and_writes_only_the_batch_t
         ),
         "WriteBatchFeatures": (
             ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"],
-            _sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${BatchTableName}"),
+            [
+                _sub(f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{{name}}}")
+                for name in ("BatchTableName", "CardWindowsTableName", "MerchantTableName")
+            ],
         ),
         "UseDataKey": (["kms:Decrypt", "kms:GenerateDataKey"], {"Ref": "DataKeyArn"}),
         "WriteJobLogs": (

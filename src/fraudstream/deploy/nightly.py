@@ -42,7 +42,8 @@ def nightly_params(
     given: dict[str, str],
 ) -> dict[str, str]:
     """The nightly stack's parameters: the lake defaults to the artifact bucket (prefix ``lake/``),
-    the batch table and the alarm topic come from the main stack, the code keys from the upload."""
+    the feature tables (1-week, card windows, merchant) and the alarm topic come from the main stack,
+    the code keys from the upload."""
     params = {
         "LakeBucket": bucket,
         "ArtifactsBucket": bucket,
@@ -50,6 +51,8 @@ def nightly_params(
         "NightlyJobKey": keys[NIGHTLY_JOB],
         "PysparkEnvKey": keys[PYSPARK_ENV],
         "BatchTableName": main_outputs["BatchFeatureTable"],
+        "CardWindowsTableName": main_outputs["CardWindowsFeatureTable"],
+        "MerchantTableName": main_outputs["MerchantFeatureTable"],
         "AlarmTopicArn": main_outputs["AlarmTopicArn"],
         "DataKeyArn": key_arn,
         "RuntimeRepositoryName": runtime_repository_name,
