@@ -42,10 +42,18 @@ MALFORMED: list[bytes | None] = [
 
 
 def backlog(rng: random.Random, start: datetime, n: int, cards: list[str], prefix: str) -> list[Tx]:
-    """``n`` time-sorted transactions over four days on ``cards`` (keyed by card: all partitions)."""
+    """``n`` time-sorted transactions over four days on ``cards`` (keyed by card: all partitions);
+    two in three have a merchant (of 50), the others none."""
     times = sorted(rng.uniform(0, 4 * 86400) for _ in range(n))
+    merchants = [None, *(f"m-{k}" for k in range(50))]
     return [
-        Tx(f"{prefix}-{i}", rng.choice(cards), round(rng.uniform(1, 900), 2), start + timedelta(seconds=t))
+        Tx(
+            f"{prefix}-{i}",
+            rng.choice(cards),
+            round(rng.uniform(1, 900), 2),
+            start + timedelta(seconds=t),
+            merchant=rng.choice(merchants) if i % 3 else None,
+        )
         for i, t in enumerate(times)
     ]
 
@@ -228,6 +236,19 @@ def test_a_lone_transaction_on_a_quiet_topic_is_not_held_back(job_run):
     """Only the clock beats: the transaction still gets its record (seconds, not 'when traffic comes')."""
     assert job_run["quiet_s"] < 30
     assert agg_values(job_run["quiet"]) == (1, 42.0, 42.0)
+
+
+def test_every_record_carries_its_transactions_merchant_or_none(job_run):
+    """``merchant`` goes through the window function's state (also across the savepoint) unchanged."""
+    sent = {r.tid: r.merchant for r in job_run["phase1"] + job_run["phase2"]}
+    got = {tid: [value.get("merchant") for value in values] for tid, values in job_run["agg_all"].items()}
+    assert sum(m is not None for m in sent.values()) > 10_000
+    assert {tid: set(got[tid]) for tid in sent} == {tid: {m} for tid, m in sent.items()}
+    assert not any(
+        "merchant" in rec["value"]
+        for rec in job_run["agg_all_raw"]
+        if rec["value"]["tid"] in sent and sent[rec["value"]["tid"]] is None
+    )  # no merchant: no key (not null), as encode writes it
 
 
 def test_output_records_have_the_message_shape_and_key(job_run):

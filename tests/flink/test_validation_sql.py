@@ -64,3 +64,46 @@ def test_sql_rejects_the_same_field_as_messages_decode():
         assert (error is None) == (field is None), (payload, error, field)
         if error is not None:
             assert error.split(":")[0] == field, (payload, error, field)
+
+
+MERCHANTS = {
+    '"merchant":"m-1"': "m-1",
+    '"merchant":"caf\\u00e9 \\"x\\""': 'café "x"',
+    '"merchant":""': None,
+    '"merchant":null': None,
+    '"merchant":5': None,
+    '"merchant":{"id":"m"}': None,
+    '"merchant":["m"]': None,
+    '"zip_code":"75001"': None,
+}
+"""The optional merchant as written -> what ``cc-agg`` carries (None: no merchant key)."""
+
+
+def test_merchant_passes_through_only_as_a_non_empty_string_and_never_rejects():
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    from fraudstream.messages import CardAggregate
+
+    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    payloads = {"{" + OK + "," + field + "}": want for field, want in MERCHANTS.items()}
+    values = ", ".join(f"({sql.quote(p)})" for p in payloads)
+    t_env.execute_sql(
+        f"CREATE TEMPORARY VIEW {sql.SOURCE_TABLE} AS SELECT payload, 0 AS `partition`, "
+        f"CAST(0 AS BIGINT) AS `offset`, {sql.trans_time_expr()} AS trans_time, "
+        f"CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)) AS {sql.ARRIVAL_TIME} FROM (VALUES {values}) AS v(payload)"
+    )
+    t_env.execute_sql(sql.parsed_view_sql())
+    with t_env.execute_sql(f"SELECT payload, {sql.MERCHANT}, error FROM {sql.PARSED_VIEW}").collect() as rows:
+        got = {row[0]: (row[1], row[2]) for row in rows}
+    assert got == {payload: (want, None) for payload, want in payloads.items()}
+    for want in payloads.values():  # every value that can reach cc-agg is one the contract's model accepts
+        agg = CardAggregate(
+            tid="a",
+            cc_num="1" * 16,
+            amount=1.0,
+            trans_time="2020-01-01T00:00:00.000Z",
+            num_trans_last_10m=1,
+            avg_amt_last_10m=1.0,
+            merchant=want,
+        )
+        assert agg.merchant == want

@@ -8,7 +8,8 @@ Shape of the job (one statement set, so one Flink job writes every sink)::
         ├─ invalid rows (bad JSON, missing/invalid field, bad time) ─► dead-letter  (error = reason)
         └─ valid rows ─► card_window(TABLE ... PARTITION BY cc_num)   (a Java process table function)
               ├─ kind = 'late': more than the allowed delay behind its card ─► dead-letter ("late for card ...")
-              └─ kind = 'agg': 10-minute COUNT/SUM/MAX of the card ─► cc-agg (key cc_num)
+              └─ kind = 'agg': 10-minute COUNT/SUM/MAX of the card ─► cc-agg (key cc_num),
+                 with the transaction's optional ``merchant`` passed through (``merchant_expr``)
 
 Event-time semantics are per card, and nothing is judged against a global event-time watermark.
 That watermark would be the minimum over partitions, and after a pause, in a burst-produced
@@ -275,6 +276,22 @@ def error_expr() -> str:
     )
 
 
+MERCHANT = "merchant"
+"""The transaction's optional merchant: not validated (no rule rejects a transaction for it), carried to
+``cc-agg`` so that the scorer can read the merchant's nightly features."""
+
+
+def merchant_expr() -> str:
+    """The ``merchant`` a non-empty JSON string gives, else NULL (absent, null, empty, a number, an object).
+
+    Why NULL rather than a dead letter: the merchant is optional, and a transaction without one is
+    still scored (its merchant features are missing); :class:`messages.CardAggregate` accepts only a
+    non-empty string or none, so nothing else may reach ``cc-agg``. ``JSON_VALUE`` alone would turn a
+    number into text, hence the string-shape test on the wrapped field first.
+    """
+    return f"CASE WHEN REGEXP({_json_wrapped(MERCHANT)}, '^\\[\"[^\"]') THEN {json_value(MERCHANT)} END"
+
+
 HEARTBEAT_CONDITION = f"COALESCE(payload LIKE {quote(HEARTBEAT_PREFIX.decode() + '%')}, FALSE)"
 """A clock heartbeat (:class:`messages.Heartbeat`): recognised by its first bytes, without parsing."""
 
@@ -291,6 +308,7 @@ SELECT
   {json_value("tid")} AS tid,
   {json_value("cc_num")} AS cc_num,
   TRY_CAST({json_value("amount")} AS {features.AMOUNT_SQL_TYPE}) AS amount,
+  {merchant_expr()} AS {MERCHANT},
   {error_expr()} AS error
 FROM {SOURCE_TABLE}
 WHERE NOT {HEARTBEAT_CONDITION}"""
@@ -304,7 +322,7 @@ WINDOW_UID = "card-window"
 def valid_view_sql() -> str:
     """Valid transactions (``amount`` as ``features.AMOUNT_SQL_TYPE``) with their arrival time (the rowtime)."""
     return f"""CREATE TEMPORARY VIEW {VALID_VIEW} AS
-SELECT payload, `partition`, `offset`, tid, cc_num, amount, trans_time, {ARRIVAL_TIME}
+SELECT payload, `partition`, `offset`, tid, cc_num, amount, {MERCHANT}, trans_time, {ARRIVAL_TIME}
 FROM {PARSED_VIEW}
 WHERE error IS NULL"""
 
@@ -332,12 +350,16 @@ SELECT * FROM {FUNCTION_NAME}(
 
 
 def agg_sink_ddl(cfg: JobConfig) -> str:
-    """``cc-agg``: key = cc_num (raw), value = JSON in the :class:`messages.CardAggregate` shape."""
+    """``cc-agg``: key = cc_num (raw), value = JSON in the :class:`messages.CardAggregate` shape.
+
+    Null fields are left out (a transaction without a merchant has no ``merchant`` key), as
+    ``messages.encode`` writes a ``CardAggregate``."""
     options = {
         **kafka_options(cfg, cfg.topic_agg),
         "key.format": "raw",
         "key.fields": "cc_num",
         "value.format": "json",
+        "value.json.encode.ignore-null-fields": "true",
         "value.fields-include": "ALL",
         "sink.delivery-guarantee": "at-least-once",
         **SINK_PRODUCER_PROPERTIES,
@@ -348,7 +370,8 @@ def agg_sink_ddl(cfg: JobConfig) -> str:
   tid STRING,
   amount DOUBLE,
   trans_time STRING,
-  {feature_cols}
+  {feature_cols},
+  {MERCHANT} STRING
 ) WITH (
   {_with(options)}
 )"""
@@ -451,7 +474,7 @@ def agg_insert_sql() -> str:
     cols = ", ".join(f"{expr} AS {name}" for name, expr in WINDOW_OUTPUT.items())
     return f"""INSERT INTO {AGG_SINK}
 SELECT cc_num, tid, CAST(amount AS DOUBLE) AS amount,
-  DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') AS trans_time, {cols}
+  DATE_FORMAT(trans_time, '{ISO_MILLIS_FORMAT}') AS trans_time, {cols}, {MERCHANT}
 FROM {WINDOWS_VIEW}
 WHERE kind = 'agg'"""
 

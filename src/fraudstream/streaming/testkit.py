@@ -35,9 +35,14 @@ class Tx:
     amount: float
     trans_time: datetime
     partition: int | None = None
+    merchant: str | None = None
 
     def encode(self) -> bytes:
-        return encode(Transaction(tid=self.tid, cc_num=self.cc_num, amount=self.amount, trans_time=self.trans_time))
+        return encode(
+            Transaction(
+                tid=self.tid, cc_num=self.cc_num, amount=self.amount, trans_time=self.trans_time, merchant=self.merchant
+            )
+        )
 
 
 def reference_features(rows: Iterable[Tx]) -> dict[str, tuple[int, float, float]]:

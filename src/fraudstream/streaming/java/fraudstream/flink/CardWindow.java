@@ -45,7 +45,7 @@ import org.apache.flink.types.Row;
 @DataTypeHint(
         "ROW<kind STRING, tid STRING, amount DECIMAL(12, 2), trans_time TIMESTAMP(3), "
                 + "num_trans_last_10m BIGINT, sum_amt_last_10m DECIMAL(38, 2), max_amt_last_10m DECIMAL(12, 2), "
-                + "card_newest_time TIMESTAMP(3), payload STRING, src_partition INT, src_offset BIGINT>")
+                + "card_newest_time TIMESTAMP(3), payload STRING, src_partition INT, src_offset BIGINT, merchant STRING>")
 public class CardWindow extends ProcessTableFunction<Row> {
 
     public static final String AGG = "agg";
@@ -65,6 +65,8 @@ public class CardWindow extends ProcessTableFunction<Row> {
         public List<Long> pendingCents;
         public List<String> pendingTids;
         public List<Long> pendingDue;
+        /** The pending rows' optional merchant (null: none), passed through to cc-agg unchanged. */
+        public List<String> pendingMerchants;
     }
 
     public void eval(
@@ -81,7 +83,8 @@ public class CardWindow extends ProcessTableFunction<Row> {
         String tid = input.getFieldAs("tid");
         if (state.newest != null && time < state.newest - state.allowedDelayMs) {
             collect(Row.of(LATE, tid, amount, transTime, null, null, null, toTimestamp(state.newest),
-                    input.getFieldAs("payload"), input.getFieldAs("partition"), input.getFieldAs("offset")));
+                    input.getFieldAs("payload"), input.getFieldAs("partition"), input.getFieldAs("offset"),
+                    input.getFieldAs("merchant")));
             return;
         }
         long cents = amount.setScale(2).unscaledValue().longValueExact();
@@ -94,6 +97,7 @@ public class CardWindow extends ProcessTableFunction<Row> {
         state.pendingCents.add(pendingAt, cents);
         state.pendingTids.add(pendingAt, tid);
         state.pendingDue.add(pendingAt, due);
+        state.pendingMerchants.add(pendingAt, input.getFieldAs("merchant"));
         state.newest = state.newest == null ? time : Math.max(state.newest, time);
         ctx.timeContext(Long.class).registerOnTime(due);
     }
@@ -127,11 +131,12 @@ public class CardWindow extends ProcessTableFunction<Row> {
             }
             collect(Row.of(AGG, state.pendingTids.get(i), BigDecimal.valueOf(state.pendingCents.get(i), 2),
                     toTimestamp(time), count, BigDecimal.valueOf(sum, 2), BigDecimal.valueOf(max, 2),
-                    toTimestamp(state.newest), null, null, null));
+                    toTimestamp(state.newest), null, null, null, state.pendingMerchants.get(i)));
             state.pendingTimes.remove(i);
             state.pendingCents.remove(i);
             state.pendingTids.remove(i);
             state.pendingDue.remove(i);
+            state.pendingMerchants.remove(i);
         }
         prune(state);
     }
@@ -165,6 +170,12 @@ public class CardWindow extends ProcessTableFunction<Row> {
             state.pendingCents = new ArrayList<>();
             state.pendingTids = new ArrayList<>();
             state.pendingDue = new ArrayList<>();
+        }
+        if (state.pendingMerchants == null) { // state of a job from before merchants: none pending had one
+            state.pendingMerchants = new ArrayList<>();
+            for (int i = 0; i < state.pendingTimes.size(); i++) {
+                state.pendingMerchants.add(null);
+            }
         }
     }
 
