@@ -32,17 +32,25 @@ ROWS = 1500
 
 
 def traffic(seed: int = 11) -> pd.DataFrame:
-    """Random transactions of 30 cards over 2020-01-01 .. 2020-01-14 (with same-card bursts)."""
+    """Random transactions of 30 cards at 12 merchants (one in ten with none) over 2020-01-01 ..
+    2020-01-14 (with same-card bursts); 15 % frauds, each labelled 1 hour to 12 days later."""
     rng = np.random.default_rng(seed)
     cards = [f"4{rng.integers(10**14, 10**15):015d}" for _ in range(30)]
+    merchants = [f"shop-{k}" for k in range(12)]
     start = pd.Timestamp("2020-01-01", tz="UTC")
+    trans_time = start + pd.to_timedelta(rng.integers(0, 14 * 86_400_000, ROWS), unit="ms")
+    fraud = (rng.random(ROWS) < 0.15).astype(int)
+    delay = pd.to_timedelta(rng.integers(3_600_000, 12 * 86_400_000, ROWS), unit="ms")
+    merchant = [merchants[m] if rng.random() > 0.1 else None for m in rng.integers(0, len(merchants), ROWS)]
     return pd.DataFrame(
         {
             "tid": [f"t{i:05d}" for i in range(ROWS)],
             "cc_num": [cards[c] for c in rng.integers(0, len(cards), ROWS)],
-            "trans_time": start + pd.to_timedelta(rng.integers(0, 14 * 86_400_000, ROWS), unit="ms"),
+            "trans_time": trans_time,
             "amount": np.round(rng.random(ROWS) * 500 + 0.01, 2),
-            "fraud_label": (rng.random(ROWS) < 0.05).astype(int),
+            "fraud_label": fraud,
+            "merchant": merchant,
+            "labelled_at": (trans_time + delay).where(fraud == 1),
         }
     )
 
@@ -54,10 +62,16 @@ def produce(settings, frame: pd.DataFrame) -> None:
     producer = Producer(producer_config(settings))
     rows = frame.to_dict("records")
     for row in rows + rows[:100]:
-        tx = Transaction(tid=row["tid"], cc_num=row["cc_num"], amount=row["amount"], trans_time=row["trans_time"])
+        tx = Transaction(
+            tid=row["tid"],
+            cc_num=row["cc_num"],
+            amount=row["amount"],
+            trans_time=row["trans_time"],
+            merchant=row["merchant"],
+        )
         producer.produce(settings.topic_transactions, key=row["cc_num"].encode(), value=encode(tx))
         if row["fraud_label"]:
-            label = Label(tid=row["tid"], is_fraud=True, labelled_at=row["trans_time"] + timedelta(hours=1))
+            label = Label(tid=row["tid"], is_fraud=True, labelled_at=row["labelled_at"])
             producer.produce(settings.topic_labels, key=row["cc_num"].encode(), value=encode(label))
     beat = Heartbeat(trans_time=datetime.now(UTC), clock="test", seq=1)
     producer.produce(settings.topic_transactions, key=b"__clock__", value=encode(beat))
@@ -130,7 +144,8 @@ def test_archive_then_nightly_equals_direct_computation(spark, archived) -> None
 def test_training_set_from_lake_equals_from_file(spark, archived, tmp_path: Path) -> None:
     settings, frame, _ = archived
     source = tmp_path / "tx.parquet"
-    frame.assign(trans_time=frame.trans_time.astype("datetime64[ms, UTC]")).to_parquet(source, index=False)
+    times = {c: frame[c].astype("datetime64[ms, UTC]") for c in ("trans_time", "labelled_at")}
+    frame.assign(**times).to_parquet(source, index=False)
     from_lake = build_training_set(spark, None, str(tmp_path / "ts-lake"), settings=settings)
     from_file = build_training_set(spark, str(source), str(tmp_path / "ts-file"), settings=settings)
     assert from_lake["rows_in"] == from_file["rows_in"] == ROWS
@@ -140,3 +155,56 @@ def test_training_set_from_lake_equals_from_file(spark, archived, tmp_path: Path
         return spark.read.parquet(path).select(*cols).toPandas().sort_values("tid").reset_index(drop=True)
 
     pd.testing.assert_frame_equal(frame_of(str(tmp_path / "ts-lake")), frame_of(str(tmp_path / "ts-file")))
+
+
+def scan_group(settings, group) -> dict[str, dict]:
+    """Every item of a feature group's table but the reserved ones, by key."""
+    client = dynamodb_client(settings)
+    key = group.record_identifier
+    items: dict[str, dict] = {}
+    pages = client.get_paginator("scan").paginate(TableName=group.table_name(settings), ConsistentRead=True)
+    for item in (item for page in pages for item in page["Items"]):
+        if not is_reserved_key(item[key]["S"]):
+            items[item[key]["S"]] = from_item(group, item)
+    return items
+
+
+def test_nightly_from_lake_builds_the_same_nightly_groups_as_from_file(spark, archived, tmp_path: Path) -> None:
+    """The lake's transactions (with merchants) and labels (with ``labelled_at``) give the merchant and
+    card windows groups that the same data as one file gives: point in time, label delay included."""
+    from fraudstream.featurestore.groups import CARD_WINDOWS_GROUP, MERCHANT_GROUP, ensure_tables
+
+    settings, frame, _ = archived
+    source = tmp_path / "tx.parquet"
+    times = {c: frame[c].astype("datetime64[ms, UTC]") for c in ("trans_time", "labelled_at")}
+    frame.assign(**times).to_parquet(source, index=False)
+    file_settings = settings.model_copy(
+        update={
+            g.table_setting: g.table_name(settings) + "-file" for g in (BATCH_GROUP, CARD_WINDOWS_GROUP, MERCHANT_GROUP)
+        }
+    )
+    created = ensure_tables(file_settings)
+    try:
+        from_lake = run_nightly(spark, None, AS_OF, settings=settings)
+        from_file = run_nightly(spark, str(source), AS_OF, settings=file_settings)
+        lake_groups = {g: scan_group(settings, g) for g in (MERCHANT_GROUP, CARD_WINDOWS_GROUP)}
+        file_groups = {g: scan_group(file_settings, g) for g in (MERCHANT_GROUP, CARD_WINDOWS_GROUP)}
+    finally:
+        for table in created:
+            dynamodb_client(settings).delete_table(TableName=table)
+    assert from_lake["merchant"] == from_file["merchant"] > 5  # merchants with a transaction in 30 + 7 days
+    assert lake_groups == file_groups
+    lake_merchants = lake_groups[MERCHANT_GROUP]
+
+    # the values are the rule's: over [as_of - 7 - N d, as_of - 7 d), frauds known before as_of
+    end = pd.Timestamp(AS_OF, tz="UTC")
+    labelled_late = frame[
+        (frame.fraud_label == 1) & (frame.labelled_at >= end) & (frame.trans_time < end - timedelta(days=7))
+    ]
+    assert len(labelled_late) > 0  # some frauds of the windows were not known yet that night
+    window = frame[(frame.trans_time >= end - timedelta(days=37)) & (frame.trans_time < end - timedelta(days=7))]
+    for shop, rows in window.dropna(subset=["merchant"]).groupby("merchant"):
+        known = ((rows.fraud_label == 1) & (rows.labelled_at < end)).sum()
+        record = lake_merchants[shop]
+        assert record["merchant_num_trans_30d"] == len(rows), shop
+        assert record["merchant_risk_30d"] == known / len(rows), shop

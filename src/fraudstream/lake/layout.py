@@ -36,7 +36,10 @@ class ArchivedTopic:
 
 
 TRANSACTIONS = ArchivedTopic("transactions", Transaction, "trans_time")
-LABELS = ArchivedTopic("labels", Label, "labelled_at", latest_field="labelled_at")
+LABEL_TIME = "labelled_at"
+"""When a label was given: the day of a labels file, the latest decision per ``tid``, and what the
+nightly merchant risk compares with its night (``features.LabelDelayRule``)."""
+LABELS = ArchivedTopic("labels", Label, LABEL_TIME, latest_field=LABEL_TIME)
 PREDICTIONS = ArchivedTopic("predictions", Prediction, "trans_time", latest_field="scored_at")
 ARCHIVED: tuple[ArchivedTopic, ...] = (TRANSACTIONS, LABELS, PREDICTIONS)
 
