@@ -165,11 +165,10 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "extended": EXTENDED_INPUTS,
     "merchant-risk": MERCHANT_RISK_INPUTS,
 }
-SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended")
-"""Sets the pipeline may serve by default. ``merchant-risk`` is not among them yet: the scorer reads the
-card windows and merchant groups, but its merchant comes from the ``cc-agg`` record's optional
-``merchant``, which the Flink job does not pass through yet; until it does, every served merchant
-value would be missing where training had one (skew)."""
+SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended", "merchant-risk")
+"""Sets the scorer can serve. ``merchant-risk`` is one since the Flink job passes the transaction's
+optional ``merchant`` through to ``cc-agg`` (the scorer reads the merchant group by it; a transaction
+without one gets missing merchant values, as a training row without one has)."""
 
 
 def nightly_names(feature_set: str) -> tuple[str, ...]:

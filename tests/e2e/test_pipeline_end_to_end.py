@@ -31,12 +31,8 @@ def pipeline_settings(
 ) -> Iterator[Settings]:
     """Settings with topics and tables of this module, the trained model and its endpoint; the job and
     both handler runners running against them."""
-    from fraudstream.demo.services import HANDLERS, handler_process
-    from fraudstream.featurestore.groups import ensure_tables
-    from fraudstream.kafka_clients import ensure_topics
-    from fraudstream.streaming.clock import StreamClock
-    from fraudstream.streaming.submit import stop_job, submit_job
     from fraudstream.testing.engines import isolated_copy
+    from fraudstream.testing.pipeline import running_pipeline
 
     s = isolated_copy(
         settings,
@@ -44,22 +40,8 @@ def pipeline_settings(
         model_dir=trained_model_dir,
         endpoint_url_override=endpoint_url,
     )
-    ensure_topics(s)
-    ensure_tables(s)
-    clock = StreamClock(s).start()  # the stack's clock service, in-process on this module's topics
-    submit_job(s)
-    runners = [handler_process(s, name) for name in HANDLERS]
-    try:
-        for proc in runners:
-            proc.start()
-        for proc in runners:
-            proc.wait_ready(timeout=90)
+    with running_pipeline(s):  # the stack's clock service in-process, the job, both handler runners
         yield s
-    finally:
-        for proc in runners:
-            proc.stop()
-        stop_job(s)
-        clock.stop()
 
 
 @pytest.fixture(scope="module")

@@ -45,19 +45,24 @@ def python_field(payload: str) -> str | None:
         return exc.field
 
 
-def test_sql_rejects_the_same_field_as_messages_decode():
+def parsed(payloads: list[str], columns: str) -> dict[str, tuple]:
+    """``payload -> (columns...)`` of the generated parsed view over ``payloads``, on a local PyFlink."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
-    values = ", ".join(f"({sql.quote(p)})" for p in PAYLOADS)
+    values = ", ".join(f"({sql.quote(p)})" for p in payloads)
     t_env.execute_sql(
         f"CREATE TEMPORARY VIEW {sql.SOURCE_TABLE} AS SELECT payload, 0 AS `partition`, "
         f"CAST(0 AS BIGINT) AS `offset`, {sql.trans_time_expr()} AS trans_time, "
         f"CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)) AS {sql.ARRIVAL_TIME} FROM (VALUES {values}) AS v(payload)"
     )
     t_env.execute_sql(sql.parsed_view_sql())
-    with t_env.execute_sql(f"SELECT payload, error FROM {sql.PARSED_VIEW}").collect() as rows:
-        errors = {row[0]: row[1] for row in rows}
+    with t_env.execute_sql(f"SELECT payload, {columns} FROM {sql.PARSED_VIEW}").collect() as rows:
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_sql_rejects_the_same_field_as_messages_decode():
+    errors = {payload: error for payload, (error,) in parsed(PAYLOADS, "error").items()}
     assert set(errors) == set(PAYLOADS)
     for payload, error in errors.items():
         field = python_field(payload)
@@ -80,21 +85,10 @@ MERCHANTS = {
 
 
 def test_merchant_passes_through_only_as_a_non_empty_string_and_never_rejects():
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
     from fraudstream.messages import CardAggregate
 
-    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
     payloads = {"{" + OK + "," + field + "}": want for field, want in MERCHANTS.items()}
-    values = ", ".join(f"({sql.quote(p)})" for p in payloads)
-    t_env.execute_sql(
-        f"CREATE TEMPORARY VIEW {sql.SOURCE_TABLE} AS SELECT payload, 0 AS `partition`, "
-        f"CAST(0 AS BIGINT) AS `offset`, {sql.trans_time_expr()} AS trans_time, "
-        f"CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)) AS {sql.ARRIVAL_TIME} FROM (VALUES {values}) AS v(payload)"
-    )
-    t_env.execute_sql(sql.parsed_view_sql())
-    with t_env.execute_sql(f"SELECT payload, {sql.MERCHANT}, error FROM {sql.PARSED_VIEW}").collect() as rows:
-        got = {row[0]: (row[1], row[2]) for row in rows}
+    got = parsed(list(payloads), f"{sql.MERCHANT}, error")
     assert got == {payload: (want, None) for payload, want in payloads.items()}
     for want in payloads.values():  # every value that can reach cc-agg is one the contract's model accepts
         agg = CardAggregate(

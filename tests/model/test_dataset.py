@@ -150,8 +150,11 @@ def test_train_cli_trains_on_a_users_csv_with_a_label_delay_gap(tmp_path: Path) 
     assert refused.exit_code == 2 and "leaves a period empty" in refused.output
 
 
-def test_a_set_the_scorer_cannot_serve_is_registered_but_never_latest(tmp_path: Path) -> None:
+def test_a_set_the_scorer_cannot_serve_is_registered_but_never_latest(tmp_path: Path, monkeypatch) -> None:
     from fraudstream.model import registry
+
+    # every set is servable since merchant passes through Flink: the rule is tested on a planted one
+    monkeypatch.setattr(F, "SERVABLE_FEATURE_SETS", ("anchor", "extended"))
     from fraudstream.model.pipeline import train_feature_sets
     from fraudstream.model.training import TrainingConfig
 

@@ -12,7 +12,7 @@ from fraudstream.model.training import TrainingConfig  # numpy only: keeps `--he
 
 FEATURE_SETS_HELP = (
     "Feature set to train (repeatable): anchor (4 inputs), extended (6), merchant-risk (nightly card and "
-    "merchant windows; registered, not served yet)."
+    "merchant windows; the scorer reads them by card and by the transaction's merchant)."
 )
 
 

@@ -153,8 +153,8 @@ def train_feature_sets(
     """Train each feature set in order; ``latest`` ends up on ``latest``.
 
     The default is the last trained set the scorer can serve (``features.SERVABLE_FEATURE_SETS``):
-    any other set (``merchant-risk``, until the served rows carry their merchant) is registered and
-    compared, but never served; an explicit ``latest`` of such a set is refused.
+    any other set is registered and compared, but never served; an explicit ``latest`` of such a set
+    is refused.
     """
     config = config or TrainingConfig()
     servable = [fs for fs in feature_sets if fs in F.SERVABLE_FEATURE_SETS]
