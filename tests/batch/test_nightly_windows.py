@@ -64,6 +64,33 @@ def test_merchant_run_values_at_the_window_edges(edge_tx) -> None:
     assert (row["merchant_num_trans_1d"], row["merchant_risk_1d"]) == (3, 1 / 3)
     assert (row["merchant_num_trans_7d"], row["merchant_risk_7d"]) == (5, 1 / 5)
     assert (row["merchant_num_trans_30d"], row["merchant_risk_30d"]) == (6, 2 / 6)
+    # known frauds, no delay: [D-1, D) has no transaction; [D-7, D): m4; [D-30, D): m1 m4 (m2 at D, m8 never)
+    known = [row[F.MERCHANT_KNOWN_FRAUDS[days]] for days in (1, 7, 30)]
+    assert known == [None, 1, 2]
+
+
+def test_known_frauds_without_label_times_wait_for_the_delay(edge_tx) -> None:
+    """Data without ``labelled_at`` knows each label ``delay_days`` after its transaction: a fraud 2 days
+    before the run is not known yet, whatever window reads it; one 8 days before is."""
+    from pyspark.sql import functions as f
+
+    no_times = edge_tx.drop("labelled_at")
+    recent = edge_tx.limit(1).select(
+        f.lit("r1").alias("tid"),
+        "cc_num",
+        "merchant",
+        f.lit(D - 2 * DAY).cast("timestamp").alias("trans_time"),
+        "amount",
+        f.lit(1).cast("int").alias("fraud_label"),
+    )
+    rows = no_times.select(*recent.columns).unionByName(recent)
+    (row,) = merchant_features(rows, D.date()).collect()
+    # [D-7, D): m4 (D-7, known at D exactly: not yet) and r1 (known at D+5): none known
+    assert row[F.MERCHANT_KNOWN_FRAUDS[7]] == 0
+    # [D-30, D): m1 m2 (D-8, known at D-1) m8 (D-9, known at D-2); m4 and r1 not yet
+    assert row[F.MERCHANT_KNOWN_FRAUDS[30]] == 3
+    runs = merchant_runs(rows).toPandas().set_index("day")
+    assert runs.loc[D.date(), F.MERCHANT_KNOWN_FRAUDS[30]] == 3
 
 
 def test_a_label_known_after_as_of_counts_the_next_night(edge_tx) -> None:
@@ -137,7 +164,10 @@ def pandas_merchant_run(frame: pd.DataFrame, as_of: pd.Timestamp, delay: int) ->
             known = int(((w.fraud_label == 1) & (w.labelled_at < as_of)).sum())
             values[count_name] = len(w) or None
             values[risk_name] = known / len(w) if len(w) else None
-        if values[F.MERCHANT_WINDOWS[30][0]] is not None:
+        for days, name in F.MERCHANT_KNOWN_FRAUDS.items():
+            w = g[(g.trans_time >= as_of - pd.Timedelta(days=days)) & (g.trans_time < as_of)]
+            values[name] = int(((w.fraud_label == 1) & (w.labelled_at < as_of)).sum()) if len(w) else None
+        if ((g.trans_time >= end - pd.Timedelta(days=30)) & (g.trans_time < as_of)).any():
             out[merchant] = values
     return out
 

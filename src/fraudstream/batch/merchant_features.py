@@ -36,9 +36,10 @@ def has_merchant_inputs(df: DataFrame) -> bool:
     return "merchant" in df.columns and LABEL in df.columns
 
 
-def with_label_time(df: DataFrame) -> DataFrame:
-    """``df`` with ``labelled_at``: as given, else the transaction time (labels known at once, so
-    only the delay rule holds them back). A NULL ``labelled_at`` is a label not known yet."""
+def with_label_time(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> DataFrame:
+    """``df`` with ``labelled_at``: as given, else ``rule.delay_days`` after the transaction (the
+    rule's delay is then the whole truth of when labels come, also for the known-fraud counts,
+    which have no delay of their own). A NULL ``labelled_at`` is a label not known yet."""
     from pyspark.sql import functions as f
 
     missing = [c for c in ("merchant", "trans_time", LABEL) if c not in df.columns]
@@ -46,13 +47,13 @@ def with_label_time(df: DataFrame) -> DataFrame:
         raise ValueError(f"merchant risk needs column(s) {missing} (labels and merchants); got {df.columns}")
     if LABEL_TIME in df.columns:
         return df
-    return df.withColumn(LABEL_TIME, f.col("trans_time").cast("timestamp"))
+    return df.withColumn(LABEL_TIME, f.expr(rule.label_known_sql("CAST(trans_time AS TIMESTAMP)")))
 
 
 def merchant_features(df: DataFrame, as_of: date | datetime | str, rule: F.LabelDelayRule = F.LABEL_DELAY) -> DataFrame:
     """The run of ``as_of``: ``merchant`` + ``MERCHANT_FEATURES``, one row per merchant with a
     transaction in its longest (delayed) window."""
-    return sql_over(with_label_time(df), lambda view: F.merchant_aggregate_sql(view, as_of_literal(as_of), rule))
+    return sql_over(with_label_time(df, rule), lambda view: F.merchant_aggregate_sql(view, as_of_literal(as_of), rule))
 
 
 def merchant_runs(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> DataFrame:
@@ -61,10 +62,12 @@ def merchant_runs(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> Data
     from pyspark.sql import Window
     from pyspark.sql import functions as f
 
-    rows = with_label_time(df).where(f.col("merchant").isNotNull())
+    rows = with_label_time(df, rule).where(f.col("merchant").isNotNull())
     day = f.unix_date(f.to_date(f.col("trans_time")))
     windows = list(F.MERCHANT_WINDOWS)
-    zeros = [f.lit(0).alias(f"_e_{days}") for days in windows]
+    known_windows = list(F.MERCHANT_KNOWN_FRAUDS)
+    events_cols = [*(f"_e_{n}" for n in windows), *(f"_k0_{n}" for n in known_windows)]
+    zeros = [f.lit(0).alias(c) for c in events_cols]
     totals = rows.groupBy("merchant", day.alias("d")).agg(f.count(f.lit(1)).alias("n")).select("*", *zeros)
 
     frauds = rows.where((f.col(LABEL) == 1) & f.col(LABEL_TIME).isNotNull()).select(
@@ -74,21 +77,24 @@ def merchant_runs(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> Data
     )
     # per window: +1 on the first run that knows the fraud and holds it (after its label day and
     # after the delay), -1 the day after the last run whose window holds it; a label that comes
-    # after that last run never counts (both events 0)
-    first = f.greatest(f.col("d") + rule.delay_days, f.col("ld")) + 1
+    # after that last run never counts (both events 0). The known-fraud windows: the same, delay 0.
     events = []
-    for days in windows:
-        last = f.col("d") + rule.delay_days + days
+    for column, delay, days in (
+        *((f"_e_{n}", rule.delay_days, n) for n in windows),
+        *((f"_k0_{n}", 0, n) for n in known_windows),
+    ):
+        first = f.greatest(f.col("d") + delay, f.col("ld")) + 1
+        last = f.col("d") + delay + days
         keep = f.when(first <= last, 1).otherwise(0)
         for when, sign in ((first, 1), (last + 1, -1)):
-            deltas = [(keep * sign if n == days else f.lit(0)).alias(f"_e_{n}") for n in windows]
+            deltas = [(keep * sign if c == column else f.lit(0)).alias(c) for c in events_cols]
             events.append(f.struct(when.alias("d"), *deltas))
     events_df = (
         frauds.select("merchant", f.explode(f.array(*events)).alias("e"))
         .select("merchant", "e.*")
-        .select("merchant", "d", f.lit(0).cast("bigint").alias("n"), *(f"_e_{n}" for n in windows))
+        .select("merchant", "d", f.lit(0).cast("bigint").alias("n"), *events_cols)
     )
-    combined = totals.select("merchant", "d", "n", *(f"_e_{n}" for n in windows)).unionByName(events_df)
+    combined = totals.select("merchant", "d", "n", *events_cols).unionByName(events_df)
 
     by_merchant = Window.partitionBy("merchant").orderBy("d")
     so_far = by_merchant.rangeBetween(Window.unboundedPreceding, Window.currentRow)
@@ -99,6 +105,11 @@ def merchant_runs(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> Data
             f.sum("n").over(by_merchant.rangeBetween(-start, -end)).alias(f"_n_{days}"),
             f.sum(f"_e_{days}").over(so_far).alias(f"_k_{days}"),
         ]
+    for days in known_windows:
+        aggregated += [
+            f.sum("n").over(by_merchant.rangeBetween(-days, -1)).alias(f"_n0_{days}"),
+            f.sum(f"_k0_{days}").over(so_far).alias(f"_f0_{days}"),
+        ]
     runs = combined.select("merchant", "d", "n", *aggregated).where(f.col("n") > 0)
     features = []
     for days, (count_name, risk_name) in F.MERCHANT_WINDOWS.items():
@@ -107,6 +118,8 @@ def merchant_runs(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> Data
             f.when(n > 0, n.cast("bigint")).alias(count_name),
             f.when(n > 0, f.col(f"_k_{days}").cast("bigint").cast("double") / n.cast("bigint")).alias(risk_name),
         ]
+    for days, name in F.MERCHANT_KNOWN_FRAUDS.items():
+        features.append(f.when(f.col(f"_n0_{days}") > 0, f.col(f"_f0_{days}").cast("bigint")).alias(name))
     return runs.select("merchant", f.date_from_unix_date("d").alias("day"), *features)
 
 
@@ -128,4 +141,4 @@ def add_merchant_features(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY)
 
 
 def _type(name: str) -> str:
-    return "bigint" if name.startswith("merchant_num_trans") else "double"
+    return "bigint" if name.startswith(("merchant_num_trans", "merchant_known_frauds")) else "double"

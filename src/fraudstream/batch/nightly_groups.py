@@ -6,8 +6,8 @@ Each group's run of ``as_of`` comes straight from its SQL in ``features`` (``car
 emptied) gets an explicit empty item (counts 0, no means or risks), so the store never serves an
 expired window; the model inputs read a count of 0 as missing, as the training set's NULL.
 
-The merchant group needs ``merchant`` and ``fraud_label`` (and ``labelled_at``, else labels count
-as known at the transaction time, held back by the delay only); an input without them (the lake,
+The merchant group needs ``merchant`` and ``fraud_label`` (and ``labelled_at``, else each label
+counts as known ``delay_days`` after its transaction); an input without them (the lake,
 which holds no labels) loads no merchant group, and the summary says why.
 """
 
