@@ -86,16 +86,32 @@ def training_frame(
     ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *nightly, PARTITION_COLUMN)
     with_inputs = add_model_inputs(ordered, DERIVED_INPUT_COLUMNS, native=native_inputs)
     columns = [c for c in with_inputs.columns if c != PARTITION_COLUMN]
-    return with_inputs.select(*columns, f.date_format(PARTITION_COLUMN, "yyyy-MM-dd").alias(PARTITION_COLUMN))
+    # dt stays a DATE: its directories read dt=YYYY-MM-DD as a string would, but the writer's sort
+    # compares one int per row instead of strings that share their first 8 bytes within a month
+    return with_inputs.select(*columns, PARTITION_COLUMN)
+
+
+DICTIONARY_COLUMNS: tuple[str, ...] = ("cc_num", "fraud_label", "attack_id", "attack_kind", "merchant")
+"""Columns with few distinct values per file, where Parquet's dictionary encoding pays. On every
+other column (unique ``tid``, times, amounts, means, ratios) parquet-mr fills a dictionary, finds it
+too large and falls back: 10 of the write's ~45 CPU s on 5.4 M rows (``benchmarks/bench_batch.py``)."""
+
+
+def _parquet_options(columns: list[str]) -> dict[str, str]:
+    """Dictionary encoding off, except on ``DICTIONARY_COLUMNS`` and the window counts."""
+    keep = [c for c in columns if c in DICTIONARY_COLUMNS or c in F.NIGHTLY_COUNTS or c == F.NUM_TRANS_LAST_10M]
+    return {"parquet.enable.dictionary": "false", **{f"parquet.enable.dictionary#{c}": "true" for c in keep}}
 
 
 def write_training_set(rows: DataFrame, out_dir: str) -> None:
-    """Parquet partitioned by day, one sorted file per day; only the written days are replaced."""
+    """Parquet partitioned by day, one file per day sorted by (trans_time, tid); only the written
+    days are replaced."""
     (
         rows.repartition(PARTITION_COLUMN)
         .sortWithinPartitions(PARTITION_COLUMN, "trans_time", "tid")
         .write.mode("overwrite")
         .option("partitionOverwriteMode", "dynamic")
+        .options(**_parquet_options(rows.columns))
         .partitionBy(PARTITION_COLUMN)
         .parquet(out_dir)
     )
@@ -108,8 +124,8 @@ def _observed_aggregates(rows: DataFrame) -> list[Column]:
     aggs = [
         f.count(f.lit(1)).alias("rows_out"),
         f.sum(f.when(f.col(F.NUM_TRANS_LAST_1W).isNull(), 1).otherwise(0)).alias("rows_without_1w_history"),
-        f.min(PARTITION_COLUMN).alias("first_day"),
-        f.max(PARTITION_COLUMN).alias("last_day"),
+        f.date_format(f.min(PARTITION_COLUMN), "yyyy-MM-dd").alias("first_day"),  # py4j returns no dates
+        f.date_format(f.max(PARTITION_COLUMN), "yyyy-MM-dd").alias("last_day"),
     ]
     if LABEL_COLUMN in rows.columns:
         aggs.append(f.sum(f.col(LABEL_COLUMN)).alias("fraud_rows"))
