@@ -168,17 +168,55 @@ def test_nightly_job_is_the_checkout_entry_point_under_the_batch_prefix(tmp_path
 
 
 def test_code_only_pyspark_env_holds_the_package_reproducibly(tmp_path: Path):
-    from fraudstream.deploy.package import BATCH_PYTHON, build_pyspark_env
+    from fraudstream.deploy.package import BATCH_PYTHON, SITE_PACKAGES, build_pyspark_env
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = build_pyspark_env(tmp_path / "a", prebuilt=None, with_dependencies=False)
     second = build_pyspark_env(tmp_path / "b", prebuilt=None, with_dependencies=False)
-    assert first is not None and second is not None and first.sha256 == second.sha256
+    assert first.sha256 == second.sha256
     with tarfile.open(first.path) as tar:
         names = set(tar.getnames())
-    assert f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/batch/nightly.py" in names
-    assert first.details["dependencies"] == "False"
+    # site-packages at the root: ./environment is the job's PYTHONPATH, the release's Python 3.11 runs it
+    assert "fraudstream/batch/nightly.py" in names and not any(n.startswith("pyspark/") for n in names)
+    assert first.details == {
+        "layout": SITE_PACKAGES,
+        "python": f"/usr/bin/python{BATCH_PYTHON}",
+        "python_version": BATCH_PYTHON,
+        "release": "emr-spark-8.0.0",
+        "dependencies": "False",
+    }
+
+
+def test_nightly_template_runs_the_archive_on_its_release(tmp_path: Path):
+    """The template's defaults are the built archive's: release, interpreter, PYTHONPATH on driver and executors."""
+    from fraudstream.deploy.nightly import nightly_params
+    from fraudstream.deploy.package import BATCH_RELEASE, build_pyspark_env
+
+    env = build_pyspark_env(tmp_path, prebuilt=None, with_dependencies=False)
+    template = load_template(templates_dir() / "nightly.yaml")
+    params = template["Parameters"]
+    assert params["ReleaseLabel"]["Default"] == BATCH_RELEASE
+    assert params["PysparkPython"]["Default"] == env.details["python"]
+    submit = template["Outputs"]["SparkSubmitParameters"]["Value"]["Fn::Sub"]
+    job = template["Resources"]["NightlySchedule"]["Properties"]["Target"]["Input"]["Fn::Sub"][1]
+    assert job["SparkSubmitParameters"]["Fn::Sub"] == submit
+    for conf in (
+        "spark.archives=s3://${ArtifactsBucket}/${PysparkEnvKey}#environment",
+        "spark.emr-serverless.driverEnv.PYSPARK_PYTHON=${PysparkPython}",
+        "spark.executorEnv.PYSPARK_PYTHON=${PysparkPython}",
+        "spark.emr-serverless.driverEnv.PYTHONPATH=./environment",
+        "spark.executorEnv.PYTHONPATH=./environment",
+    ):
+        assert f"--conf {conf}" in submit
+    outputs = {"BatchFeatureTable": "b", "CardWindowsFeatureTable": "c", "MerchantFeatureTable": "m"}
+    outputs["AlarmTopicArn"] = "a"
+    keys = {"nightly-job": "batch/j.py", "pyspark-env": env.s3_key}
+    common = {"bucket": "x", "key_arn": "k", "keys": keys, "main_outputs": outputs, "runtime_repository_name": "r"}
+    assert nightly_params(**common, given={}, python="./environment/bin/python")["PysparkPython"] == (
+        "./environment/bin/python"
+    )
+    assert "PysparkPython" not in nightly_params(**common, given={})  # the template's default
 
 
 def _tarball(path: Path, members: dict[str, bytes]) -> Path:
@@ -199,7 +237,8 @@ def test_prebuilt_pyspark_env_is_checked_then_taken_as_is(tmp_path: Path):
     )
     (tmp_path / "out").mkdir()
     art = build_pyspark_env(tmp_path / "out", prebuilt=good, with_dependencies=True)
-    assert art is not None and Path(art.path).read_bytes() == good.read_bytes()
+    assert Path(art.path).read_bytes() == good.read_bytes()
+    assert art.details["layout"] == "venv" and art.details["python"] == "./environment/bin/python"
     no_python = _tarball(tmp_path / "bad.tar.gz", {f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/x.py": b""})
     with pytest.raises(PackagingError, match="bin/python"):
         build_pyspark_env(tmp_path / "out", prebuilt=no_python, with_dependencies=True)
@@ -208,15 +247,29 @@ def test_prebuilt_pyspark_env_is_checked_then_taken_as_is(tmp_path: Path):
         build_pyspark_env(tmp_path / "out", prebuilt=tmp_path / "junk.tar.gz", with_dependencies=True)
 
 
-def test_without_an_environment_the_package_warns_and_has_no_nightly_env(tmp_path: Path, monkeypatch):
-    """With dependencies but no prebuilt archive there is nothing honest to ship: a warning, no artifact."""
+def test_with_dependencies_the_package_builds_the_site_packages_environment(tmp_path: Path, monkeypatch):
+    """No prebuilt archive: the batch requirements' Linux cp311 wheels (without PySpark) beside the package."""
     from fraudstream.deploy import package as pkg
 
+    calls = []
+
+    def fake_install(reqs, cache_root, python_version, provided=(), tag=""):
+        calls.append((tuple(reqs), python_version, tuple(provided)))
+        target = cache_root / "deps"
+        (target / "numpy").mkdir(parents=True)
+        (target / "numpy" / "__init__.py").write_text("")
+        return target
+
+    monkeypatch.setattr(pkg, "install_linux_dependencies", fake_install)
     monkeypatch.setattr(pkg, "build_lambda_zip", lambda out, **_: pkg._artifact("lambda-handlers", _touch(out), {}))
     monkeypatch.setattr(pkg, "build_flink_zip", lambda out, **_: pkg._artifact("flink-app", _touch(out), {}))
     manifest = package_all(tmp_path, with_dependencies=True, model_dir=tmp_path / "none")
-    assert pkg.NIGHTLY_JOB in manifest.artifacts and pkg.PYSPARK_ENV not in manifest.artifacts
-    assert any("no PySpark environment archive" in w and "pyspark-env.Dockerfile" in w for w in manifest.warnings)
+    env = manifest.artifacts[pkg.PYSPARK_ENV]
+    assert calls == [(pkg.BATCH_REQUIREMENTS, "3.11", ("pyspark", "py4j"))]
+    with tarfile.open(env.path) as tar:
+        names = set(tar.getnames())
+    assert {"numpy/__init__.py", "fraudstream/batch/training_set.py"} <= names
+    assert env.details["dependencies"] == "True" and not any("PySpark environment" in w for w in manifest.warnings)
 
 
 def _touch(out: Path) -> Path:

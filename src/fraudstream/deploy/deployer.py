@@ -20,7 +20,7 @@ from fraudstream.deploy.nightly import (
     runtime_repository,
     split_params,
 )
-from fraudstream.deploy.package import FLINK_ZIP, LAMBDA_ZIP, MODEL_TARBALL, PackageManifest, package_all
+from fraudstream.deploy.package import FLINK_ZIP, LAMBDA_ZIP, MODEL_TARBALL, PYSPARK_ENV, PackageManifest, package_all
 from fraudstream.deploy.target import AwsTarget
 from fraudstream.deploy.upload import template_source, upload_artifacts
 from fraudstream.settings import Settings, get_settings
@@ -198,6 +198,7 @@ def run_up(req: UpRequest, ui: Ui) -> cfn.StackResult:
             nightly_params(
                 bucket=req.bucket, key_arn=key_arn, keys=keys, main_outputs=result.outputs,
                 runtime_repository_name=runtime_repository(req.stack_name, req.params), given=given_nightly,
+                python=manifest.artifacts[PYSPARK_ENV].details.get("python"),
             ),
             listener=ui.listener, poll_seconds=req.poll_seconds, tags={"project": "fraudstream"},
             defaults=parameter_defaults(nightly),

@@ -38,12 +38,14 @@ def nightly_params(
     key_arn: str,
     keys: dict[str, str],
     main_outputs: dict[str, str],
+    python: str | None = None,
     runtime_repository_name: str,
     given: dict[str, str],
 ) -> dict[str, str]:
     """The nightly stack's parameters: the lake defaults to the artifact bucket (prefix ``lake/``),
     the feature tables (1-week, card windows, merchant) and the alarm topic come from the main stack,
-    the code keys from the upload."""
+    the code keys from the upload, the interpreter from the environment archive (``python``: its
+    ``details['python']``; the template's default, the release's Python 3.11, when None)."""
     params = {
         "LakeBucket": bucket,
         "ArtifactsBucket": bucket,
@@ -57,6 +59,8 @@ def nightly_params(
         "DataKeyArn": key_arn,
         "RuntimeRepositoryName": runtime_repository_name,
     }
+    if python:
+        params["PysparkPython"] = python
     params.update(given)
     return params
 

@@ -70,9 +70,32 @@ NIGHTLY_JOB = "nightly-job"
 PYSPARK_ENV = "pyspark-env"
 # Key prefix of the batch artifacts: the nightly stack's PackagePrefix (its job role reads only there).
 BATCH_PREFIX = "batch"
-# The EMR Serverless job runs ./environment/bin/python from this archive (spark.archives=...#environment).
-PYSPARK_ENV_PYTHON = "bin/python"
-BATCH_PYTHON = "3.11"  # requires-python of the package; the archive's interpreter must match
+# The nightly job's environment archive, unpacked by EMR Serverless as ./environment
+# (spark.archives=...#environment). Two layouts:
+# * "site-packages" (built here): the fraudstream package and Linux CPython 3.11 wheels of
+#   BATCH_REQUIREMENTS at the archive root, put on PYTHONPATH; the interpreter is the release's own
+#   Python 3.11 (BATCH_RELEASE ships Python 3.11, 3.12, 3.13 and Spark 4.0.2, the project's
+#   requires-python and PySpark line). PySpark and py4j come from the release, never from the archive.
+# * "venv" (prebuilt by infra/emr/pyspark-env.Dockerfile on Amazon Linux 2023 with venv-pack): its
+#   own interpreter, ./environment/bin/python.
+BATCH_PYTHON = "3.11"  # requires-python of the package; the interpreter that runs the job must match
+BATCH_RELEASE = "emr-spark-8.0.0"  # the nightly template's ReleaseLabel default: Spark 4.0.2, Python 3.11
+PYSPARK_ENV_PYTHON = "bin/python"  # a venv archive's interpreter
+RELEASE_PYTHON = f"/usr/bin/python{BATCH_PYTHON}"  # Amazon Linux 2023 names each extra Python by version
+VENV_PYTHON = f"./environment/{PYSPARK_ENV_PYTHON}"
+SITE_PACKAGES, VENV = "site-packages", "venv"
+# What the batch job imports at run time besides PySpark (pins of pyproject.toml): the settings,
+# the store writer (boto3), the Arrow/pandas paths of Spark (tokeniser UDF) and the load's progress.
+BATCH_REQUIREMENTS = (
+    "numpy>=1.26,<2.2",
+    "pandas>=2.2,<2.3",
+    "pyarrow>=16,<17",
+    "boto3>=1.35,<2",
+    "pydantic>=2.8,<3",
+    "pydantic-settings>=2.4,<3",
+    "rich>=13,<16",
+)
+BATCH_PROVIDED = ("pyspark", "py4j")  # the release's own, matched to its JVM side
 PYSPARK_ENV_HOWTO = (
     "docker build -f infra/emr/pyspark-env.Dockerfile --output build/deploy/pyspark-env . "
     "then pass --pyspark-env build/deploy/pyspark-env/pyspark_env.tar.gz"
@@ -167,11 +190,8 @@ def package_all(
 
     step("nightly job")
     manifest.artifacts[NIGHTLY_JOB] = build_nightly_job(out)
-    env = build_pyspark_env(out, prebuilt=pyspark_env, with_dependencies=with_dependencies)
-    if env is None:
-        manifest.warnings.append(f"no PySpark environment archive, so no nightly stack: {PYSPARK_ENV_HOWTO}")
-    else:
-        manifest.artifacts[PYSPARK_ENV] = env
+    step("nightly job environment")
+    manifest.artifacts[PYSPARK_ENV] = build_pyspark_env(out, prebuilt=pyspark_env, with_dependencies=with_dependencies)
     manifest.write()
     return manifest
 
@@ -190,31 +210,52 @@ def build_nightly_job(out_dir: Path) -> Artifact:
     return _artifact(NIGHTLY_JOB, path, {"entry_point": "spark_batch/nightly_job.py"}, prefix=BATCH_PREFIX)
 
 
-def build_pyspark_env(out_dir: Path, *, prebuilt: str | Path | None, with_dependencies: bool) -> Artifact | None:
-    """The job's ``spark.archives`` environment. A real one holds a Linux CPython 3.11 with the
-    project's dependencies and must be built on Amazon Linux (``infra/emr/pyspark-env.Dockerfile``);
-    it is taken as given (``prebuilt``) after a layout check. Without dependencies (tests) the archive
-    holds the ``fraudstream`` package only. With dependencies and nothing prebuilt: None."""
+def build_pyspark_env(out_dir: Path, *, prebuilt: str | Path | None, with_dependencies: bool) -> Artifact:
+    """The job's ``spark.archives`` environment (layouts above). ``prebuilt`` (a venv-pack archive)
+    is taken as given after a layout check. Otherwise the site-packages layout is built here: the
+    package, plus (``with_dependencies``) Linux cp311 wheels of ``BATCH_REQUIREMENTS`` without
+    ``BATCH_PROVIDED``; ``details['python']`` is the interpreter the job must run."""
     if prebuilt is not None:
-        source = Path(prebuilt)
-        if not source.is_file():
-            raise PackagingError(f"--pyspark-env {source}: no such file")
-        try:
-            with tarfile.open(source, "r:gz") as tar:
-                names = {m.name.removeprefix("./") for m in tar.getmembers()}
-        except (tarfile.TarError, OSError) as exc:
-            raise PackagingError(f"--pyspark-env {source}: not a .tar.gz ({exc})") from exc
-        wanted = {PYSPARK_ENV_PYTHON, f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/__init__.py"}
-        if missing := sorted(wanted - names):
-            raise PackagingError(f"--pyspark-env {source} lacks {missing} (build it with: {PYSPARK_ENV_HOWTO})")
-        path = out_dir / "pyspark_env.tar.gz"
-        if source.resolve() != path.resolve():
-            shutil.copyfile(source, path)
-        return _artifact(PYSPARK_ENV, path, {"python": BATCH_PYTHON, "dependencies": "True"}, prefix=BATCH_PREFIX)
+        return _prebuilt_venv(out_dir, Path(prebuilt))
+    files = dict(_package_files(prefix=""))
     if with_dependencies:
-        return None
+        deps = install_linux_dependencies(
+            BATCH_REQUIREMENTS, out_dir / ".deps", BATCH_PYTHON, provided=BATCH_PROVIDED, tag="batch"
+        )
+        files.update(_tree_files(deps, ""))
     path = out_dir / "pyspark_env.tar.gz"
-    files = dict(_package_files(prefix=f"lib/python{BATCH_PYTHON}/site-packages/"))
+    _write_tar_gz(path, files)
+    details = {
+        "layout": SITE_PACKAGES,
+        "python": RELEASE_PYTHON,
+        "python_version": BATCH_PYTHON,
+        "release": BATCH_RELEASE,
+        "dependencies": str(with_dependencies),
+    }
+    return _artifact(PYSPARK_ENV, path, details, prefix=BATCH_PREFIX)
+
+
+def _prebuilt_venv(out_dir: Path, source: Path) -> Artifact:
+    """A venv-pack archive built on Amazon Linux (``infra/emr/pyspark-env.Dockerfile``), checked."""
+    if not source.is_file():
+        raise PackagingError(f"--pyspark-env {source}: no such file")
+    try:
+        with tarfile.open(source, "r:gz") as tar:
+            names = {m.name.removeprefix("./") for m in tar.getmembers()}
+    except (tarfile.TarError, OSError) as exc:
+        raise PackagingError(f"--pyspark-env {source}: not a .tar.gz ({exc})") from exc
+    wanted = {PYSPARK_ENV_PYTHON, f"lib/python{BATCH_PYTHON}/site-packages/fraudstream/__init__.py"}
+    if missing := sorted(wanted - names):
+        raise PackagingError(f"--pyspark-env {source} lacks {missing} (build it with: {PYSPARK_ENV_HOWTO})")
+    path = out_dir / "pyspark_env.tar.gz"
+    if source.resolve() != path.resolve():
+        shutil.copyfile(source, path)
+    details = {"layout": VENV, "python": VENV_PYTHON, "python_version": BATCH_PYTHON, "dependencies": "True"}
+    return _artifact(PYSPARK_ENV, path, details, prefix=BATCH_PREFIX)
+
+
+def _write_tar_gz(path: Path, files: dict[str, Path]) -> None:
+    """Sorted, normalised entries and a zero gzip time: the same files always give the same bytes."""
     with (
         path.open("wb") as raw,
         gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
@@ -222,7 +263,6 @@ def build_pyspark_env(out_dir: Path, *, prebuilt: str | Path | None, with_depend
     ):
         for name in sorted(files):
             _add_file(tar, name, files[name])
-    return _artifact(PYSPARK_ENV, path, {"python": BATCH_PYTHON, "dependencies": "False"}, prefix=BATCH_PREFIX)
 
 
 # ----------------------------------------------------------------------------- zips
@@ -283,10 +323,18 @@ def merge_jars(jars: Iterable[Path]) -> bytes:
     return buffer.getvalue()
 
 
-def install_linux_dependencies(requirements: Iterable[str], cache_root: Path, python_version: str) -> Path:
-    """``pip install --target`` of Linux x86_64 CPython wheels, cached by requirement set."""
+def install_linux_dependencies(
+    requirements: Iterable[str],
+    cache_root: Path,
+    python_version: str,
+    provided: Iterable[str] = RUNTIME_PROVIDED,
+    tag: str = "",
+) -> Path:
+    """``pip install --target`` of Linux x86_64 CPython wheels, cached by requirement set; the
+    distributions ``provided`` by the target runtime are removed."""
     reqs = sorted(requirements)
-    key = hashlib.sha256("\n".join([*LINUX_PLATFORMS, python_version, *reqs]).encode()).hexdigest()[:16]
+    provided = tuple(provided)
+    key = hashlib.sha256("\n".join([*LINUX_PLATFORMS, python_version, *reqs, tag, *provided]).encode()).hexdigest()[:16]
     target = cache_root / key
     if (target / ".complete").is_file():
         return target
@@ -300,7 +348,7 @@ def install_linux_dependencies(requirements: Iterable[str], cache_root: Path, py
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         raise PackagingError(f"pip could not fetch Linux wheels: {result.stderr.strip()[-2000:]}")
-    for name in RUNTIME_PROVIDED:
+    for name in provided:
         for path in target.glob(f"{name}*"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     shutil.rmtree(target / "bin", ignore_errors=True)
