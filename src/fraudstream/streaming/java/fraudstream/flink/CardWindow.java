@@ -65,18 +65,28 @@ public class CardWindow extends ProcessTableFunction<Row> {
         public List<Long> pendingCents;
         public List<String> pendingTids;
         public List<Long> pendingDue;
-        /** The pending rows' optional merchant (null: none), passed through to cc-agg unchanged. */
-        public List<String> pendingMerchants;
+    }
+
+    /**
+     * The pending rows' optional merchant (null: none), in the order of {@link CardState}'s pending
+     * lists; passed through to cc-agg unchanged. A state entry of its own, not a field of CardState:
+     * a changed CardState type is incompatible with the state of a savepoint taken before it (Flink
+     * refuses the restore, StateMigrationException), while a new entry starts empty.
+     */
+    public static class MerchantState {
+        public List<String> pending;
     }
 
     public void eval(
             Context ctx,
             @StateHint CardState state,
+            @StateHint MerchantState merchants,
             @ArgumentHint(value = {ArgumentTrait.SET_SEMANTIC_TABLE, ArgumentTrait.REQUIRE_ON_TIME}, name = "input")
                     Row input,
             @ArgumentHint(name = "allowed_delay_ms") Long allowedDelayMs,
             @ArgumentHint(name = "window_ms") Long windowMs) {
         init(state, allowedDelayMs, windowMs);
+        initMerchants(merchants, state);
         LocalDateTime transTime = input.getFieldAs("trans_time");
         long time = toEpochMillis(transTime);
         BigDecimal amount = input.getFieldAs("amount");
@@ -97,15 +107,16 @@ public class CardWindow extends ProcessTableFunction<Row> {
         state.pendingCents.add(pendingAt, cents);
         state.pendingTids.add(pendingAt, tid);
         state.pendingDue.add(pendingAt, due);
-        state.pendingMerchants.add(pendingAt, input.getFieldAs("merchant"));
+        merchants.pending.add(pendingAt, input.getFieldAs("merchant"));
         state.newest = state.newest == null ? time : Math.max(state.newest, time);
         ctx.timeContext(Long.class).registerOnTime(due);
     }
 
-    public void onTimer(OnTimerContext ctx, CardState state) {
+    public void onTimer(OnTimerContext ctx, CardState state, MerchantState merchants) {
         if (state.pendingTimes == null || state.pendingTimes.isEmpty()) {
             return;
         }
+        initMerchants(merchants, state);
         long fired = ctx.timeContext(Long.class).time();
         int i = 0;
         while (i < state.pendingTimes.size()) {
@@ -131,12 +142,12 @@ public class CardWindow extends ProcessTableFunction<Row> {
             }
             collect(Row.of(AGG, state.pendingTids.get(i), BigDecimal.valueOf(state.pendingCents.get(i), 2),
                     toTimestamp(time), count, BigDecimal.valueOf(sum, 2), BigDecimal.valueOf(max, 2),
-                    toTimestamp(state.newest), null, null, null, state.pendingMerchants.get(i)));
+                    toTimestamp(state.newest), null, null, null, merchants.pending.get(i)));
             state.pendingTimes.remove(i);
             state.pendingCents.remove(i);
             state.pendingTids.remove(i);
             state.pendingDue.remove(i);
-            state.pendingMerchants.remove(i);
+            merchants.pending.remove(i);
         }
         prune(state);
     }
@@ -171,11 +182,15 @@ public class CardWindow extends ProcessTableFunction<Row> {
             state.pendingTids = new ArrayList<>();
             state.pendingDue = new ArrayList<>();
         }
-        if (state.pendingMerchants == null) { // state of a job from before merchants: none pending had one
-            state.pendingMerchants = new ArrayList<>();
-            for (int i = 0; i < state.pendingTimes.size(); i++) {
-                state.pendingMerchants.add(null);
-            }
+    }
+
+    /** Rows pending in the state of a job from before merchants (restored from its savepoint) had none. */
+    private static void initMerchants(MerchantState merchants, CardState state) {
+        if (merchants.pending == null) {
+            merchants.pending = new ArrayList<>();
+        }
+        while (merchants.pending.size() < state.pendingTimes.size()) {
+            merchants.pending.add(0, null);
         }
     }
 
