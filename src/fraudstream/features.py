@@ -193,10 +193,11 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "merchant-risk": MERCHANT_RISK_INPUTS,
     "merchant-risk-v2": MERCHANT_RISK_V2_INPUTS,
 }
-SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended", "merchant-risk")
+SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended", "merchant-risk", "merchant-risk-v2")
 """Sets the scorer can serve. ``merchant-risk`` is one since the Flink job passes the transaction's
 optional ``merchant`` through to ``cc-agg`` (the scorer reads the merchant group by it; a transaction
-without one gets missing merchant values, as a training row without one has)."""
+without one gets missing merchant values, as a training row without one has). ``merchant-risk-v2``
+reads nothing more than the same merchant group's item (its known-fraud counts)."""
 
 
 def nightly_names(feature_set: str) -> tuple[str, ...]:
