@@ -109,28 +109,34 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, label: str = "", 
 DUCKDB_TRAINING = """
 import sys, duckdb
 from fraudstream import features as F
+from fraudstream.batch.model_inputs import RATIOS
+from fraudstream.batch.training_set import DERIVED_INPUT_COLUMNS
 src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
-con.execute(f"CREATE VIEW tx AS SELECT tid, cc_num, CAST(amount AS {F.AMOUNT_SQL_TYPE}) AS amount, "
-            f"trans_time, fraud_label FROM read_parquet('{src}')")
-stream = F.stream_aggregate_select_sql("tx", passthrough=("tid", "cc_num", "amount", "trans_time", "fraud_label"))
+raw = list(con.execute(f"SELECT * FROM read_parquet('{src}') LIMIT 0").fetchdf().columns)
+con.execute(f"CREATE VIEW tx AS SELECT * REPLACE (CAST(amount AS {F.AMOUNT_SQL_TYPE}) AS amount) "
+            f"FROM read_parquet('{src}')")
+stream = F.stream_aggregate_select_sql("tx", passthrough=raw)
 con.execute(f"CREATE TEMP TABLE streamed AS SELECT *, CAST(trans_time AS DATE) AS dt FROM ({stream})")
-con.execute(f'''CREATE TEMP TABLE weekly AS
-  WITH daily AS (SELECT cc_num, CAST(trans_time AS DATE) AS dt, COUNT(*) AS n, SUM(amount) AS s FROM tx GROUP BY ALL),
-  w AS (SELECT cc_num, dt, SUM(n) OVER wk AS n7, SUM(s) OVER wk AS s7 FROM daily
-        WINDOW wk AS (PARTITION BY cc_num ORDER BY dt
-                      RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND INTERVAL 1 DAY PRECEDING))
-  SELECT cc_num, dt, CASE WHEN n7 > 0 THEN n7 END AS {F.NUM_TRANS_LAST_1W},
-         CASE WHEN n7 > 0 THEN CAST(s7 AS DOUBLE) / n7 END AS {F.AVG_AMT_LAST_1W} FROM w''')
-con.execute(f'''COPY (
-  SELECT s.*, w.{F.NUM_TRANS_LAST_1W}, w.{F.AVG_AMT_LAST_1W},
-    s.{F.AVG_AMT_LAST_10M} / NULLIF(w.{F.AVG_AMT_LAST_1W}, 0) AS {F.AMT_RATIO1},
-    s.amount / NULLIF(w.{F.AVG_AMT_LAST_1W}, 0) AS {F.AMT_RATIO2},
-    s.{F.NUM_TRANS_LAST_10M} / NULLIF(w.{F.NUM_TRANS_LAST_1W}, 0) AS {F.COUNT_RATIO},
-    s.{F.MAX_AMT_LAST_10M} / NULLIF(w.{F.AVG_AMT_LAST_1W}, 0) AS {F.MAX_AMT_RATIO}
-  FROM streamed s LEFT JOIN weekly w USING (cc_num, dt)
-) TO '{out}' (FORMAT PARQUET, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)''')
+# every card window (1 / 7 / 30 days before the row's day), as the Spark training set has them
+sums = ", ".join(f"SUM(n) OVER w{d} AS n{d}, SUM(s) OVER w{d} AS s{d}" for d in F.CARD_WINDOWS)
+frames = ", ".join(f"w{d} AS (PARTITION BY cc_num ORDER BY dt RANGE BETWEEN INTERVAL {d} DAY PRECEDING "
+                   f"AND INTERVAL 1 DAY PRECEDING)" for d in F.CARD_WINDOWS)
+means = ", ".join(f"CASE WHEN n{d} > 0 THEN n{d} END AS {n}, "
+                  f"CASE WHEN n{d} > 0 THEN CAST(s{d} AS DOUBLE) / n{d} END AS {m}"
+                  for d, (n, m) in F.CARD_WINDOWS.items())
+con.execute("CREATE TEMP TABLE windows AS WITH daily AS (SELECT cc_num, CAST(trans_time AS DATE) AS dt, "
+            "COUNT(*) AS n, SUM(amount) AS s FROM tx GROUP BY ALL), "
+            f"w AS (SELECT cc_num, dt, {sums} FROM daily WINDOW {frames}) SELECT cc_num, dt, {means} FROM w")
+nightly = ", ".join(f"w.{c}" for c in (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES))
+merchants = ", ".join(f"CAST(NULL AS {'DOUBLE' if 'risk' in m else 'BIGINT'}) AS {m}"
+                      for m in F.MERCHANT_FEATURES)  # the input has no merchants: NULL, as in Spark
+ratios = ", ".join(f"CAST({a} AS DOUBLE) / NULLIF(CAST({b} AS DOUBLE), 0) AS {r}"
+                   for r, (a, b) in RATIOS.items() if r in DERIVED_INPUT_COLUMNS)
+con.execute(f"COPY (SELECT * EXCLUDE (dt), {ratios}, dt FROM (SELECT s.* EXCLUDE (dt), {nightly}, {merchants}, s.dt "
+            f"FROM streamed s LEFT JOIN windows w USING (cc_num, dt))) "
+            f"TO '{out}' (FORMAT PARQUET, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)")
 print(con.execute(f"SELECT COUNT(*) FROM read_parquet('{out}/**/*.parquet')").fetchone()[0])
 """
 
@@ -298,7 +304,10 @@ def bench_nightly(source: Path, as_of: str, work: Path) -> dict:
             summary = json.loads((settings.state_dir / "batch" / f"nightly-{day}.json").read_text())
             keys = ("cards", "cards_expired", "written", "skipped", "failed", "duration_s", "compute_s", "load_s")
             result |= {k: summary[k] for k in keys if k in summary}
-            loaded = summary.get("written", 0) + summary.get("skipped", 0)
+            # load_s covers every group's load (1-week, card windows, merchants): count all their items
+            groups = [summary] + [v for k, v in summary.items() if k.endswith("_load") and isinstance(v, dict)]
+            loaded = sum(g.get("written", 0) + g.get("skipped", 0) for g in groups)
+            result["items_loaded"] = loaded
             result["load_items_per_s"] = round(loaded / summary["load_s"]) if summary.get("load_s") else None
             runs[key] = result
         return runs["cold_engine"] | {"next_night": runs["next_night"]}

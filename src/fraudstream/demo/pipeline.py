@@ -219,26 +219,54 @@ def _batch(log: StageLog, options: DemoOptions, data: Path, training: Path, sett
         with console.status("starting Spark..."):
             spark = get_spark()
         try:
-            done = []
-            if need_nightly:
-                from fraudstream.batch.nightly import run_nightly
-
-                console.print(f"nightly run as of {as_of} (1-week features into {settings.table_batch})")
-                summary = run_nightly(spark, str(data), as_of, settings)
-                write_stamp(settings, "nightly", {"data": fingerprint, "as_of": as_of.isoformat()})
-                done.append(f"nightly {as_of}: {summary.get('cards', '?')} cards")
-            if need_training:
-                from fraudstream.batch.training_set import build_training_set
-
-                console.print(f"training set → {training}")
-                with console.status("computing the point-in-time training set (Spark)..."):
-                    summary = build_training_set(spark, str(data), str(training))
-                write_stamp(settings, "training-set", {"data": fingerprint, "rows": summary.get("rows_out")})
-                done.append(f"training set: {summary.get('rows_out', summary.get('rows', '?'))} rows")
+            rec.detail = "; ".join(_nightly_and_training(spark, data, training, as_of, fingerprint, settings, console,
+                                                         need_nightly, need_training))  # fmt: skip
         finally:
             spark.stop()
-        rec.detail = "; ".join(done)
         return as_of
+
+
+def _nightly_and_training(
+    spark: Any,
+    data: Path,
+    training: Path,
+    as_of: date,
+    fingerprint: str,
+    settings: Settings,
+    console: Any,
+    need_nightly: bool,
+    need_training: bool,
+) -> list[str]:
+    """The nightly run and the training set on one SparkSession, at the same time when both are due:
+    the nightly's DynamoDB load is mostly waiting on the store, which the training set's Spark jobs
+    fill (the training set prints no spinner then: the load's progress bar is the one live display)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def nightly() -> str:
+        from fraudstream.batch.nightly import run_nightly
+
+        console.print(f"nightly run as of {as_of} (1-week features into {settings.table_batch})")
+        summary = run_nightly(spark, str(data), as_of, settings)
+        write_stamp(settings, "nightly", {"data": fingerprint, "as_of": as_of.isoformat()})
+        return f"nightly {as_of}: {summary.get('cards', '?')} cards"
+
+    def training_set() -> str:
+        from fraudstream.batch.training_set import build_training_set
+
+        console.print(f"training set → {training}")
+        summary = build_training_set(spark, str(data), str(training))
+        write_stamp(settings, "training-set", {"data": fingerprint, "rows": summary.get("rows_out")})
+        return f"training set: {summary.get('rows_out', summary.get('rows', '?'))} rows"
+
+    if not need_nightly:
+        with console.status("computing the point-in-time training set (Spark)..."):
+            return [training_set()]
+    if not need_training:
+        return [nightly()]
+    with ThreadPoolExecutor(1, thread_name_prefix="demo-nightly") as pool:
+        running = pool.submit(nightly)
+        built = training_set()
+        return [running.result(), built]
 
 
 def _train(log: StageLog, options: DemoOptions, training: Path, settings: Settings, console: Any) -> bool:
