@@ -1,7 +1,9 @@
 # The nightly job's PySpark environment for EMR Serverless (spark.archives=...#environment):
 # CPython 3.11 (the package's requires-python) with the project and its locked dependencies, built on
-# Amazon Linux 2023 like the EMR Serverless workers, and packed with venv-pack. EMR's own Python is 3.9,
-# so the interpreter travels in the archive (AWS's documented way to use another Python version):
+# Amazon Linux 2023 like the EMR Serverless workers, and packed with venv-pack; the interpreter travels in
+# the archive. Optional: the default release (emr-spark-8.0.0) ships Python 3.11, so `deploy package`
+# builds a site-packages archive without Docker (docs/aws-batch.md); this venv is for a release whose
+# Python is not 3.11 (emr-7.x ships 3.9) or for interpreter-level control:
 #   docker build -f infra/emr/pyspark-env.Dockerfile --build-arg PYTHON_SHA256=<from python.org> \
 #     --output build/deploy/pyspark-env .
 #   fraudstream deploy up ... --pyspark-env build/deploy/pyspark-env/pyspark_env.tar.gz
