@@ -91,6 +91,13 @@ def run(
         frame = load_training_set(training)
         split = split_for(frame, float((current_meta.get("training_window") or {}).get("gap_days") or 0.0))
         candidates = scratch / "candidates"
+        # the candidate's version must be new where it may be promoted: names taken there (and the current
+        # model's) are reserved here, so a candidate trained in the same second gets its "-2" suffix
+        taken = {current_meta.get("version")}
+        if promote_into is not None:
+            taken |= {c.name for c in Path(promote_into).iterdir() if c.is_dir() and not c.is_symlink()}
+        for name in taken - {None}:
+            (candidates / str(name)).mkdir(parents=True, exist_ok=True)
         config = retrain_config(current_meta, overrides)
         meta, candidate_report = train_one(frame, split, config, candidates, data_hash(training))
 
