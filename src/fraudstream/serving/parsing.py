@@ -29,6 +29,8 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header, parse_options_header
 
 from fraudstream.serving.limits import ServingLimits
 
@@ -65,7 +67,7 @@ class InputError(Exception):
 # --------------------------------------------------------------------------------------------
 def media_type(header: str | None) -> str:
     """``text/csv; charset=utf-8`` → ``text/csv``."""
-    return (header or "").split(";", 1)[0].strip().lower()
+    return parse_options_header(header)[0].lower()
 
 
 def request_format(content_type: str | None) -> str:
@@ -77,54 +79,23 @@ def request_format(content_type: str | None) -> str:
     raise InputError(415, "content_type", f"unsupported media type: {shown}; send text/csv or application/json")
 
 
-_QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)", re.ASCII)
-
-
-def _media_ranges(accept: str) -> list[tuple[str, float]]:
-    """``Accept`` → ``[(media range, q)]`` in order (RFC 9110 §12.5.1); malformed ranges are skipped."""
-    ranges = []
-    for part in accept.split(","):
-        kind, *params = (p.strip() for p in part.split(";"))
-        kind = kind.lower()
-        main, slash, sub = kind.partition("/")
-        if not slash or not main or not sub or (main == "*" and sub != "*"):
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                value = value.strip()
-                q = float(value) if _QVALUE.fullmatch(value) else -1.0
-                break  # parameters after q are accept-extensions
-        if q >= 0:
-            ranges.append((kind, q))
-    return ranges
-
-
 def response_format(accept: str | None, default: str) -> str:
-    """The response format from ``Accept``: media ranges with wildcards (``*/*``, ``text/*``,
-    ``application/*``) and q-values, the most specific range deciding each type's quality. The highest
-    quality wins; on a tie, the type whose range comes first, then the request's own format.
-    No or an empty header → the request's format; 406 only when no supported type is acceptable."""
+    """The response format from ``Accept`` (RFC 9110 §12.5.1, parsed by werkzeug): media ranges with
+    wildcards (``*/*``, ``text/*``, ``application/*``) and q-values, the most specific range deciding each
+    type's quality (so ``text/csv;q=0, */*`` refuses CSV); malformed ranges and q-values are skipped and a
+    range's other parameters ignored. The highest quality wins; on a tie, the more specific range, then
+    the type whose range comes first, then the request's own format. No or an empty header → the
+    request's format; 406 only when no supported type is acceptable."""
     if not accept or not accept.replace(",", "").strip():  # absent, or a list of empty elements
         return default
-    ranges = _media_ranges(accept)
-    best: tuple[float, int, int, str] | None = None
-    for kind in SUPPORTED_TYPES:
-        main = kind.split("/", 1)[0]
-        match: tuple[int, float, int] | None = None  # (specificity, q, position)
-        for position, (media, q) in enumerate(ranges):
-            specificity = 2 if media == kind else 1 if media == f"{main}/*" else 0 if media == "*/*" else -1
-            if specificity >= 0 and (match is None or specificity > match[0]):
-                match = (specificity, q, position)
-        if match is None or match[1] <= 0:
-            continue
-        key = (match[1], -match[2], int(kind == default), kind)
-        if best is None or key > best:
-            best = key
+    ranges = MIMEAccept(
+        (value.split(";", 1)[0], q) for value, q in parse_accept_header(accept, MIMEAccept) if "/" in value
+    )
+    offers = sorted(SUPPORTED_TYPES, key=lambda kind: (ranges.find(kind), kind != default))
+    best = ranges.best_match(offers)
     if best is None:
         raise InputError(406, "accept", f"cannot answer in {accept[:200]!r}; accept text/csv or application/json")
-    return best[3]
+    return best
 
 
 # --------------------------------------------------------------------------------------------
