@@ -171,3 +171,49 @@ def test_a_set_the_scorer_cannot_serve_is_registered_but_never_latest(tmp_path: 
     assert [m.feature_set for m in metas] == ["anchor", "merchant-risk"]
     assert metas[1].feature_names == list(F.model_input_names("merchant-risk"))
     assert registry.load_metadata(tmp_path / "m").feature_set == "anchor"
+
+
+def test_latest_serves_the_held_out_winner_not_the_last_trained_set(tmp_path: Path) -> None:
+    from fraudstream.model import registry
+    from fraudstream.model.pipeline import train_feature_sets
+    from fraudstream.model.training import TrainingConfig
+
+    frame = _frame()
+    rng = np.random.default_rng(2)
+    for name in (*F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES):
+        frame[name] = rng.uniform(0, 50, len(frame))
+    frame[F.MERCHANT_WINDOWS[30][1]] = frame["fraud_label"] + rng.uniform(0, 0.5, len(frame))  # merchant risk tells
+    frame.to_parquet(tmp_path / "ts", partition_cols=["dt"], index=False)
+    config = TrainingConfig(max_rounds=5, nthread=1, threshold_rule="best_f1")
+    metas = train_feature_sets(tmp_path / "ts", tmp_path / "m", ("merchant-risk", "anchor"), config)
+    scores = {m.feature_set: m.metrics["test_pr_auc"] for m in metas}
+    assert scores["merchant-risk"] > scores["anchor"]
+    assert registry.load_metadata(tmp_path / "m").feature_set == "merchant-risk"  # was: anchor, the last trained
+    train_feature_sets(tmp_path / "ts", tmp_path / "m", ("merchant-risk", "anchor"), config, latest="anchor")
+    assert registry.load_metadata(tmp_path / "m").feature_set == "anchor"  # an explicit choice still wins
+
+
+def test_a_tie_on_the_held_out_test_serves_the_simpler_set() -> None:
+    from fraudstream.model.pipeline import TIE_TOLERANCE, held_out_winner
+    from fraudstream.model.registry import ModelMetadata
+
+    def meta(feature_set: str, ap: float) -> ModelMetadata:
+        names = list(F.model_input_names(feature_set))
+        return ModelMetadata(
+            version=f"v-{feature_set}",
+            feature_set=feature_set,
+            feature_names=names,
+            threshold=0.5,
+            threshold_rule="best_f1",
+            training_window={},
+            data_hash="x",
+            metrics={"test_pr_auc": ap},
+            created_at="2020-01-01T00:00:00Z",
+        )
+
+    sets = ["merchant-risk-v2", "extended", "anchor"]
+    assert held_out_winner([meta(s, 0.7) for s in sets]).feature_set == "anchor"
+    close = [meta("merchant-risk-v2", 0.7), meta("extended", 0.7 - TIE_TOLERANCE / 2), meta("anchor", 0.5)]
+    assert held_out_winner(close).feature_set == "extended"
+    apart = [meta("merchant-risk-v2", 0.7), meta("extended", 0.7 - 2 * TIE_TOLERANCE), meta("anchor", 0.5)]
+    assert held_out_winner(apart).feature_set == "merchant-risk-v2"

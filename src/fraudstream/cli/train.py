@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
         ),
         model_dir: Path | None = typer.Option(None, "--model-dir", help="Registry directory [settings: models/]."),
         feature_set: list[str] = typer.Option(["anchor", "extended"], "--feature-set", help=FEATURE_SETS_HELP),
-        latest: str | None = typer.Option(None, "--latest", help="Feature set that `latest` serves [last trained]."),
+        latest: str | None = typer.Option(
+            None, "--latest", help="Feature set that `latest` serves [best test PR-AUC; a tie: fewer inputs]."
+        ),
         train_start: str | None = typer.Option(None, help="Train period start [2020-01-15]."),
         validation_start: str | None = typer.Option(None, help="Validation start [2020-05-01]."),
         test_start: str | None = typer.Option(None, help="Test period start [2020-05-15]."),

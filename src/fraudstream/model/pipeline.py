@@ -140,6 +140,18 @@ def train_one(
     return meta, report
 
 
+TIE_TOLERANCE = 1e-4
+"""Test average precisions closer than this are a tie; the simpler set (fewer inputs) then wins."""
+
+
+def held_out_winner(metas: list[registry.ModelMetadata]) -> registry.ModelMetadata:
+    """The model to serve among ``metas``: the best test average precision (``test_pr_auc``); within
+    ``TIE_TOLERANCE`` of the best, the one with the fewest inputs (then the one trained first)."""
+    best = max(m.metrics["test_pr_auc"] for m in metas)
+    close = [m for m in metas if m.metrics["test_pr_auc"] >= best - TIE_TOLERANCE]
+    return min(close, key=lambda m: len(m.feature_names))
+
+
 def train_feature_sets(
     training_set: str | Path,
     model_dir: str | Path,
@@ -150,20 +162,18 @@ def train_feature_sets(
     console: Any = None,
     gap_days: float = 0.0,
 ) -> list[registry.ModelMetadata]:
-    """Train each feature set in order; ``latest`` ends up on ``latest``.
-
-    The default is the last trained set the scorer can serve (``features.SERVABLE_FEATURE_SETS``):
-    any other set is registered and compared, but never served; an explicit ``latest`` of such a set
-    is refused.
+    """Train each feature set in order, then point ``latest`` at ``latest`` when given, else at the
+    held-out winner (``held_out_winner``) among the trained sets the scorer can serve
+    (``features.SERVABLE_FEATURE_SETS``). Any other set is registered and compared, but never served;
+    an explicit ``latest`` of such a set is refused. ``latest`` moves once, after every set is
+    evaluated, so a running endpoint never picks up a set that then loses.
     """
     config = config or TrainingConfig()
-    servable = [fs for fs in feature_sets if fs in F.SERVABLE_FEATURE_SETS]
     if latest is not None and latest not in F.SERVABLE_FEATURE_SETS:
         raise ValueError(
             f"--latest {latest!r} cannot be served yet (features.SERVABLE_FEATURE_SETS); "
             f"choose one of {list(F.SERVABLE_FEATURE_SETS)}"
         )
-    latest = latest or (servable[-1] if servable else None)
     if latest is not None and latest not in feature_sets:
         raise ValueError(f"--latest {latest!r} is not among the trained feature sets {list(feature_sets)}")
     frame = load_training_set(training_set)
@@ -174,15 +184,17 @@ def train_feature_sets(
     for fs in feature_sets:
         F.model_input_names(fs)  # fail early on a typo
     for fs in feature_sets:
-        servable_now = fs in F.SERVABLE_FEATURE_SETS  # an unservable set never moves `latest`, even briefly
-        meta, _ = train_one(
-            frame, split, replace(config, feature_set=fs), Path(model_dir), digest, servable_now, console
-        )
+        meta, _ = train_one(frame, split, replace(config, feature_set=fs), Path(model_dir), digest, False, console)
         results.append(meta)
-    if latest is None:  # only unservable sets trained: `latest` stays where it was
+    servable = [m for m in results if m.feature_set in F.SERVABLE_FEATURE_SETS]
+    if not servable:  # only unservable sets trained: `latest` stays where it was
         return results
-    chosen = next(m for m in results if m.feature_set == latest)
+    explicit = [m for m in results if m.feature_set == latest]
+    chosen = explicit[0] if explicit else held_out_winner(servable)
     registry.set_latest(model_dir, chosen.version)
+    if console is not None:
+        why = "--latest" if latest is not None else f"best test PR-AUC {chosen.metrics['test_pr_auc']:.4f}"
+        console.print(f"serving {chosen.feature_set} ({why})")
     return results
 
 
