@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 
 from prometheus_client import Counter, Gauge, start_http_server
 
 from fraudstream.metrics_http import metrics_host
+from fraudstream.settings import Settings, env_name
 
 log = logging.getLogger(__name__)
-PRODUCER_PORT_ENV = "FRAUDSTREAM_PRODUCER_METRICS_PORT"
-CLOCK_PORT_ENV = "FRAUDSTREAM_CLOCK_METRICS_PORT"
+PRODUCER_PORT = "producer_metrics_port"
+CLOCK_PORT = "clock_metrics_port"
+"""The settings fields holding the producer's and the clock's /metrics ports."""
+PRODUCER_PORT_ENV = env_name(PRODUCER_PORT)
+CLOCK_PORT_ENV = env_name(CLOCK_PORT)
 
 SENT = Counter(
     "fraudstream_producer_sent",
@@ -62,16 +65,18 @@ def _beat_age() -> float:
 LAST_BEAT_AGE.set_function(_beat_age)
 
 
-def serve_from_env(env: str) -> int | None:
-    """Serve the default registry on the port in ``env`` (once per process); never fails the caller.
+def serve_from_env(field: str) -> int | None:
+    """Serve the default registry on the port of the settings field ``field`` when its variable is set
+    (once per process); never fails the caller. A default alone does not serve: the stack passes the
+    clock's port explicitly, and a test session's clocks must not all bind the default 8091.
 
     A port already in use (another run still scraping) is logged and skipped: metrics are advisory,
     and a produce or replay run must not fail for them.
     """
-    value = os.environ.get(env)
-    if not value:
+    settings = Settings()
+    port = getattr(settings, field) if field in settings.model_fields_set else None
+    if not port:
         return None
-    port = int(value)
     if port not in _served:
         try:
             _served[port] = start_http_server(port, addr=metrics_host())

@@ -6,12 +6,12 @@ default registry (the handlers' /metrics would show the clock's otherwise).
 
 from __future__ import annotations
 
-import os
+from fraudstream.settings import Settings, env_name
 
-HOST_ENV = "FRAUDSTREAM_METRICS_HOST"
+HOST_ENV = env_name("metrics_host")
 
 
 def metrics_host() -> str:
     """Loopback unless ``FRAUDSTREAM_METRICS_HOST`` says otherwise (a container sets 0.0.0.0 so that a
     scraper in another container reaches it)."""
-    return os.environ.get(HOST_ENV) or "127.0.0.1"
+    return Settings().metrics_host or "127.0.0.1"

@@ -158,7 +158,7 @@ def produce(
     Raises ``ValueError`` for contradictory pacing and ``ConnectionError`` when Kafka is unreachable.
     """
     settings = settings or get_settings()
-    kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT_ENV)
+    kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT)
     pacer = Pacer(rate, speedup)
     tracker = DeliveryTracker(METRICS_NAME)
     producer = make_producer(settings, tracker)

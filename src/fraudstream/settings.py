@@ -146,9 +146,19 @@ class Settings(BaseSettings):
     handler_metrics_port: int | None = None
     """The port one runner process serves /metrics on (``FRAUDSTREAM_HANDLER_METRICS_PORT``, read by
     fraudstream.handlers.metrics); the stack sets it per runner from the two above."""
+    producer_metrics_port: int | None = None
+    """Where ``produce``, ``replay`` and the demo's sender serve /metrics while they run (unset: not served)."""
+    supervisor_metrics_port: int | None = None
+    """Where the stack supervisor serves /metrics (unset: not served; test sessions run several)."""
 
     # --- model endpoint (SageMaker container contract)
     endpoint_port: int = 8080
+    sagemaker_bind_to_port: int | None = Field(default=None, validation_alias=AliasChoices("SAGEMAKER_BIND_TO_PORT"))
+    """The port SageMaker tells a container to listen on (multi-container endpoints); over ``endpoint_port``."""
+    serve_host: str | None = None
+    """The address the endpoint binds to; unset: ``host`` for ``fraudstream serve``, 0.0.0.0 in the container."""
+    model_version: str = "latest"
+    """The registry version the endpoint serves (``fraudstream serve --model``, the container's entry point)."""
     endpoint_url_override: str | None = Field(default=None, validation_alias=AliasChoices("FRAUDSTREAM_ENDPOINT_URL"))
     sagemaker_endpoint_name: str | None = None
     model_dir: Path = Path("models")
@@ -156,6 +166,14 @@ class Settings(BaseSettings):
     """The scorer's decision threshold, over the endpoint's and the registry's (fraudstream.handlers.scoring_config)."""
     feature_set: str | None = None
     """The scorer's feature set, over the registry's (fraudstream.handlers.scoring_config)."""
+
+    # --- Spark (fraudstream.batch.spark_session)
+    spark_master: str | None = None
+    """The Spark master URL (unset: ``local[*]``); e.g. spark://host:7077, yarn."""
+    spark_driver_memory: str | None = None
+    """The driver's memory for a local master (unset: spark_session.LOCAL_DRIVER_MEMORY)."""
+    spark_packages: str | None = None
+    """``spark.jars.packages`` (e.g. org.apache.hadoop:hadoop-aws:3.4.1 for s3a:// paths)."""
 
     # --- engine sizes that fit a 2-core / 24 GiB laptop
     kafka_heap: str = "384m"
@@ -187,6 +205,11 @@ class Settings(BaseSettings):
     def flink_rest(self) -> str:
         """Base URL of the Flink REST API."""
         return (self.flink_rest_override or f"http://{self.host}:{self.flink_rest_port}").rstrip("/")
+
+    @property
+    def serve_port(self) -> int:
+        """The port the endpoint listens on: SageMaker's ``SAGEMAKER_BIND_TO_PORT`` when set, else ``endpoint_port``."""
+        return self.sagemaker_bind_to_port or self.endpoint_port
 
     @property
     def endpoint_url(self) -> str:

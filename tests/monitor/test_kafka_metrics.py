@@ -64,7 +64,7 @@ def test_replay_and_its_clock_count_on_the_same_port(isolated_topics, metrics_ur
     """A replay with no clock beating runs one in-process: both count on the replay's /metrics."""
     s = isolated_topics
     wait_until_ready(s)
-    assert kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT_ENV)
+    assert kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT)
     before = scrape(metrics_url)
     now = datetime.now(UTC)
     txs = [

@@ -175,3 +175,20 @@ def test_no_body_gives_a_5xx(client, body: bytes, content_type: str, accept: str
     r = client.post("/invocations", content=body, headers=headers)
     assert r.status_code < 500, r.text
     assert r.status_code == 200 or r.json()["message"]
+
+
+def test_container_entry_point_reads_version_host_and_port_from_settings(monkeypatch) -> None:
+    """``python -m fraudstream.serving serve``: SageMaker's SAGEMAKER_BIND_TO_PORT over endpoint_port."""
+    from fraudstream.serving import __main__ as entry
+
+    started: list[tuple] = []
+    monkeypatch.setattr(entry, "run_server", lambda *args: started.append(args))
+    for name in ("SAGEMAKER_BIND_TO_PORT", "FRAUDSTREAM_SERVE_HOST", "FRAUDSTREAM_MODEL_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FRAUDSTREAM_ENDPOINT_PORT", "9000")
+    assert entry.main(["serve"]) == 0
+    monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "9123")
+    monkeypatch.setenv("FRAUDSTREAM_SERVE_HOST", "127.0.0.1")
+    monkeypatch.setenv("FRAUDSTREAM_MODEL_VERSION", "v7")
+    assert entry.main(["serve"]) == 0
+    assert started == [(None, "latest", "0.0.0.0", 9000), (None, "v7", "127.0.0.1", 9123)]

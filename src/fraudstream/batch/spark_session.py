@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fraudstream.settings import Settings
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -54,7 +56,8 @@ def _quiet_log4j_config() -> str:
 
 def session_conf(master: str | None = None) -> dict[str, str]:
     """Spark configuration for ``master`` (local settings only for a ``local`` master)."""
-    master = master or os.environ.get("FRAUDSTREAM_SPARK_MASTER") or DEFAULT_MASTER
+    settings = Settings()
+    master = master or settings.spark_master or DEFAULT_MASTER
     java_opts = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{_quiet_log4j_config()}"
     conf = {
         "spark.master": master,
@@ -74,15 +77,14 @@ def session_conf(master: str | None = None) -> dict[str, str]:
     }
     if master.startswith("local"):
         conf |= {
-            "spark.driver.memory": os.environ.get("FRAUDSTREAM_SPARK_DRIVER_MEMORY", LOCAL_DRIVER_MEMORY),
+            "spark.driver.memory": settings.spark_driver_memory or LOCAL_DRIVER_MEMORY,
             "spark.sql.shuffle.partitions": str(LOCAL_SHUFFLE_PARTITIONS),
             "spark.default.parallelism": str(LOCAL_SHUFFLE_PARTITIONS),
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
         }
-    packages = os.environ.get("FRAUDSTREAM_SPARK_PACKAGES")
-    if packages:
-        conf["spark.jars.packages"] = packages
+    if settings.spark_packages:
+        conf["spark.jars.packages"] = settings.spark_packages
     return conf
 
 

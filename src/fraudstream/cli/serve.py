@@ -27,14 +27,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        model: str = typer.Option("latest", "--model", envvar="FRAUDSTREAM_MODEL_VERSION", help="Model version."),
+        model: str | None = typer.Option(None, "--model", help="Model version. [settings model_version: latest]"),
         model_dir: Path | None = typer.Option(
             None,
             "--model-dir",
             help="Registry (or one version) directory (default /opt/ml/model if it holds a model, else settings).",
         ),
-        host: str | None = typer.Option(None, "--host", envvar="FRAUDSTREAM_SERVE_HOST", help="[settings host]"),
-        port: int | None = typer.Option(None, "--port", help="[settings endpoint_port: 8080]"),
+        host: str | None = typer.Option(None, "--host", help="[settings serve_host, else host]"),
+        port: int | None = typer.Option(
+            None, "--port", help="[settings: SAGEMAKER_BIND_TO_PORT, else endpoint_port: 8080]"
+        ),
         log_level: str = typer.Option("warning", "--log-level"),
         max_rows: int | None = _limit("max_rows", "--max-rows", "Rows per request; more get 413."),
         max_body_bytes: int | None = _limit("max_body_bytes", "--max-body-bytes", "Body size; larger get 413."),
@@ -57,7 +59,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve GET /ping, POST /invocations (text/csv, application/json) and GET /metrics."""
         from fraudstream.model.registry import ModelNotFoundError
-        from fraudstream.serving.server import env_port, run_server
+        from fraudstream.serving.server import run_server
         from fraudstream.settings import get_settings
 
         try:
@@ -80,9 +82,9 @@ def register(app: typer.Typer) -> None:
         try:
             run_server(
                 model_dir,
-                model,
-                host or settings.host,
-                port or env_port(settings.endpoint_port),
+                model or settings.model_version,
+                host or settings.serve_host or settings.host,
+                port or settings.serve_port,
                 log_level=log_level,
                 limits=limits,
             )

@@ -8,15 +8,14 @@ invocation inside the handler) counts on the same registry. Exposed on
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from fraudstream.metrics_http import metrics_host
+from fraudstream.settings import Settings
 
 log = logging.getLogger(__name__)
-METRICS_PORT_ENV = "FRAUDSTREAM_HANDLER_METRICS_PORT"
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 RECORDS = Counter("fraudstream_handler_records", "Records a handler processed", ["handler"])
@@ -61,8 +60,8 @@ def observe_lag(handler: str, consumer: Any) -> None:
 
 def serve_from_env() -> int | None:
     """Start the /metrics HTTP server on ``FRAUDSTREAM_HANDLER_METRICS_PORT`` when it is set."""
-    port = os.environ.get(METRICS_PORT_ENV)
+    port = Settings().handler_metrics_port
     if not port:
         return None
-    start_http_server(int(port), addr=metrics_host())
-    return int(port)
+    start_http_server(port, addr=metrics_host())
+    return port

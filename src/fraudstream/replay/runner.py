@@ -271,7 +271,7 @@ def run_plan(
     from fraudstream.kafka_clients import DeliveryTracker, connected_producer, poll_for, produce_waiting
     from fraudstream.messages import Transaction, encode
 
-    kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT_ENV)
+    kafka_metrics.serve_from_env(kafka_metrics.PRODUCER_PORT)
     sent = kafka_metrics.SENT.labels(METRICS_NAME, settings.topic_transactions)
     outcomes = [Outcome(t) for t in plan.transactions]
     collector = PredictionCollector(settings, (t.tid for t in plan.transactions)).start()

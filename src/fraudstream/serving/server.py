@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -85,8 +84,3 @@ def uvicorn_options(limits: ServingLimits, app: object = None) -> dict[str, obje
         "timeout_keep_alive": limits.keep_alive_s,
         "h11_max_incomplete_event_size": limits.max_header_bytes,
     }
-
-
-def env_port(default: int) -> int:
-    """SageMaker always uses 8080; SAGEMAKER_BIND_TO_PORT overrides when set (multi-container endpoints)."""
-    return int(os.environ.get("SAGEMAKER_BIND_TO_PORT", default))

@@ -7,14 +7,13 @@ several supervisors at once, and the stack's fixed ports are already many). Name
 from __future__ import annotations
 
 import logging
-import os
 
 from prometheus_client import Counter, Gauge, start_http_server
 
 from fraudstream.metrics_http import metrics_host
+from fraudstream.settings import Settings
 
 log = logging.getLogger(__name__)
-METRICS_PORT_ENV = "FRAUDSTREAM_SUPERVISOR_METRICS_PORT"
 
 RESTARTS = Counter(
     "fraudstream_supervisor_restarts",
@@ -28,12 +27,12 @@ SERVICE_UP = Gauge(
 
 def serve_from_env() -> int | None:
     """Start the /metrics server on ``FRAUDSTREAM_SUPERVISOR_METRICS_PORT`` when set; a taken port is logged."""
-    port = os.environ.get(METRICS_PORT_ENV)
+    port = Settings().supervisor_metrics_port
     if not port:
         return None
     try:
-        start_http_server(int(port), addr=metrics_host())
+        start_http_server(port, addr=metrics_host())
     except OSError as exc:  # metrics are advisory: supervision must go on
         log.warning("supervisor metrics not served on port %s (%s)", port, exc)
         return None
-    return int(port)
+    return port

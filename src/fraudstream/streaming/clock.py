@@ -184,7 +184,7 @@ def run_clock(settings: Settings | None = None, interval_ms: int | None = None) 
     import signal
 
     clock = StreamClock(settings, interval_ms)
-    kafka_metrics.serve_from_env(kafka_metrics.CLOCK_PORT_ENV)
+    kafka_metrics.serve_from_env(kafka_metrics.CLOCK_PORT)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: clock.stop_event.set())
