@@ -42,3 +42,45 @@ def test_groups_resolve_by_key_and_table_name() -> None:
     assert resolve_group("cc-agg-batch-fg") is BATCH_GROUP
     with pytest.raises(KeyError):
         resolve_group("nope")
+
+
+def test_each_group_is_declared_once_and_the_rest_derives_from_it() -> None:
+    """Entity, typed fields, windows, source topic and event time in one declaration per group; the
+    stream group's fields come from ``features.STREAM_AGGREGATES``, the Flink sink's key and columns
+    from the group, and a record that disagrees with it fails at import."""
+    from datetime import timedelta
+
+    from fraudstream import features as F
+    from fraudstream.featurestore.groups import FEATURE_GROUPS, MERCHANT_GROUP, check_record_types
+    from fraudstream.settings import Settings
+    from fraudstream.streaming import sql
+    from fraudstream.streaming.config import JobConfig
+
+    settings = Settings()
+    for group in FEATURE_GROUPS:
+        assert group.table_name(settings) and group.source_topic(settings) in settings.all_topics
+        assert all(f.dtype in (int, float, str) for f in group.features)
+        assert group.event_time_field in {f.name for f in group.features}
+    assert STREAM_GROUP.windows == (F.STREAM_WINDOW,) and BATCH_GROUP.windows == (F.BATCH_WINDOW,)
+    assert MERCHANT_GROUP.windows == tuple(timedelta(days=d) for d in F.MERCHANT_WINDOWS)
+    assert [f.name for f in STREAM_GROUP.features][: len(F.STREAM_AGGREGATES)] == list(F.STREAM_FEATURES)
+    ddl = sql.agg_sink_ddl(JobConfig(bootstrap_servers="b:1"))
+    for field in STREAM_GROUP.features:
+        if field.name in F.STREAM_FEATURES:
+            assert f"{field.name} {field.sql_type}" in ddl
+    assert f"'key.fields' = '{STREAM_GROUP.record_identifier}'" in ddl
+
+    check_record_types(
+        "ok",
+        {
+            "cc_num": str,
+            "tid": str,
+            "num_trans_last_10m": int,
+            **dict.fromkeys(("avg_amt_last_10m", "max_amt_last_10m"), float | None),
+        },
+        STREAM_GROUP,
+    )
+    with pytest.raises(TypeError, match="num_trans_last_10m must be int"):
+        check_record_types("bad", {"cc_num": str, "tid": str, "num_trans_last_10m": float}, STREAM_GROUP)
+    with pytest.raises(TypeError, match="merchant"):
+        check_record_types("keyless", {}, MERCHANT_GROUP)

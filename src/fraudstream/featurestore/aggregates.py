@@ -20,8 +20,9 @@ import json
 import math
 import re
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_type_hints
 
+from fraudstream.featurestore.groups import STREAM_GROUP, check_record_types
 from fraudstream.messages import MAX_AMOUNT, RECORD_FIELD, CardAggregate, DecodeError, decode, format_time
 
 _CANONICAL_TIME = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
@@ -55,6 +56,11 @@ class Aggregate(NamedTuple):
     def store_record(self) -> dict[str, Any]:
         """The record of the stream feature group (``cc-agg-fg``)."""
         return self._asdict()
+
+
+# Both records carry the stream group's item: its key, window features and tid, typed as the group declares.
+check_record_types("CardAggregate", {n: f.annotation for n, f in CardAggregate.model_fields.items()}, STREAM_GROUP)
+check_record_types("Aggregate", get_type_hints(Aggregate), STREAM_GROUP)
 
 
 def _reject_constant(name: str) -> float:

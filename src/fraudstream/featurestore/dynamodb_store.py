@@ -128,7 +128,7 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 
 
-def _stored_value(name: str, kind: str, value: Any) -> Any:
+def _stored_value(name: str, kind: type, value: Any) -> Any:
     """The value DynamoDB stores for a feature of ``kind``; None when missing (the attribute is left out).
 
     A double goes as the ``Decimal`` of its ``repr``, the shortest text that reads back as the same
@@ -136,9 +136,9 @@ def _stored_value(name: str, kind: str, value: Any) -> Any:
     """
     if value is None:
         return None
-    if kind == "string":
+    if kind is str:
         return str(value)
-    if kind == "int":
+    if kind is int:
         return int(value)
     number = float(value)
     if math.isnan(number):
@@ -172,7 +172,7 @@ def from_item(group: FeatureGroup, item: Mapping[str, Mapping[str, Any]]) -> dic
     for name, attr in item.items():
         value = _DESERIALIZER.deserialize(attr)
         if isinstance(value, Decimal):
-            value = int(value) if kinds.get(name) == "int" else float(value)
+            value = int(value) if kinds.get(name) is int else float(value)
         out[name] = value
     return out
 
@@ -528,7 +528,7 @@ def describe_feature_groups(settings: Settings | None = None, client: Any = None
             "table": table,
             "record_identifier": group.record_identifier,
             "event_time_field": group.event_time_field,
-            "features": [{"name": n, "type": t} for n, t in group.features],
+            "features": [{"name": f.name, "type": f.type_name} for f in group.features],
         }
         try:
             desc = client.describe_table(TableName=table)["Table"]

@@ -14,25 +14,66 @@ served feature set uses it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, NamedTuple, get_args
 
 from fraudstream import features as F
 from fraudstream.settings import Settings, get_settings
 
+_SQL_TYPES: dict[type, str] = {int: "BIGINT", float: "DOUBLE", str: "STRING"}
+_TYPE_NAMES: dict[type, str] = {int: "int", float: "float", str: "string"}
+_SQL_TO_TYPE: dict[str, type] = {sql: dtype for dtype, sql in _SQL_TYPES.items()}
+
+
+class Field(NamedTuple):
+    """One typed attribute of a group's item: ``int`` (a count), ``float`` (a number) or ``str``."""
+
+    name: str
+    dtype: type
+
+    @property
+    def type_name(self) -> str:
+        """``int`` / ``float`` / ``string`` (``featurestore describe``)."""
+        return _TYPE_NAMES[self.dtype]
+
+    @property
+    def sql_type(self) -> str:
+        """The column type in Flink and Spark SQL."""
+        return _SQL_TYPES[self.dtype]
+
 
 @dataclass(frozen=True)
 class FeatureGroup:
-    """A feature group: one table, one record identifier, one event-time field."""
+    """One declaration per feature group (Feast's ``StreamFeatureView``): the entity key, the typed
+    fields of its item, the window(s) they are computed over, the topic they come from and the event-time
+    field. The names and window lengths are ``fraudstream.features``'s (the one definition both engines
+    import); the DynamoDB item types, the Flink sink's key, the nightly records and the record checks
+    below are derived from here."""
 
-    key: str  # stable logical name used in code ("stream" / "batch")
+    key: str  # stable logical name used in code ("stream" / "batch" / "card_windows" / "merchant")
     table_setting: str  # the Settings attribute that holds the table name
-    record_identifier: str
-    event_time_field: str
-    features: tuple[tuple[str, str], ...]  # (name, type) pairs: "int", "float", "string"
+    record_identifier: str  # the entity key: the table's hash key
+    event_time_field: str  # a write never replaces an item with a later value of it
+    features: tuple[Field, ...]  # the item's attributes besides the key (the event time included)
+    windows: tuple[timedelta, ...]  # what the features aggregate over
+    source_setting: str  # the Settings attribute naming the topic the group is computed from
 
     def table_name(self, settings: Settings | None = None) -> str:
         return getattr(settings or get_settings(), self.table_setting)
+
+    def source_topic(self, settings: Settings | None = None) -> str:
+        return getattr(settings or get_settings(), self.source_setting)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The item's values besides the key and the event time."""
+        return tuple(f.name for f in self.features if f.name != self.event_time_field)
+
+
+def _nightly_features(names: tuple[str, ...]) -> tuple[Field, ...]:
+    return (*(Field(name, int if name in F.NIGHTLY_COUNTS else float) for name in names), Field("as_of", str))
 
 
 STREAM_GROUP = FeatureGroup(
@@ -41,26 +82,25 @@ STREAM_GROUP = FeatureGroup(
     record_identifier="cc_num",
     event_time_field="trans_time",
     features=(
-        (F.NUM_TRANS_LAST_10M, "int"),
-        (F.AVG_AMT_LAST_10M, "float"),
-        (F.MAX_AMT_LAST_10M, "float"),
-        ("trans_time", "string"),
-        ("tid", "string"),
+        *(Field(a.name, _SQL_TO_TYPE[a.sql_type]) for a in F.STREAM_AGGREGATES),
+        Field("trans_time", str),
+        Field("tid", str),
     ),
+    windows=(F.STREAM_WINDOW,),
+    source_setting="topic_agg",
 )
+"""Per card, the latest ``cc-agg`` record's 10-minute window (the agg-writer; ``features.STREAM_AGGREGATES``)."""
 
 BATCH_GROUP = FeatureGroup(
     key="batch",
     table_setting="table_batch",
     record_identifier="cc_num",
     event_time_field="as_of",
-    features=((F.NUM_TRANS_LAST_1W, "int"), (F.AVG_AMT_LAST_1W, "float"), ("as_of", "string")),
+    features=_nightly_features(F.BATCH_FEATURES),
+    windows=(F.BATCH_WINDOW,),
+    source_setting="topic_transactions",
 )
-
-
-def _nightly_features(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    return (*((name, "int" if name in F.NIGHTLY_COUNTS else "float") for name in names), ("as_of", "string"))
-
+"""Per card, the nightly 1-week count and mean amount (DESIGN.md), from the transactions (file or lake)."""
 
 CARD_WINDOWS_GROUP = FeatureGroup(
     key="card_windows",
@@ -68,6 +108,8 @@ CARD_WINDOWS_GROUP = FeatureGroup(
     record_identifier="cc_num",
     event_time_field="as_of",
     features=_nightly_features(tuple(name for pair in F.CARD_WINDOWS.values() for name in pair)),
+    windows=tuple(timedelta(days=days) for days in F.CARD_WINDOWS),
+    source_setting="topic_transactions",
 )
 """Per card, count and mean amount over 1 / 7 / 30 days (issue 15): an item per card active in 30 days."""
 
@@ -77,14 +119,36 @@ MERCHANT_GROUP = FeatureGroup(
     record_identifier="merchant",
     event_time_field="as_of",
     features=_nightly_features(F.MERCHANT_FEATURES),
+    windows=tuple(timedelta(days=days) for days in F.MERCHANT_WINDOWS),
+    source_setting="topic_transactions",
 )
-"""Per merchant, the nightly count and fraud risk over 1 / 7 / 30 days (label-delayed; issue 15)."""
+"""Per merchant, the nightly count and fraud risk over 1 / 7 / 30 days (label-delayed: ``features.LabelDelayRule``,
+with the labels topic) and the known-fraud counts over the same days (issue 15)."""
 
 NIGHTLY_GROUPS: tuple[FeatureGroup, ...] = (CARD_WINDOWS_GROUP, MERCHANT_GROUP)
 """The issue-15 groups: written by the nightly load, read by the scorer when the served set uses them."""
 FEATURE_GROUPS: tuple[FeatureGroup, ...] = (STREAM_GROUP, BATCH_GROUP, *NIGHTLY_GROUPS)
 CARD_GROUPS: tuple[FeatureGroup, ...] = (STREAM_GROUP, BATCH_GROUP)
 """The groups keyed by card (``featurestore get`` and ``batch_get`` of cards read these)."""
+
+
+def _base_type(annotation: Any) -> Any:
+    """``int`` of ``int``, ``float`` of ``float | None``; anything else as it is."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 else annotation
+
+
+def check_record_types(record: str, types: Mapping[str, Any], group: FeatureGroup) -> None:
+    """Fail at import when a record that carries ``group``'s values (``types``: field -> annotation) lacks
+    one of them or gives it another type than the group declares: the group is where they change."""
+    for field in (Field(group.record_identifier, str), *group.features):
+        if field.name == group.event_time_field:
+            continue  # a time is text in the store, a datetime or text in a record
+        if field.name not in types or _base_type(types[field.name]) is not field.dtype:
+            raise TypeError(
+                f"{record}.{field.name} must be {field.dtype.__name__} as featurestore.groups declares "
+                f"for {group.key!r}, got {types.get(field.name)!r}"
+            )
 
 
 def create_table(client: Any, name: str, group: FeatureGroup) -> bool:

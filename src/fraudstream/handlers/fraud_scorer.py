@@ -49,7 +49,7 @@ PREDICTION_FIELDS: tuple[str, ...] = tuple(Prediction.model_fields)
 """The wire order of a prediction's fields (the model's declaration order)."""
 _RATIO_FIELDS = (features.AMT_RATIO1, features.AMT_RATIO2, features.COUNT_RATIO, features.MAX_AMT_RATIO)
 _JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-AS_OF = "as_of"
+AS_OF = BATCH_GROUP.event_time_field
 """The 1-week group's event time in the store (featurestore.groups.BATCH_GROUP), written as ``batch_as_of``."""
 
 

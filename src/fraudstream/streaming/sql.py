@@ -40,6 +40,7 @@ import re
 from dataclasses import dataclass
 
 from fraudstream import features
+from fraudstream.featurestore.groups import STREAM_GROUP
 from fraudstream.messages import (
     EMPTY_REASON,
     HEARTBEAT_PREFIX,
@@ -353,23 +354,26 @@ def agg_sink_ddl(cfg: JobConfig) -> str:
     """``cc-agg``: key = cc_num (raw), value = JSON in the :class:`messages.CardAggregate` shape.
 
     Null fields are left out (a transaction without a merchant has no ``merchant`` key), as
-    ``messages.encode`` writes a ``CardAggregate``."""
+    ``messages.encode`` writes a ``CardAggregate``. The key, event time and typed window features are
+    the stream feature group's (``featurestore.groups.STREAM_GROUP``); the column order is the one
+    ``agg_insert_sql`` selects in."""
+    group = STREAM_GROUP
     options = {
         **kafka_options(cfg, cfg.topic_agg),
         "key.format": "raw",
-        "key.fields": "cc_num",
+        "key.fields": group.record_identifier,
         "value.format": "json",
         "value.json.encode.ignore-null-fields": "true",
         "value.fields-include": "ALL",
         "sink.delivery-guarantee": "at-least-once",
         **SINK_PRODUCER_PROPERTIES,
     }
-    feature_cols = ",\n  ".join(f"{a.name} {a.sql_type}" for a in features.STREAM_AGGREGATES)
+    feature_cols = ",\n  ".join(f"{f.name} {f.sql_type}" for f in group.features if f.name in WINDOW_OUTPUT)
     return f"""CREATE TEMPORARY TABLE {AGG_SINK} (
-  cc_num STRING NOT NULL,
+  {group.record_identifier} STRING NOT NULL,
   tid STRING,
   amount DOUBLE,
-  trans_time STRING,
+  {group.event_time_field} STRING,
   {feature_cols},
   {MERCHANT} STRING
 ) WITH (
@@ -467,6 +471,7 @@ WINDOW_OUTPUT = {
 """Each streaming feature from the function's exact COUNT/SUM/MAX, with the same SQL arithmetic as
 ``features.STREAM_AGGREGATES`` (the mean is CAST(SUM AS DOUBLE) / COUNT, as in Spark)."""
 assert set(WINDOW_OUTPUT) == {a.name for a in features.STREAM_AGGREGATES}
+assert set(WINDOW_OUTPUT) <= set(STREAM_GROUP.feature_names)
 
 
 def agg_insert_sql() -> str:
