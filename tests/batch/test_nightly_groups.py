@@ -119,3 +119,47 @@ def test_served_nightly_values_equal_the_training_sets(spark, tx_path, isolated_
         == served.tobytes()
     )
     assert calls["BatchGetItem"] == 0
+
+
+def _scan(settings, group) -> dict[str, dict]:
+    """Every key's item of a group's table (the batch-version marker is not a key)."""
+    from fraudstream.aws_clients import dynamodb_client
+    from fraudstream.featurestore.dynamodb_store import from_item, is_reserved_key
+
+    client, key, items = dynamodb_client(settings), group.record_identifier, {}
+    for page in client.get_paginator("scan").paginate(TableName=group.table_name(settings), ConsistentRead=True):
+        for item in page["Items"]:
+            if not is_reserved_key(item[key]["S"]):
+                items[item[key]["S"]] = from_item(group, item)
+    return items
+
+
+def test_backfill_writes_every_nightly_group_as_the_runs_in_order_would(spark, tx_path, isolated_tables) -> None:
+    """``batch backfill`` over 2020-02-05 .. 02-10 leaves the three tables item for item as the six
+    nightly runs in order leave them: the 1-week group, the card windows and the merchant group, with
+    the quiet merchant's and quiet card's empty items of 02-08 (their longest window emptied then)."""
+    from fraudstream.batch.nightly import run_backfill
+    from fraudstream.featurestore.groups import BATCH_GROUP, ensure_tables
+    from fraudstream.testing.engines import _delete_tables, isolated_copy
+
+    first, last = date(2020, 2, 5), date(2020, 2, 10)  # the data ends on 2020-02-09
+    day = first
+    while day <= last:
+        run_nightly(spark, tx_path, day, isolated_tables)
+        day = date.fromordinal(day.toordinal() + 1)
+    backfilled = isolated_copy(isolated_tables, "backfill")
+    ensure_tables(backfilled)
+    try:
+        summary = run_backfill(spark, tx_path, first, last, backfilled)
+        assert summary["failed"] == 0 and summary["label_delay_days"] == 7
+        assert (summary["merchant_expired"], summary["card_windows_expired"]) == (1, 1)
+        for group in (BATCH_GROUP, CARD_WINDOWS_GROUP, MERCHANT_GROUP):
+            expected, stored = _scan(isolated_tables, group), _scan(backfilled, group)
+            assert stored == expected, group.key
+        for group in (CARD_WINDOWS_GROUP, MERCHANT_GROUP):
+            assert summary[f"{group.key}_load"]["written"] == len(_scan(backfilled, group)), group.key
+        gone = _scan(backfilled, MERCHANT_GROUP)[QUIET_MERCHANT]
+        assert gone["as_of"] == "2020-02-08T00:00:00.000Z" and gone["merchant_num_trans_30d"] == 0
+        assert _scan(backfilled, CARD_WINDOWS_GROUP)[QUIET_CARD]["as_of"] == "2020-02-08T00:00:00.000Z"
+    finally:
+        _delete_tables(backfilled)

@@ -1,4 +1,5 @@
-"""The nightly load: 1-week features of every active card into ``cc-agg-batch-fg``, and backfill.
+"""The nightly load: 1-week features of every active card into ``cc-agg-batch-fg`` (and the card windows and
+merchant groups, ``batch.nightly_groups``), and backfill of all of them.
 
 Writes go through ``DynamoFeatureStore`` (the one DynamoDB writer): conditional newer-wins puts
 keyed by ``cc_num`` with ``as_of`` as the event time, so a re-run with the same inputs rewrites
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
-from fraudstream.batch.nightly_groups import load_nightly_groups, nightly_lookback_days
+from fraudstream.batch.nightly_groups import backfill_nightly_groups, load_nightly_groups, nightly_lookback_days
 from fraudstream.batch.source import load_transactions, nightly_days, source_name
 from fraudstream.batch.summary import timed, write_summary
 from fraudstream.batch.weekly_features import as_day, expired_cards, weekly_features, weekly_features_for_days
@@ -222,13 +223,17 @@ def run_backfill(
     to_date: date | str,
     settings: Settings | None = None,
     store: OnlineStore | None = None,
+    label_delay: F.LabelDelayRule | None = None,
 ) -> dict[str, Any]:
     """Every nightly run of [from_date, to_date], leaving the store as running them in order would.
 
     All runs are computed in one Spark job; since puts are newer-wins per card, running the days
     in order leaves each card with its values of the *last* run that wrote it, so exactly that
     record is loaded (one put per card instead of one per card and day): the run of ``to_date``
-    for cards active in its week, else the empty item of the day after the card's last run.
+    for cards active in its week, else the empty item of the day after the card's last run. The
+    same for every group the nightly run writes: the card windows and, when the input has merchants
+    and labels, the merchant group under ``label_delay`` (None: ``Settings.label_delay_days``)
+    (``batch.nightly_groups.backfill_nightly_groups``); one batch version is marked after all of them.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as f
@@ -242,9 +247,12 @@ def run_backfill(
         "from": str(first),
         "to": str(last),
     }
+    label_delay = label_delay or F.LabelDelayRule((settings or get_settings()).label_delay_days)
+    summary["label_delay_days"] = label_delay.delay_days
     with timed(summary):
         # From the day before ``first``: a card last written by that run expires on ``first``.
         tx = load_transactions(spark, input_path, settings)
+        nightly_records = backfill_nightly_groups(tx, first, last, label_delay, summary)
         runs = weekly_features_for_days(tx, first - timedelta(days=1), last).cache()
         try:
             per_day = {
@@ -271,7 +279,16 @@ def run_backfill(
         summary["days"] = (last - first).days + 1
         summary["cards"] = len(records)
         store = store or _default_store(settings)
-        summary |= load_records(store, records, label=f"backfill {first}..{last}")
+        ensure_group_tables(store, nightly_records)
+        written = 0
+        for group, group_records in nightly_records.items():
+            label = f"backfill {first}..{last} {group.key}"
+            counts = load_records(store, group_records, label, group=group, mark=False)
+            summary[f"{group.key}_load"] = {k: v for k, v in counts.items() if k != "batch_version"}
+            written += counts["written"]
+        summary |= load_records(store, records, label=f"backfill {first}..{last}", mark=False)
+        if summary["written"] or written:  # after the last put of every group: one version for all
+            summary["batch_version"] = store.mark_batch_version(f"backfill {first}..{last}")
     summary["table"] = BATCH_GROUP.table_name(getattr(store, "settings", None) or settings)
     summary["summary_path"] = str(write_summary(summary, _summary_path(settings, f"backfill-{first}-{last}.json")))
     return summary

@@ -53,22 +53,67 @@ def group_records(group: FeatureGroup, run: Callable[[date], DataFrame], day: da
     return records + [empty_record(group, row[key], as_of) for row in gone], len(gone)
 
 
+def _group_runs(
+    tx: DataFrame, rule: F.LabelDelayRule, summary: dict[str, Any]
+) -> dict[FeatureGroup, tuple[Callable[[date], DataFrame], int]]:
+    """Per issue-15 group the input allows: its run of a day and its reach in days (a key has a row in
+    the run of ``as_of`` exactly when it has a transaction in [as_of - reach, as_of): the WHERE of its
+    SQL). A skipped merchant group is said in ``summary``."""
+    runs: dict[FeatureGroup, tuple[Callable[[date], DataFrame], int]] = {
+        CARD_WINDOWS_GROUP: (lambda d: card_window_features(tx, d), max(F.CARD_WINDOWS)),
+    }
+    if has_merchant_inputs(tx):
+        runs[MERCHANT_GROUP] = (lambda d: merchant_features(tx, d, rule), rule.lookback_days)
+    else:
+        summary[MERCHANT_GROUP.key] = MERCHANTS_SKIPPED
+    return runs
+
+
 def load_nightly_groups(
     tx: DataFrame, day: date, rule: F.LabelDelayRule, summary: dict[str, Any]
 ) -> dict[FeatureGroup, list[dict[str, Any]]]:
     """Records per issue-15 group for the night of ``day`` (``tx``: the rows of the lookback days);
     adds ``<group>`` (keys) and ``<group>_expired`` counts to ``summary``."""
-    runs: dict[FeatureGroup, Callable[[date], DataFrame]] = {
-        CARD_WINDOWS_GROUP: lambda d: card_window_features(tx, d),
-    }
-    if has_merchant_inputs(tx):
-        runs[MERCHANT_GROUP] = lambda d: merchant_features(tx, d, rule)
-    else:
-        summary[MERCHANT_GROUP.key] = MERCHANTS_SKIPPED
     out: dict[FeatureGroup, list[dict[str, Any]]] = {}
-    for group, run in runs.items():
+    for group, (run, _) in _group_runs(tx, rule, summary).items():
         records, expired = group_records(group, run, day)
         summary[group.key] = len(records) - expired
         summary[f"{group.key}_expired"] = expired
         out[group] = records
+    return out
+
+
+def backfill_nightly_groups(
+    tx: DataFrame, first: date, last: date, rule: F.LabelDelayRule, summary: dict[str, Any]
+) -> dict[FeatureGroup, list[dict[str, Any]]]:
+    """Records per issue-15 group that leave the store as the nightly runs of ``first`` .. ``last`` in
+    order would (puts are newer-wins per key, so each key keeps what the last run that wrote it wrote):
+    the run of ``last`` for the keys it has; for a key it lacks whose last run fell inside the range,
+    the empty item of the night after (its longest window emptied then). Adds ``<group>`` and
+    ``<group>_expired`` counts to ``summary``."""
+    from pyspark.sql import functions as f
+
+    from fraudstream.batch.nightly import as_of_text
+
+    end = f.lit(f"{last.isoformat()} 00:00:00").cast("timestamp")
+    out: dict[FeatureGroup, list[dict[str, Any]]] = {}
+    for group, (run, reach) in _group_runs(tx, rule, summary).items():
+        key = group.record_identifier
+        names = [name for name, _ in group.features if name != group.event_time_field]
+        today = run(last)
+        as_of = as_of_text(last)
+        records = [{key: row[key], **{n: row[n] for n in names}, "as_of": as_of} for row in today.collect()]
+        # the night after a key's last row: its last transaction's day + reach + 1 (in [first, last])
+        emptied = (
+            tx.where(f.col(key).isNotNull() & (f.col("trans_time") < end))
+            .groupBy(key)
+            .agg(f.date_add(f.to_date(f.max("trans_time")), reach + 1).alias("emptied"))
+            .where(f.col("emptied").between(f.lit(first), f.lit(last)))
+            .join(today.select(key), key, "left_anti")
+            .collect()
+        )
+        expired = [empty_record(group, row[key], as_of_text(row["emptied"])) for row in emptied]
+        summary[group.key] = len(records)
+        summary[f"{group.key}_expired"] = len(expired)
+        out[group] = records + expired
     return out

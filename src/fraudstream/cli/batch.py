@@ -122,10 +122,13 @@ def backfill_command(
     from_date: datetime = typer.Option(..., "--from", formats=DAY_FORMATS, help="First nightly run (UTC day)."),
     to_date: datetime = typer.Option(..., "--to", formats=DAY_FORMATS, help="Last nightly run (UTC day)."),
     master: str | None = typer.Option(None, "--master", help=MASTER_HELP),
+    label_delay_days: int | None = typer.Option(None, "--label-delay-days", help=LABEL_DELAY_HELP),
 ) -> None:
-    """Run the nightly computation for every day in [FROM, TO]; the store ends as after the last run."""
+    """Run the nightly computation for every day in [FROM, TO] (every group); the store ends as after the last run."""
     from fraudstream.batch.nightly import run_backfill
     from fraudstream.settings import get_settings
 
-    summary = _run(run_backfill, input_path, from_date.date(), to_date.date(), get_settings(), master=master)
+    rule = _label_delay(label_delay_days)
+    args = (input_path, from_date.date(), to_date.date(), get_settings(), None, rule)
+    summary = _run(run_backfill, *args, master=master)
     _finish(summary, f"batch backfill {from_date:%Y-%m-%d}..{to_date:%Y-%m-%d}")
