@@ -14,7 +14,7 @@ served feature set uses it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple, get_args
@@ -72,8 +72,22 @@ class FeatureGroup:
         return tuple(f.name for f in self.features if f.name != self.event_time_field)
 
 
-def _nightly_features(names: tuple[str, ...]) -> tuple[Field, ...]:
-    return (*(Field(name, int if name in F.NIGHTLY_COUNTS else float) for name in names), Field("as_of", str))
+def _nightly_group(
+    key: str, table_setting: str, entity: str, names: tuple[str, ...], days: Iterable[int]
+) -> FeatureGroup:
+    """A group the nightly job computes from the transactions (file or lake): its item holds the run's
+    ``as_of`` (the event time) and one value per name, a window count (``features.NIGHTLY_COUNTS``) as int."""
+    fields = (*(Field(name, int if name in F.NIGHTLY_COUNTS else float) for name in names), Field("as_of", str))
+    windows = tuple(timedelta(days=d) for d in days)
+    return FeatureGroup(
+        key=key,
+        table_setting=table_setting,
+        record_identifier=entity,
+        event_time_field="as_of",
+        features=fields,
+        windows=windows,
+        source_setting="topic_transactions",
+    )
 
 
 STREAM_GROUP = FeatureGroup(
@@ -91,37 +105,19 @@ STREAM_GROUP = FeatureGroup(
 )
 """Per card, the latest ``cc-agg`` record's 10-minute window (the agg-writer; ``features.STREAM_AGGREGATES``)."""
 
-BATCH_GROUP = FeatureGroup(
-    key="batch",
-    table_setting="table_batch",
-    record_identifier="cc_num",
-    event_time_field="as_of",
-    features=_nightly_features(F.BATCH_FEATURES),
-    windows=(F.BATCH_WINDOW,),
-    source_setting="topic_transactions",
-)
-"""Per card, the nightly 1-week count and mean amount (DESIGN.md), from the transactions (file or lake)."""
+BATCH_GROUP = _nightly_group("batch", "table_batch", "cc_num", F.BATCH_FEATURES, [F.BATCH_WINDOW_DAYS])
+"""Per card, the nightly 1-week count and mean amount (DESIGN.md)."""
 
-CARD_WINDOWS_GROUP = FeatureGroup(
-    key="card_windows",
-    table_setting="table_card_windows",
-    record_identifier="cc_num",
-    event_time_field="as_of",
-    features=_nightly_features(tuple(name for pair in F.CARD_WINDOWS.values() for name in pair)),
-    windows=tuple(timedelta(days=days) for days in F.CARD_WINDOWS),
-    source_setting="topic_transactions",
+CARD_WINDOWS_GROUP = _nightly_group(
+    "card_windows",
+    "table_card_windows",
+    "cc_num",
+    tuple(n for pair in F.CARD_WINDOWS.values() for n in pair),
+    F.CARD_WINDOWS,
 )
 """Per card, count and mean amount over 1 / 7 / 30 days (issue 15): an item per card active in 30 days."""
 
-MERCHANT_GROUP = FeatureGroup(
-    key="merchant",
-    table_setting="table_merchant",
-    record_identifier="merchant",
-    event_time_field="as_of",
-    features=_nightly_features(F.MERCHANT_FEATURES),
-    windows=tuple(timedelta(days=days) for days in F.MERCHANT_WINDOWS),
-    source_setting="topic_transactions",
-)
+MERCHANT_GROUP = _nightly_group("merchant", "table_merchant", "merchant", F.MERCHANT_FEATURES, F.MERCHANT_WINDOWS)
 """Per merchant, the nightly count and fraud risk over 1 / 7 / 30 days (label-delayed: ``features.LabelDelayRule``,
 with the labels topic) and the known-fraud counts over the same days (issue 15)."""
 

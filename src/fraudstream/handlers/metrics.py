@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
-from fraudstream.metrics_http import metrics_host
+from fraudstream.metrics_http import serve_metrics
 from fraudstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,4 @@ def observe_lag(handler: str, consumer: Any) -> None:
 
 def serve_from_env() -> int | None:
     """Start the /metrics HTTP server on ``FRAUDSTREAM_HANDLER_METRICS_PORT`` when it is set."""
-    port = Settings().handler_metrics_port
-    if not port:
-        return None
-    start_http_server(port, addr=metrics_host())
-    return port
+    return serve_metrics(Settings().handler_metrics_port)

@@ -11,10 +11,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import Counter, Gauge
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fraudstream.metrics_http import metrics_host
+from fraudstream.metrics_http import serve_metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,4 @@ def observe_lag(consumer: Any) -> None:
 
 def serve_from_env() -> int | None:
     """Start the /metrics server on ``FRAUDSTREAM_LAKE_METRICS_PORT`` when it is set."""
-    port = LakeMetricsSettings().metrics_port
-    if not port:
-        return None
-    start_http_server(port, addr=metrics_host())
-    return port
+    return serve_metrics(LakeMetricsSettings().metrics_port)
