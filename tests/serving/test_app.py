@@ -151,13 +151,21 @@ def test_limits_are_applied(predictor: Predictor, app_client) -> None:
         assert r.status_code == 400 and r.json()["error"] == "too_long"
 
 
-def test_limits_from_environment_and_overrides() -> None:
-    env = {"FRAUDSTREAM_SERVE_MAX_ROWS": "500", "FRAUDSTREAM_SERVE_HEADER_TIMEOUT_S": "2.5"}
-    limits = ServingLimits.from_env(env, body_timeout_s=7, max_rows=None)
+def test_limits_from_environment_and_overrides(monkeypatch) -> None:
+    for field in ServingLimits.__dataclass_fields__:
+        monkeypatch.delenv(ServingLimits.env_name(field), raising=False)
+    assert ServingLimits.from_env() == ServingLimits()
+    monkeypatch.setenv("FRAUDSTREAM_SERVE_MAX_ROWS", "500")
+    monkeypatch.setenv("FRAUDSTREAM_SERVE_HEADER_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("FRAUDSTREAM_SERVE_KEEP_ALIVE_S", "")  # empty: not set
+    limits = ServingLimits.from_env(body_timeout_s=7, max_rows=None)
     assert (limits.max_rows, limits.header_timeout_s, limits.body_timeout_s) == (500, 2.5, 7.0)
-    assert limits.max_body_bytes == 6 * 1024 * 1024 and ServingLimits.from_env({}) == ServingLimits()
-    with pytest.raises(ValueError, match="FRAUDSTREAM_SERVE_MAX_ROWS='lots'"):
-        ServingLimits.from_env({"FRAUDSTREAM_SERVE_MAX_ROWS": "lots"})
+    assert limits.max_body_bytes == 6 * 1024 * 1024 and limits.keep_alive_s == ServingLimits().keep_alive_s
+    monkeypatch.setenv("FRAUDSTREAM_SERVE_MAX_ROWS", "lots")
+    with pytest.raises(ValueError, match="FRAUDSTREAM_SERVE_MAX_ROWS='lots' is not a valid int"):
+        ServingLimits.from_env()
+    with pytest.raises(TypeError, match="unknown serving limit"):
+        ServingLimits.from_env(max_cows=1)
     with pytest.raises(ValueError, match="max_inflight must be > 0"):
         ServingLimits(max_inflight=0)
 

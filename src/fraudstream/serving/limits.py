@@ -27,9 +27,10 @@ Each limit, its default, and what exceeding it gives:
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
+
+from pydantic import ValidationError, create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FRAUDSTREAM_SERVE_"
 
@@ -61,21 +62,35 @@ class ServingLimits:
         return ENV_PREFIX + field.upper()
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServingLimits:
-        """Defaults, then ``FRAUDSTREAM_SERVE_*`` variables, then explicit ``overrides`` (``None`` = not given)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for field in dataclasses.fields(cls):
-            kind = int if field.type in (int, "int") else float
-            raw = environ.get(cls.env_name(field.name))
-            if raw is not None and raw.strip():
-                try:
-                    values[field.name] = kind(raw)
-                except ValueError:
-                    raise ValueError(f"{cls.env_name(field.name)}={raw!r} is not a valid {kind.__name__}") from None
-            if overrides.get(field.name) is not None:
-                values[field.name] = kind(overrides[field.name])  # type: ignore[arg-type]
+    def from_env(cls, **overrides: object) -> ServingLimits:
+        """Defaults, then ``FRAUDSTREAM_SERVE_*`` variables (read by pydantic-settings; an empty one is
+        unset), then explicit ``overrides`` (``None`` = not given)."""
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise TypeError(f"unknown serving limit(s): {sorted(unknown)}")
+        try:
+            read = _LimitsFromEnv()
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = str(error["loc"][0])
+            raise ValueError(f"{cls.env_name(name)}={error['input']!r} is not a valid {_kind(name).__name__}") from None
+        values = {name: value for name, value in read.model_dump().items() if value is not None}
+        values |= {name: _kind(name)(value) for name, value in overrides.items() if value is not None}  # type: ignore[operator]
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _kind(name: str) -> type:
+    """``int`` or ``float``: the type of a limit."""
+    field = next(f for f in dataclasses.fields(ServingLimits) if f.name == name)
+    return int if field.type in (int, "int") else float
+
+
+class _FromEnv(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore")
+
+
+_LimitsFromEnv = create_model(
+    "ServingLimitsFromEnv",
+    __base__=_FromEnv,
+    **{f.name: (_kind(f.name) | None, None) for f in dataclasses.fields(ServingLimits)},  # type: ignore[call-overload]
+)
