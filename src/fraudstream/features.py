@@ -96,7 +96,35 @@ A count, not a share: recent transactions whose labels are still to come would d
 MERCHANT_WINDOW_FEATURES: tuple[str, ...] = tuple(name for pair in MERCHANT_WINDOWS.values() for name in pair)
 """The delayed merchant count and risk (the ``merchant-risk`` set's merchant inputs)."""
 
-MERCHANT_FEATURES: tuple[str, ...] = (*MERCHANT_WINDOW_FEATURES, *MERCHANT_KNOWN_FRAUDS.values())
+MERCHANT_KNOWN_FRAUD_CARDS: dict[int, str] = {days: f"merchant_known_fraud_cards_{days}d" for days in (7, 30)}
+"""Nightly, no delay: days -> the number of *distinct cards* among the known frauds of
+``MERCHANT_KNOWN_FRAUDS`` (same window, same rule; 0 when none is known, NULL without transactions).
+A compromised terminal defrauds every card that pays there; one compromised card that happens to
+pay twice at a shop gives two known frauds but one card (rich profile: the commonest false alarm)."""
+
+EPISODE_DAYS = 30
+"""The merchant episode features look at the merchant's transactions in [as_of - 30 d, as_of)."""
+MERCHANT_FIRST_KNOWN_FRAUD_AGE = "merchant_first_known_fraud_age_30d"
+MERCHANT_LAST_KNOWN_FRAUD_AGE = "merchant_last_known_fraud_age_30d"
+MERCHANT_KNOWN_LEGIT_AFTER_FRAUD = "merchant_known_legit_after_fraud_30d"
+MERCHANT_EPISODE_FEATURES: tuple[str, ...] = (
+    MERCHANT_FIRST_KNOWN_FRAUD_AGE,
+    MERCHANT_LAST_KNOWN_FRAUD_AGE,
+    MERCHANT_KNOWN_LEGIT_AFTER_FRAUD,
+)
+"""Nightly, no delay, over the ``EPISODE_DAYS`` window, from the frauds known before ``as_of``: the
+age in whole days (as_of's day minus the transaction's UTC day) of the earliest and of the latest
+known fraud, and the number of the merchant's transactions after the latest known fraud that are
+known to be legitimate (``fraud_label = 0`` and ``labelled_at < as_of``). All three are NULL when no
+fraud is known. A compromise lasts for days from a start day (the Handbook's 28): the first age
+says how long it has been running, and legitimate labels after the last fraud say it has ended."""
+
+MERCHANT_FEATURES: tuple[str, ...] = (
+    *MERCHANT_WINDOW_FEATURES,
+    *MERCHANT_KNOWN_FRAUDS.values(),
+    *MERCHANT_KNOWN_FRAUD_CARDS.values(),
+    *MERCHANT_EPISODE_FEATURES,
+)
 """What the nightly job materialises per merchant (the third feature group, keyed by ``merchant``)."""
 
 NIGHTLY_WINDOW_DAYS = max(max(CARD_WINDOWS), max(MERCHANT_WINDOWS))
@@ -148,6 +176,7 @@ NIGHTLY_COUNTS: frozenset[str] = frozenset(
         *(pair[0] for pair in CARD_WINDOWS.values()),
         *(pair[0] for pair in MERCHANT_WINDOWS.values()),
         *MERCHANT_KNOWN_FRAUDS.values(),
+        *MERCHANT_KNOWN_FRAUD_CARDS.values(),
     )
 )
 """Nightly window counts: as model inputs, 0 is missing (an empty window). The store keeps a count of 0
@@ -186,18 +215,28 @@ MERCHANT_RISK_V2_INPUTS: tuple[str, ...] = (*MERCHANT_RISK_INPUTS, *MERCHANT_KNO
 """Fourth feature set: ``merchant-risk`` plus the merchant's known-fraud counts over 1 / 7 / 30 days
 (labels known so far, recent ones included)."""
 
-FeatureSet = Literal["anchor", "extended", "merchant-risk", "merchant-risk-v2"]
+MERCHANT_RISK_V3_INPUTS: tuple[str, ...] = (
+    *MERCHANT_RISK_V2_INPUTS,
+    *MERCHANT_KNOWN_FRAUD_CARDS.values(),
+    *MERCHANT_EPISODE_FEATURES,
+)
+"""Fifth feature set: ``merchant-risk-v2`` plus the merchant's distinct cards with known frauds over
+7 / 30 days and its episode features (first and last known fraud age, known legitimate labels after
+the last known fraud); all from the same merchant group item."""
+
+FeatureSet = Literal["anchor", "extended", "merchant-risk", "merchant-risk-v2", "merchant-risk-v3"]
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "anchor": ANCHOR_INPUTS,
     "extended": EXTENDED_INPUTS,
     "merchant-risk": MERCHANT_RISK_INPUTS,
     "merchant-risk-v2": MERCHANT_RISK_V2_INPUTS,
+    "merchant-risk-v3": MERCHANT_RISK_V3_INPUTS,
 }
-SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended", "merchant-risk", "merchant-risk-v2")
+SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended", "merchant-risk", "merchant-risk-v2", "merchant-risk-v3")
 """Sets the scorer can serve. ``merchant-risk`` is one since the Flink job passes the transaction's
 optional ``merchant`` through to ``cc-agg`` (the scorer reads the merchant group by it; a transaction
 without one gets missing merchant values, as a training row without one has). ``merchant-risk-v2``
-reads nothing more than the same merchant group's item (its known-fraud counts)."""
+and ``merchant-risk-v3`` read nothing more than the same merchant group's item."""
 
 
 def nightly_names(feature_set: str) -> tuple[str, ...]:
@@ -316,7 +355,10 @@ def merchant_aggregate_sql(source: str, as_of_literal: str, rule: LabelDelayRule
     ``source`` needs ``merchant``, ``trans_time``, ``fraud_label`` and ``labelled_at`` (when the
     label became known; NULL = not known). Count over [as_of - delay - N d, as_of - delay); risk =
     frauds among them whose label was known before ``as_of`` / count; both NULL for an empty window.
-    Known frauds over [as_of - N d, as_of): 0 when none is known, NULL without transactions there.
+    Known frauds over [as_of - N d, as_of): 0 when none is known, NULL without transactions there;
+    the same for their distinct cards (``MERCHANT_KNOWN_FRAUD_CARDS``, ``source`` needs ``cc_num``);
+    the episode features (``MERCHANT_EPISODE_FEATURES``) over the last ``EPISODE_DAYS``, NULL when no
+    fraud there is known.
     """
     end = f"{as_of_literal} - INTERVAL '{rule.delay_days}' DAY" if rule.delay_days else as_of_literal
     known = f"fraud_label = 1 AND labelled_at < {as_of_literal}"
@@ -332,11 +374,27 @@ def merchant_aggregate_sql(source: str, as_of_literal: str, rule: LabelDelayRule
             f"CASE WHEN COUNT(CASE WHEN {inside} THEN 1 END) > 0 "
             f"THEN SUM(CASE WHEN {inside} AND {known} THEN 1 ELSE 0 END) END AS {name}"
         )
+    for days, name in MERCHANT_KNOWN_FRAUD_CARDS.items():
+        inside = f"trans_time >= {_window_start(as_of_literal, days)}"
+        cols.append(
+            f"CASE WHEN COUNT(CASE WHEN {inside} THEN 1 END) > 0 "
+            f"THEN COUNT(DISTINCT CASE WHEN {inside} AND {known} THEN cc_num END) END AS {name}"
+        )
+    episode = f"trans_time >= {_window_start(as_of_literal, EPISODE_DAYS)} AND {known}"
+    as_of_day = f"CAST({as_of_literal} AS DATE)"
+    cols += [
+        f"DATEDIFF({as_of_day}, CAST(MIN(CASE WHEN {episode} THEN trans_time END) AS DATE)) "
+        f"AS {MERCHANT_FIRST_KNOWN_FRAUD_AGE}",
+        f"DATEDIFF({as_of_day}, CAST(MAX(_last_fraud) AS DATE)) AS {MERCHANT_LAST_KNOWN_FRAUD_AGE}",
+        f"CASE WHEN MAX(_last_fraud) IS NOT NULL THEN COUNT(CASE WHEN trans_time > _last_fraud "
+        f"AND fraud_label = 0 AND labelled_at < {as_of_literal} THEN 1 END) END AS {MERCHANT_KNOWN_LEGIT_AFTER_FRAUD}",
+    ]
     first = _window_start(end, max(MERCHANT_WINDOWS))
-    return (
-        f"SELECT merchant, {', '.join(cols)} FROM {source} WHERE merchant IS NOT NULL "
-        f"AND trans_time >= {first} AND trans_time < {as_of_literal} GROUP BY merchant"
+    rows = (
+        f"SELECT *, MAX(CASE WHEN {episode} THEN trans_time END) OVER (PARTITION BY merchant) AS _last_fraud "
+        f"FROM {source} WHERE merchant IS NOT NULL AND trans_time >= {first} AND trans_time < {as_of_literal}"
     )
+    return f"SELECT merchant, {', '.join(cols)} FROM ({rows}) GROUP BY merchant"
 
 
 # --------------------------------------------------------------------------------------------

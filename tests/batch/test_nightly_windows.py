@@ -67,6 +67,11 @@ def test_merchant_run_values_at_the_window_edges(edge_tx) -> None:
     # known frauds, no delay: [D-1, D) has no transaction; [D-7, D): m4; [D-30, D): m1 m4 (m2 at D, m8 never)
     known = [row[F.MERCHANT_KNOWN_FRAUDS[days]] for days in (1, 7, 30)]
     assert known == [None, 1, 2]
+    # one card behind both known frauds; earliest m1 (day D-8), latest m4 (D-7 00:00), after which
+    # no legitimate label is known (m3, legit, is between them)
+    assert [row[F.MERCHANT_KNOWN_FRAUD_CARDS[days]] for days in (7, 30)] == [1, 1]
+    episode = [row[name] for name in F.MERCHANT_EPISODE_FEATURES]
+    assert episode == [8, 7, 0]
 
 
 def test_known_frauds_without_label_times_wait_for_the_delay(edge_tx) -> None:
@@ -167,9 +172,29 @@ def pandas_merchant_run(frame: pd.DataFrame, as_of: pd.Timestamp, delay: int) ->
         for days, name in F.MERCHANT_KNOWN_FRAUDS.items():
             w = g[(g.trans_time >= as_of - pd.Timedelta(days=days)) & (g.trans_time < as_of)]
             values[name] = int(((w.fraud_label == 1) & (w.labelled_at < as_of)).sum()) if len(w) else None
+        for days, name in F.MERCHANT_KNOWN_FRAUD_CARDS.items():
+            w = g[(g.trans_time >= as_of - pd.Timedelta(days=days)) & (g.trans_time < as_of)]
+            cards = w[(w.fraud_label == 1) & (w.labelled_at < as_of)].cc_num.nunique()
+            values[name] = int(cards) if len(w) else None
+        values.update(pandas_episode(g, as_of))
         if ((g.trans_time >= end - pd.Timedelta(days=30)) & (g.trans_time < as_of)).any():
             out[merchant] = values
     return out
+
+
+def pandas_episode(g: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, object]:
+    """A merchant's episode features of the run of ``as_of`` (rows ``g`` of that merchant)."""
+    w = g[(g.trans_time >= as_of - pd.Timedelta(days=F.EPISODE_DAYS)) & (g.trans_time < as_of)]
+    known = w[(w.fraud_label == 1) & (w.labelled_at < as_of)]
+    if known.empty:
+        return dict.fromkeys(F.MERCHANT_EPISODE_FEATURES)
+    days = (as_of.normalize() - known.trans_time.dt.normalize()).dt.days
+    legit = w[(w.fraud_label == 0) & (w.labelled_at < as_of) & (w.trans_time > known.trans_time.max())]
+    return {
+        F.MERCHANT_FIRST_KNOWN_FRAUD_AGE: int(days.max()),
+        F.MERCHANT_LAST_KNOWN_FRAUD_AGE: int(days.min()),
+        F.MERCHANT_KNOWN_LEGIT_AFTER_FRAUD: len(legit),
+    }
 
 
 def pandas_card_run(frame: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, dict[str, object]]:

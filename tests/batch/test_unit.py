@@ -49,7 +49,9 @@ def test_nightly_names_are_what_the_scorer_must_read() -> None:
     assert F.nightly_names("anchor") == F.nightly_names("extended") == ()
     needed = set(F.nightly_names("merchant-risk"))
     assert needed == {*F.CARD_WINDOW_FEATURES, *F.MERCHANT_WINDOW_FEATURES}  # 1-week pair: every set has it
-    assert set(F.nightly_names("merchant-risk-v2")) == {*F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES}
+    v2 = {*F.CARD_WINDOW_FEATURES, *F.MERCHANT_WINDOW_FEATURES, *F.MERCHANT_KNOWN_FRAUDS.values()}
+    assert set(F.nightly_names("merchant-risk-v2")) == v2
+    assert set(F.nightly_names("merchant-risk-v3")) == {*F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES}
     row = F.model_input_row(
         30.0,
         1,

@@ -120,7 +120,70 @@ def merchant_runs(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> Data
         ]
     for days, name in F.MERCHANT_KNOWN_FRAUDS.items():
         features.append(f.when(f.col(f"_n0_{days}") > 0, f.col(f"_f0_{days}").cast("bigint")).alias(name))
-    return runs.select("merchant", f.date_from_unix_date("d").alias("day"), *features)
+    episodes = _episode_runs(rows, runs.select("merchant", "d"))
+    for days, name in F.MERCHANT_KNOWN_FRAUD_CARDS.items():
+        cards = f.coalesce(f.col(f"_c_{days}"), f.lit(0)).cast("bigint")
+        features.append(f.when(f.col(f"_n0_{days}") > 0, cards).alias(name))
+    features += [f.col(name) for name in F.MERCHANT_EPISODE_FEATURES]
+    return runs.join(episodes, ["merchant", "d"], "left").select(
+        "merchant", f.date_from_unix_date("d").alias("day"), *features
+    )
+
+
+def _episode_runs(rows: DataFrame, run_days: DataFrame) -> DataFrame:
+    """Per ``merchant, d`` of ``run_days`` that knows a fraud: ``_c_<N>`` (distinct cards of the known
+    frauds in [d - N, d)), and ``MERCHANT_EPISODE_FEATURES`` over [d - EPISODE_DAYS, d): a join of the
+    run days with the (few) known frauds, then with the rows after the last one. Same day numbers as
+    the SQL's DATEDIFF (UTC days), same ``labelled_at < as_of`` (the label's day before the run's)."""
+    from pyspark.sql import functions as f
+
+    day = f.unix_date(f.to_date(f.col("trans_time")))
+    label_day = f.unix_date(f.to_date(f.col(LABEL_TIME)))
+    frauds = rows.where((f.col(LABEL) == 1) & f.col(LABEL_TIME).isNotNull()).select(
+        f.col("merchant").alias("_m"), day.alias("fd"), label_day.alias("ld"), "cc_num", "trans_time"
+    )
+    longest = max(F.EPISODE_DAYS, *F.MERCHANT_KNOWN_FRAUD_CARDS)
+    known = run_days.join(
+        frauds,
+        (run_days["merchant"] == frauds["_m"])
+        & (frauds["fd"] >= run_days["d"] - longest)
+        & (frauds["fd"] < run_days["d"])
+        & (frauds["ld"] < run_days["d"]),
+    )
+    in_episode = f.col("fd") >= f.col("d") - F.EPISODE_DAYS
+    per_day = known.groupBy("merchant", "d").agg(
+        *(
+            f.count_distinct(f.when(f.col("fd") >= f.col("d") - days, f.col("cc_num"))).alias(f"_c_{days}")
+            for days in F.MERCHANT_KNOWN_FRAUD_CARDS
+        ),
+        f.min(f.when(in_episode, f.col("fd"))).alias("_first"),
+        f.max(f.when(in_episode, f.col("fd"))).alias("_last"),
+        f.max(f.when(in_episode, f.col("trans_time"))).alias("_last_time"),
+    )
+    legit = rows.where((f.col(LABEL) == 0) & f.col(LABEL_TIME).isNotNull()).select(
+        f.col("merchant").alias("_m"), day.alias("td"), label_day.alias("ld"), f.col("trans_time").alias("_t")
+    )
+    after = (
+        per_day.where(f.col("_last_time").isNotNull())
+        .join(
+            legit,
+            (per_day["merchant"] == legit["_m"])
+            & (legit["_t"] > per_day["_last_time"])
+            & (legit["td"] < per_day["d"])
+            & (legit["ld"] < per_day["d"]),
+        )
+        .groupBy("merchant", "d")
+        .agg(f.count(f.lit(1)).alias("_after"))
+    )
+    episode = f.col("_last").isNotNull()
+    return per_day.join(after, ["merchant", "d"], "left").select(
+        "merchant",
+        "d",
+        *(f"_c_{days}" for days in F.MERCHANT_KNOWN_FRAUD_CARDS),
+        (f.col("d") - f.col("_first")).cast("int").alias(F.MERCHANT_FIRST_KNOWN_FRAUD_AGE),
+        (f.col("d") - f.col("_last")).cast("int").alias(F.MERCHANT_LAST_KNOWN_FRAUD_AGE),
+        f.when(episode, f.coalesce(f.col("_after"), f.lit(0))).cast("bigint").alias(F.MERCHANT_KNOWN_LEGIT_AFTER_FRAUD),
+    )
 
 
 def add_merchant_features(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY) -> DataFrame:
@@ -141,4 +204,7 @@ def add_merchant_features(df: DataFrame, rule: F.LabelDelayRule = F.LABEL_DELAY)
 
 
 def _type(name: str) -> str:
-    return "bigint" if name.startswith(("merchant_num_trans", "merchant_known_frauds")) else "double"
+    if name in (F.MERCHANT_FIRST_KNOWN_FRAUD_AGE, F.MERCHANT_LAST_KNOWN_FRAUD_AGE):
+        return "int"
+    counts = ("merchant_num_trans", "merchant_known_frauds", "merchant_known_fraud_cards", "merchant_known_legit")
+    return "bigint" if name.startswith(counts) else "double"

@@ -12,7 +12,8 @@ from fraudstream.model.training import TrainingConfig  # numpy only: keeps `--he
 
 FEATURE_SETS_HELP = (
     "Feature set to train (repeatable): anchor (4 inputs), extended (6), merchant-risk (nightly card and "
-    "merchant windows; the scorer reads them by card and by the transaction's merchant)."
+    "merchant windows; the scorer reads them by card and by the transaction's merchant), merchant-risk-v2 "
+    "(+ known-fraud counts), merchant-risk-v3 (+ distinct cards and episode of the known frauds)."
 )
 
 
