@@ -48,8 +48,27 @@ def connected_producer(settings: Settings | None = None, timeout: float = 10.0, 
     return producer
 
 
+PREFETCH_LIMITS: dict[str, Any] = {
+    "queued.max.messages.kbytes": 8 * 1024,
+    "queued.min.messages": 10_000,
+    "fetch.queue.backoff.ms": 50,
+}
+"""How much a consumer reads ahead of its application (librdkafka's local queue).
+
+Why: librdkafka's defaults prefetch up to 64 MiB and 100,000 records per partition. A reader that
+falls behind (a catch-up, a burst the agg-writer cannot absorb at once) fills that queue and keeps
+the memory: in a 30-minute soak the agg-writer, lake archiver and monitor each grew by 40-170 MiB
+at the one lag peak and never came back down. Measured on the local broker, a slow reader of a
+400,000-record backlog on 4 partitions: peak RSS 98 MiB with the defaults, 44 MiB with these
+limits, in the same time (6.2 s against 6.0 s). The 50 ms queue back-off matters: with the default
+1 s, a reader that drains its bounded queue waits a second for the next fetch, and the same
+backlog took 31 s.
+"""
+
+
 def consumer_config(group_id: str, settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
-    """Consumer that commits only when told to (at-least-once) and reads committed data only."""
+    """Consumer that commits only when told to (at-least-once), reads committed data only and reads
+    ahead a bounded amount (``PREFETCH_LIMITS``)."""
     settings = settings or get_settings()
     cfg: dict[str, Any] = {
         **base_config(settings),
@@ -57,6 +76,7 @@ def consumer_config(group_id: str, settings: Settings | None = None, **overrides
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
+        **PREFETCH_LIMITS,
     }
     cfg.update(overrides)
     return cfg

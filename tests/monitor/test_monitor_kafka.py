@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -150,4 +151,35 @@ def test_join_restart_no_double_counting_and_metrics(isolated_topics, tmp_path) 
         assert figures["latest_flagged"][0]["features"]["avg_amt_last_10m"] > 0
         assert b"fraudstream monitor" in get(monitor.url)
     finally:
+        monitor.stop()
+
+
+def test_serves_before_its_first_refresh_and_refreshes_at_once(isolated_topics, tmp_path, monkeypatch) -> None:
+    """A monitor restarted over a large store answers its dashboard, JSON and readiness at once (the
+    first refresh runs in its own thread), then shows real figures as soon as that refresh is done."""
+    release = threading.Event()
+    original = Monitor.refresh
+
+    def slow_first_refresh(self):  # stands in for a first refresh over millions of stored rows
+        release.wait(30)
+        return original(self)
+
+    monkeypatch.setattr(Monitor, "refresh", slow_first_refresh)
+    config = MonitorSettings(port=free_port(), db_path=tmp_path / "m.db", model_dir=tmp_path / "models", refresh_s=600)
+    monitor = Monitor(isolated_topics, config)  # next refresh in 10 min: only the first, immediate one can end warm-up
+    monitor.start()
+    try:
+        url = monitor.url
+        assert json.loads(get(url + "healthz")) == {"status": "ok"}
+        early = json.loads(get(url + "api/figures"))
+        assert early["warming_up"] is True
+        assert early["windows"]["5m"]["predictions"] == 0
+        assert get(url + "metrics")  # /metrics answers too
+        release.set()
+        deadline = time.monotonic() + 20
+        while json.loads(get(url + "api/figures")).get("warming_up"):
+            assert time.monotonic() < deadline, "the first refresh never replaced the warming-up snapshot"
+            time.sleep(0.1)
+    finally:
+        release.set()
         monitor.stop()

@@ -41,6 +41,7 @@ from fraudstream.handlers.msk_event import (
 )
 from fraudstream.handlers.profiles import batching
 from fraudstream.handlers.resources import HandlerResources
+from fraudstream.memory import TrimSchedule
 from fraudstream.settings import Settings, get_settings
 
 HANDLER_MODULES = {
@@ -253,6 +254,7 @@ class HandlerRunner:
         self._consumer = self._make_consumer()
         log.info("%s: consuming %s as group %s", self.name, self.settings.topic_agg, self.group_id)
         last_report = time.monotonic()
+        trim = TrimSchedule(every_s=10.0)  # a lag peak's batches must not stay resident (fraudstream.memory)
         try:
             frozen = False
             while not self.stop_event.is_set():
@@ -266,6 +268,7 @@ class HandlerRunner:
                     last_report = time.monotonic()
                     log.info("%s: %s", self.name, self.stats)
                     handler_metrics.observe_lag(self.name, self._consumer)
+                trim.maybe_release()
         finally:
             self._final_commit()
             self._consumer.close()

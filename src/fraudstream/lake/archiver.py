@@ -26,6 +26,7 @@ from fraudstream.kafka_clients import bulk_fetch, consumer_config, producer_conf
 from fraudstream.lake import metrics
 from fraudstream.lake.layout import ARCHIVED, OFFSET_COLUMN, PARTITION_COLUMN, ArchivedTopic
 from fraudstream.lake.writer import write_part
+from fraudstream.memory import release_freed_memory
 from fraudstream.messages import DecodeError, decode, is_heartbeat
 from fraudstream.settings import Settings, get_settings
 
@@ -139,6 +140,7 @@ class LakeArchiver:
                 if "NO_OFFSET" not in str(exc):
                     raise
         self.stats.flushes += 1
+        release_freed_memory()  # a catch-up's large buffers must not stay resident (fraudstream.memory)
 
     # ------------------------------------------------------------------ loop
     def run(self, stop: threading.Event | None = None, idle_exit_s: float | None = None) -> ArchiveStats:

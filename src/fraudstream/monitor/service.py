@@ -5,14 +5,13 @@ server (dashboard, JSON, /metrics).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from fraudstream.memory import release_freed_memory
 from fraudstream.model import registry
 from fraudstream.model.reference import REFERENCE_KEY
 from fraudstream.monitor.config import MonitorSettings
@@ -35,19 +34,13 @@ def refresh_wait(took_s: float, every_s: float, cpu_share: float) -> float:
     return max(every_s, took_s / cpu_share - took_s)
 
 
-def release_freed_memory() -> None:
-    """Give the heap pages a refresh freed back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
-
-    Why: glibc keeps freed memory in per-thread arenas, so each refresh's transient arrays and
-    query rows stayed in the monitor's resident size until the next refresh reused them; the soak's
-    rule (resident memory flat within 10 %) sees that as growth."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
+def empty_snapshot() -> dict[str, Any]:
+    """The figures of an empty store: every key the dashboard reads, with nothing counted yet."""
+    empty = MonitorStore(":memory:")
     try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return
+        return snapshot(empty, {})
+    finally:
+        empty.close()
 
 
 def store_path(settings: Settings, config: MonitorSettings) -> Path:
@@ -80,7 +73,9 @@ class Monitor:
         if self.config.flink_bridge:
             self.metrics.registry.register(self.flink)
         self.consumer = MonitorConsumer(settings, self.store, self.metrics, self.config.group_id)
-        self.snapshot: dict[str, Any] = self.figures({})
+        # the first real snapshot is the refresh thread's first job: over a large store it takes long
+        # (a 3.9 GB store from earlier soaks: over 60 s), and the dashboard and /metrics must answer at once
+        self.snapshot: dict[str, Any] = {**empty_snapshot(), "flink": None, "warming_up": True}
         self.server = MonitorHTTPServer((self.config.host, self.config.port), self)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -103,7 +98,7 @@ class Monitor:
         return {**snapshot(self.store, references), "flink": flink}
 
     def _refresh_loop(self) -> None:
-        wait = self.config.refresh_s
+        wait = 0.0  # the first refresh at once (see __init__)
         while not self._stop.wait(wait):
             began = time.monotonic()
             try:
