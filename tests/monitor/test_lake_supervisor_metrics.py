@@ -68,7 +68,8 @@ def _dead_pid() -> int:
 
 
 def test_supervisor_counts_a_restart_and_shows_the_service_up(tmp_path: Path) -> None:
-    settings = Settings(state_dir=str(tmp_path / "state"))
+    # a port of its own: a developer's running stack holds the default clock metrics port
+    settings = Settings(state_dir=str(tmp_path / "state"), clock_metrics_port=free_port())
     clock = next(p for p in supervised_processes(settings) if p.name == "clock")
     clock.pid_file.parent.mkdir(parents=True, exist_ok=True)
     clock.pid_file.write_text(json.dumps({"pid": _dead_pid(), "argv": ["sleep", "60"]}))
