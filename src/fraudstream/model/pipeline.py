@@ -140,8 +140,12 @@ def train_one(
     return meta, report
 
 
-TIE_TOLERANCE = 1e-4
-"""Test average precisions closer than this are a tie; the simpler set (fewer inputs) then wins."""
+TIE_TOLERANCE = 0.005
+"""Test average precisions closer than this are a tie; the simpler set (fewer inputs) then wins.
+Measured on the seed profile (600 k rows): merchant-risk-v2 0.7089 against extended 0.7077, a
+difference well inside the test period's sampling noise, between a set whose card and merchant
+inputs the seed data lacks and the one the seed replay was tuned on; on the rich profile
+merchant-risk-v3 beats v2 by 0.014."""
 
 
 def held_out_winner(metas: list[registry.ModelMetadata]) -> registry.ModelMetadata:
