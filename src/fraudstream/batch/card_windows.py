@@ -43,24 +43,34 @@ def _cents() -> Column:
 def add_card_windows(df: DataFrame) -> DataFrame:
     """``df`` plus ``BATCH_FEATURES`` and ``CARD_WINDOW_FEATURES`` as served on the row's day.
 
-    One window per length over the card's own earlier days (``day - N`` .. ``day - 1``), all with
-    the same partition and order, so Spark evaluates them in one sort. NULL for an empty window.
+    Each window of N days (``day - N`` .. ``day - 1``) is the difference of two running totals over
+    the card's days: everything up to ``day - 1`` minus everything up to ``day - N - 1``. Both are
+    growing frames (``UNBOUNDED PRECEDING``), which Spark keeps incrementally, where a sliding
+    frame re-aggregates its whole buffer (up to 30 days of the card's rows) whenever it moves. The
+    totals are whole counts and whole cents, so the difference is exact and the mean equal to the
+    SQL's to the bit. All frames share the partition and order, so Spark evaluates them in one sort.
+    NULL for an empty window.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as f
 
     day = f.unix_date(f.to_date(f.col("trans_time")))
     by_card = Window.partitionBy("cc_num").orderBy(day)
-    counted = []
-    for days in F.CARD_WINDOWS:
-        frame = by_card.rangeBetween(-days, -1)
-        counted += [f.count(f.lit(1)).over(frame).alias(f"_n_{days}"), f.sum(_cents()).over(frame).alias(f"_s_{days}")]
-    out = df.select("*", *counted)
+    upto = sorted({1, *(days + 1 for days in F.CARD_WINDOWS)})  # running totals up to day - k
+    totals = []
+    for k in upto:
+        frame = by_card.rangeBetween(Window.unboundedPreceding, -k)
+        totals += [
+            f.count(f.lit(1)).over(frame).alias(f"_n_upto_{k}"),
+            f.sum(_cents()).over(frame).alias(f"_s_upto_{k}"),
+        ]
+    out = df.select("*", *totals)
     features = []
     for days, (count_name, mean_name) in F.CARD_WINDOWS.items():
-        n = f.col(f"_n_{days}")
+        n = f.col("_n_upto_1") - f.col(f"_n_upto_{days + 1}")
+        cents = f.col("_s_upto_1") - f.coalesce(f.col(f"_s_upto_{days + 1}"), f.lit(0))
         features += [
             f.when(n > 0, n.cast("bigint")).alias(count_name),
-            f.when(n > 0, f.col(f"_s_{days}").cast("double") / 100.0 / n).alias(mean_name),
+            f.when(n > 0, cents.cast("double") / 100.0 / n).alias(mean_name),
         ]
     return out.select(*df.columns, *features)

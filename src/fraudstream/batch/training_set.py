@@ -10,13 +10,14 @@ Written as Parquet partitioned by ``dt=YYYY-MM-DD``; a re-run replaces the days 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
 from fraudstream.batch.card_windows import add_card_windows
 from fraudstream.batch.io import LABEL_COLUMN
-from fraudstream.batch.merchant_features import add_merchant_features
+from fraudstream.batch.merchant_features import add_merchant_features, has_merchant_inputs
 from fraudstream.batch.model_inputs import add_model_inputs
 from fraudstream.batch.source import load_transactions, source_name
 from fraudstream.batch.stream_features import add_stream_features
@@ -60,13 +61,18 @@ def training_frame(
     to_date: date | str | None = None,
     native_inputs: bool = True,
     label_delay: F.LabelDelayRule = F.LABEL_DELAY,
+    arrange: Callable[[DataFrame], DataFrame] | None = None,
 ) -> DataFrame:
     """The training rows of days [from_date, to_date] (inclusive, UTC; None = open) of ``tx``.
 
     One shuffle by card feeds the card windows (10 minutes, then 1 / 7 / 30 days); the merchant
     runs (``label_delay``) are small per-merchant-day tables joined on (merchant, day).
     ``native_inputs`` False derives the model inputs in pandas through ``compute_model_inputs``
-    (the tests' reference).
+    (the tests' reference). ``arrange`` (the writer's exchange and sort by day) is applied to the
+    computed features before the columns that need no other row are added: the model inputs (one
+    division each) and, without merchants in the input, the merchant columns (NULL). Spark does not
+    move a projection across an exchange, so computed before it they would be shuffled and sorted
+    with every row (16 of the 33 columns).
     """
     from pyspark.sql import functions as f
 
@@ -75,13 +81,20 @@ def training_frame(
     if first and last and first > last:
         raise ValueError(f"--from {first} is after --to {last}")
     context = _context_range(tx, first, last, label_delay)
-    rows = add_merchant_features(add_card_windows(add_stream_features(context)), label_delay)
+    rows = add_card_windows(add_stream_features(context))
+    joins_merchants = has_merchant_inputs(rows)
+    if joins_merchants:
+        rows = add_merchant_features(rows, label_delay)
     rows = rows.withColumn(PARTITION_COLUMN, f.to_date("trans_time"))
     if first is not None:
         rows = rows.where(f.col(PARTITION_COLUMN) >= f.lit(first))
     if last is not None:
         rows = rows.where(f.col(PARTITION_COLUMN) <= f.lit(last))
 
+    if arrange is not None:
+        rows = arrange(rows)
+    if not joins_merchants:
+        rows = add_merchant_features(rows, label_delay)  # NULL columns
     nightly = (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES)
     ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *nightly, PARTITION_COLUMN)
     with_inputs = add_model_inputs(ordered, DERIVED_INPUT_COLUMNS, native=native_inputs)
@@ -103,12 +116,16 @@ def _parquet_options(columns: list[str]) -> dict[str, str]:
     return {"parquet.enable.dictionary": "false", **{f"parquet.enable.dictionary#{c}": "true" for c in keep}}
 
 
-def write_training_set(rows: DataFrame, out_dir: str) -> None:
+def arrange_by_day(rows: DataFrame) -> DataFrame:
+    """The writer's layout: every row of a day in one partition, sorted by (trans_time, tid)."""
+    return rows.repartition(PARTITION_COLUMN).sortWithinPartitions(PARTITION_COLUMN, "trans_time", "tid")
+
+
+def write_training_set(rows: DataFrame, out_dir: str, arranged: bool = False) -> None:
     """Parquet partitioned by day, one file per day sorted by (trans_time, tid); only the written
-    days are replaced."""
+    days are replaced. ``arranged``: ``rows`` come from ``training_frame(..., arrange=arrange_by_day)``."""
     (
-        rows.repartition(PARTITION_COLUMN)
-        .sortWithinPartitions(PARTITION_COLUMN, "trans_time", "tid")
+        (rows if arranged else arrange_by_day(rows))
         .write.mode("overwrite")
         .option("partitionOverwriteMode", "dynamic")
         .options(**_parquet_options(rows.columns))
@@ -176,10 +193,16 @@ def build_training_set(
     with timed(summary):
         tx = load_transactions(spark, input_path, settings)
         summary["rows_in"] = tx.count()
-        rows = training_frame(tx, first, last, label_delay=label_delay)
-        summary["columns"] = rows.columns
         observed = Observation("training-set")
-        write_training_set(rows.observe(observed, *_observed_aggregates(rows)), out_dir)
+
+        def observed_by_day(rows: DataFrame) -> DataFrame:
+            # observed below the sort: on top of it, the writer would not see the rows sorted by day
+            # and would sort them again
+            return arrange_by_day(rows.observe(observed, *_observed_aggregates(rows)))
+
+        rows = training_frame(tx, first, last, label_delay=label_delay, arrange=observed_by_day)
+        summary["columns"] = rows.columns
+        write_training_set(rows, out_dir, arranged=True)
         counts = observed.get
         summary |= {k: (v if isinstance(v, str) or v is None else int(v)) for k, v in counts.items()}
         summary |= _distinct_counts(_context_range(tx, first, last, label_delay), first, last)
