@@ -71,7 +71,7 @@ def test_merchant_run_values_at_the_window_edges(edge_tx) -> None:
     # no legitimate label is known (m3, legit, is between them)
     assert [row[F.MERCHANT_KNOWN_FRAUD_CARDS[days]] for days in (7, 30)] == [1, 1]
     episode = [row[name] for name in F.MERCHANT_EPISODE_FEATURES]
-    assert episode == [8, 7, 0]
+    assert episode == [8, 7, 0, 1]  # the card's known frauds are all at M
 
 
 def test_known_frauds_without_label_times_wait_for_the_delay(edge_tx) -> None:
@@ -176,13 +176,13 @@ def pandas_merchant_run(frame: pd.DataFrame, as_of: pd.Timestamp, delay: int) ->
             w = g[(g.trans_time >= as_of - pd.Timedelta(days=days)) & (g.trans_time < as_of)]
             cards = w[(w.fraud_label == 1) & (w.labelled_at < as_of)].cc_num.nunique()
             values[name] = int(cards) if len(w) else None
-        values.update(pandas_episode(g, as_of))
+        values.update(pandas_episode(g, as_of, frame))
         if ((g.trans_time >= end - pd.Timedelta(days=30)) & (g.trans_time < as_of)).any():
             out[merchant] = values
     return out
 
 
-def pandas_episode(g: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, object]:
+def pandas_episode(g: pd.DataFrame, as_of: pd.Timestamp, frame_all: pd.DataFrame) -> dict[str, object]:
     """A merchant's episode features of the run of ``as_of`` (rows ``g`` of that merchant)."""
     w = g[(g.trans_time >= as_of - pd.Timedelta(days=F.EPISODE_DAYS)) & (g.trans_time < as_of)]
     known = w[(w.fraud_label == 1) & (w.labelled_at < as_of)]
@@ -190,10 +190,16 @@ def pandas_episode(g: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, object]:
         return dict.fromkeys(F.MERCHANT_EPISODE_FEATURES)
     days = (as_of.normalize() - known.trans_time.dt.normalize()).dt.days
     legit = w[(w.fraud_label == 0) & (w.labelled_at < as_of) & (w.trans_time > known.trans_time.max())]
+    window = frame_all[
+        (frame_all.trans_time >= as_of - pd.Timedelta(days=F.EPISODE_DAYS)) & (frame_all.trans_time < as_of)
+    ]
+    elsewhere = window[(window.fraud_label == 1) & (window.labelled_at < as_of) & window.merchant.notna()]
+    elsewhere = set(elsewhere[elsewhere.merchant != g.merchant.iloc[0]].cc_num)
     return {
         F.MERCHANT_FIRST_KNOWN_FRAUD_AGE: int(days.max()),
         F.MERCHANT_LAST_KNOWN_FRAUD_AGE: int(days.min()),
         F.MERCHANT_KNOWN_LEGIT_AFTER_FRAUD: len(legit),
+        F.MERCHANT_KNOWN_FRAUD_OWN_CARDS: len(set(known.cc_num) - elsewhere),
     }
 
 

@@ -175,14 +175,40 @@ def _episode_runs(rows: DataFrame, run_days: DataFrame) -> DataFrame:
         .groupBy("merchant", "d")
         .agg(f.count(f.lit(1)).alias("_after"))
     )
+    # the run's known-fraud cards with a known fraud at another merchant in the same window
+    cards = known.where(in_episode).select("merchant", "d", "cc_num").distinct()
+    other = frauds.select(
+        f.col("_m").alias("_m2"), f.col("fd").alias("_fd2"), f.col("ld").alias("_ld2"), f.col("cc_num").alias("_c2")
+    )
+    elsewhere = cards.join(
+        other,
+        (cards["cc_num"] == other["_c2"])
+        & (other["_m2"] != cards["merchant"])
+        & (other["_fd2"] >= cards["d"] - F.EPISODE_DAYS)
+        & (other["_fd2"] < cards["d"])
+        & (other["_ld2"] < cards["d"]),
+        "left_semi",
+    )
+    own = (
+        cards.join(elsewhere, ["merchant", "d", "cc_num"], "left_anti")
+        .groupBy("merchant", "d")
+        .agg(f.count(f.lit(1)).alias("_own"))
+    )
     episode = f.col("_last").isNotNull()
-    return per_day.join(after, ["merchant", "d"], "left").select(
-        "merchant",
-        "d",
-        *(f"_c_{days}" for days in F.MERCHANT_KNOWN_FRAUD_CARDS),
-        (f.col("d") - f.col("_first")).cast("int").alias(F.MERCHANT_FIRST_KNOWN_FRAUD_AGE),
-        (f.col("d") - f.col("_last")).cast("int").alias(F.MERCHANT_LAST_KNOWN_FRAUD_AGE),
-        f.when(episode, f.coalesce(f.col("_after"), f.lit(0))).cast("bigint").alias(F.MERCHANT_KNOWN_LEGIT_AFTER_FRAUD),
+    return (
+        per_day.join(after, ["merchant", "d"], "left")
+        .join(own, ["merchant", "d"], "left")
+        .select(
+            "merchant",
+            "d",
+            *(f"_c_{days}" for days in F.MERCHANT_KNOWN_FRAUD_CARDS),
+            (f.col("d") - f.col("_first")).cast("int").alias(F.MERCHANT_FIRST_KNOWN_FRAUD_AGE),
+            (f.col("d") - f.col("_last")).cast("int").alias(F.MERCHANT_LAST_KNOWN_FRAUD_AGE),
+            f.when(episode, f.coalesce(f.col("_after"), f.lit(0)))
+            .cast("bigint")
+            .alias(F.MERCHANT_KNOWN_LEGIT_AFTER_FRAUD),
+            f.when(episode, f.coalesce(f.col("_own"), f.lit(0))).cast("bigint").alias(F.MERCHANT_KNOWN_FRAUD_OWN_CARDS),
+        )
     )
 
 
