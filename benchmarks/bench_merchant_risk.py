@@ -11,7 +11,7 @@ precision above 0.69 on merchant-compromise-heavy data with a 7-day label delay.
     .venv/bin/fraudstream batch training-set -i data/rich.parquet -o data/rich-ts7 --label-delay-days 7
     .venv/bin/fraudstream train --training-set data/rich-ts7 --model-dir models-rich7 --feature-set anchor \\
         --feature-set extended --feature-set merchant-risk --feature-set merchant-risk-v2 \\
-        --feature-set merchant-risk-v3 --train-start 2020-02-15 \\
+        --feature-set merchant-risk-v3 --feature-set merchant-risk-v4 --train-start 2020-02-15 \\
         --validation-start 2020-05-01 --test-start 2020-05-15 --gap-days 7 --threshold-rule best_f1 \\
         --learning-rate 0.1 --max-rounds 1000 --nthread 2
     (the same with 0 for the delay-0 registry)

@@ -80,6 +80,18 @@ CARD_WINDOWS: dict[int, tuple[str, str]] = {
 CARD_WINDOW_FEATURES: tuple[str, ...] = (NUM_TRANS_LAST_1D, AVG_AMT_LAST_1D, NUM_TRANS_LAST_30D, AVG_AMT_LAST_30D)
 """What the nightly job adds per card beside ``BATCH_FEATURES`` (the card windows group, same run)."""
 
+AMT_STD_LAST_30D = "amt_std_last_30d"
+MAX_AMT_LAST_30D = "max_amt_last_30d"
+CARD_AMOUNT_PROFILE_DAYS = 30
+CARD_AMOUNT_PROFILE: tuple[str, ...] = (AMT_STD_LAST_30D, MAX_AMT_LAST_30D)
+"""Nightly, per card, over the 30-day window of ``CARD_WINDOWS`` ([as_of - 30 d, as_of)): the
+population standard deviation and the maximum of the amounts (both NULL without transactions; the
+deviation is 0 for one). The customer-compromise pattern (the Handbook's third scenario: a third of
+a card's transactions at five times its usual amount) is an amount far from the card's spread and
+above anything it paid in a month. The deviation is exact: from whole cents,
+``sqrt((n * sum(c^2) - sum(c)^2) / n^2) / 100`` with the numerator an exact integer, one conversion
+to DOUBLE, one division, one square root and one division (IEEE, the same in every engine)."""
+
 MERCHANT_WINDOWS: dict[int, tuple[str, str]] = {
     days: (f"merchant_num_trans_{days}d", f"merchant_risk_{days}d") for days in (1, 7, 30)
 }
@@ -171,7 +183,7 @@ class LabelDelayRule:
 LABEL_DELAY = LabelDelayRule()
 """The default rule: the Handbook's 7-day delay plus ``labelled_at < as_of``."""
 
-NIGHTLY_INPUTS: tuple[str, ...] = (*BATCH_FEATURES, *CARD_WINDOW_FEATURES, *MERCHANT_FEATURES)
+NIGHTLY_INPUTS: tuple[str, ...] = (*BATCH_FEATURES, *CARD_WINDOW_FEATURES, *CARD_AMOUNT_PROFILE, *MERCHANT_FEATURES)
 """Nightly values that a feature set may use as model inputs directly (missing stays missing)."""
 
 NIGHTLY_COUNTS: frozenset[str] = frozenset(
@@ -199,6 +211,14 @@ NIGHTLY_RATIOS: dict[str, tuple[str, str]] = {
 """``safe_ratio`` inputs over the card windows: input -> (numerator, denominator). A compromised card
 spends several times its usual amount; trees find ``amount / mean`` hard to build from the two
 values (test period of the rich profile, 1 M rows: average precision 0.57 -> 0.61 with them)."""
+
+AMT_MAX_RATIO_30D = "amt_max_ratio_30d"
+AMT_ZSCORE_30D = "amt_zscore_30d"
+CARD_AMOUNT_RATIOS: dict[str, tuple[str, str]] = {AMT_MAX_RATIO_30D: ("amount", MAX_AMT_LAST_30D)}
+"""``safe_ratio`` inputs over the card's 30-day amount profile (``CARD_AMOUNT_PROFILE``)."""
+CARD_AMOUNT_ZSCORES: dict[str, tuple[str, str]] = {AMT_ZSCORE_30D: (AVG_AMT_LAST_30D, AMT_STD_LAST_30D)}
+"""``(amount - mean) / deviation`` inputs: input -> (mean, deviation); missing where either is
+missing or the deviation is 0 (``safe_ratio``)."""
 
 MERCHANT_RISK_INPUTS: tuple[str, ...] = (
     *EXTENDED_INPUTS,
@@ -229,26 +249,46 @@ MERCHANT_RISK_V3_INPUTS: tuple[str, ...] = (
 the last known fraud, known-fraud cards defrauded only there); all from the same merchant group item.
 Rich profile, 1 M rows, 7-day delay, lr 0.1: test average precision 0.682 (v2 0.657)."""
 
-FeatureSet = Literal["anchor", "extended", "merchant-risk", "merchant-risk-v2", "merchant-risk-v3"]
+MERCHANT_RISK_V4_INPUTS: tuple[str, ...] = (
+    *MERCHANT_RISK_V3_INPUTS,
+    *CARD_AMOUNT_PROFILE,
+    *CARD_AMOUNT_RATIOS,
+    *CARD_AMOUNT_ZSCORES,
+)
+"""Sixth feature set: ``merchant-risk-v3`` plus the card's 30-day amount profile (deviation and
+maximum), the amount over that maximum and the amount's z-score against the 30-day mean and
+deviation; all from the same card windows item."""
+
+FeatureSet = Literal["anchor", "extended", "merchant-risk", "merchant-risk-v2", "merchant-risk-v3", "merchant-risk-v4"]
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "anchor": ANCHOR_INPUTS,
     "extended": EXTENDED_INPUTS,
     "merchant-risk": MERCHANT_RISK_INPUTS,
     "merchant-risk-v2": MERCHANT_RISK_V2_INPUTS,
     "merchant-risk-v3": MERCHANT_RISK_V3_INPUTS,
+    "merchant-risk-v4": MERCHANT_RISK_V4_INPUTS,
 }
-SERVABLE_FEATURE_SETS: tuple[str, ...] = ("anchor", "extended", "merchant-risk", "merchant-risk-v2", "merchant-risk-v3")
+SERVABLE_FEATURE_SETS: tuple[str, ...] = (
+    "anchor",
+    "extended",
+    "merchant-risk",
+    "merchant-risk-v2",
+    "merchant-risk-v3",
+    "merchant-risk-v4",
+)
 """Sets the scorer can serve. ``merchant-risk`` is one since the Flink job passes the transaction's
 optional ``merchant`` through to ``cc-agg`` (the scorer reads the merchant group by it; a transaction
 without one gets missing merchant values, as a training row without one has). ``merchant-risk-v2``
-and ``merchant-risk-v3`` read nothing more than the same merchant group's item."""
+and ``merchant-risk-v3`` read nothing more than the same merchant group's item; ``merchant-risk-v4``
+also reads the card windows item's amount profile (``CARD_AMOUNT_PROFILE``)."""
 
 
 def nightly_names(feature_set: str) -> tuple[str, ...]:
     """The nightly values (``NIGHTLY_INPUTS``) a set needs, as inputs or inside its ratios, beyond the
     1-week pair every set gets: what the scorer must read from the card windows and merchant groups."""
     names = model_input_names(feature_set)
-    needed = [n for name in names for n in (NIGHTLY_RATIOS.get(name) or (name,))]
+    derived = {**NIGHTLY_RATIOS, **CARD_AMOUNT_RATIOS, **CARD_AMOUNT_ZSCORES}
+    needed = [n for name in names for n in (derived.get(name) or (name,))]
     return tuple(n for n in dict.fromkeys(needed) if n in NIGHTLY_INPUTS and n not in BATCH_FEATURES)
 
 
@@ -324,15 +364,22 @@ def _window_start(end: str, days: int) -> str:
 
 
 def _windows_sql(
-    source: str, key: str, end: str, windows: Mapping[int, tuple[str, str]], total_of: Callable[[str], str]
+    source: str,
+    key: str,
+    end: str,
+    windows: Mapping[int, tuple[str, str]],
+    total_of: Callable[[str], str],
+    extra: Sequence[str] = (),
 ) -> str:
     """Per ``key``: for each N-day window [end - N d, end), the row count (NULL when none) and
-    ``total_of(inside)`` / that count in DOUBLE; one scan of the longest window."""
+    ``total_of(inside)`` / that count in DOUBLE, then the ``extra`` columns over the longest window;
+    one scan of the longest window."""
     cols = []
     for days, (count_name, share_name) in windows.items():
         inside = f"trans_time >= {_window_start(end, days)}"
         count = f"NULLIF(COUNT(CASE WHEN {inside} THEN 1 END), 0)"
         cols += [f"{count} AS {count_name}", f"CAST({total_of(inside)} AS DOUBLE) / {count} AS {share_name}"]
+    cols += extra
     return (
         f"SELECT {key}, {', '.join(cols)} FROM {source} WHERE {key} IS NOT NULL "
         f"AND trans_time >= {_window_start(end, max(windows))} AND trans_time < {end} GROUP BY {key}"
@@ -342,13 +389,22 @@ def _windows_sql(
 def card_windows_aggregate_sql(source: str, as_of_literal: str) -> str:
     """Spark SQL of one nightly run's card windows (``CARD_WINDOWS``): one row per card active in
     [as_of - 30 d, as_of); a window without transactions is NULL (count and mean), like a card
-    without 1-week history. Sums and division as in ``batch_aggregate_sql`` (bit-identical)."""
+    without 1-week history. Sums and division as in ``batch_aggregate_sql`` (bit-identical); the
+    30-day amount profile (``CARD_AMOUNT_PROFILE``) over the same 30 days."""
+    assert max(CARD_WINDOWS) == CARD_AMOUNT_PROFILE_DAYS  # the profile is over the scanned window
+    cents = f"CAST(CAST(amount AS {AMOUNT_SQL_TYPE}) * 100 AS DECIMAL(38, 0))"
+    spread = f"COUNT(*) * SUM({cents} * {cents}) - SUM({cents}) * SUM({cents})"
+    profile = (
+        f"SQRT(CAST({spread} AS DOUBLE) / CAST(COUNT(*) * COUNT(*) AS DOUBLE)) / 100.0 AS {AMT_STD_LAST_30D}",
+        f"CAST(MAX(CAST(amount AS {AMOUNT_SQL_TYPE})) AS DOUBLE) AS {MAX_AMT_LAST_30D}",
+    )
     return _windows_sql(
         source,
         "cc_num",
         as_of_literal,
         CARD_WINDOWS,
         lambda inside: f"SUM(CASE WHEN {inside} THEN CAST(amount AS {AMOUNT_SQL_TYPE}) END)",
+        profile,
     )
 
 
@@ -489,9 +545,12 @@ def compute_model_inputs(
         values = col(nightly[name])  # type: ignore[index]
         columns[name] = _empty_is_missing(values) if name in NIGHTLY_COUNTS else values
     for name in names:
-        if name in NIGHTLY_RATIOS:
-            numerator, denominator = NIGHTLY_RATIOS[name]
+        if name in NIGHTLY_RATIOS or name in CARD_AMOUNT_RATIOS:
+            numerator, denominator = NIGHTLY_RATIOS.get(name) or CARD_AMOUNT_RATIOS[name]
             columns[name] = safe_ratio(columns[numerator], columns[denominator])
+        elif name in CARD_AMOUNT_ZSCORES:
+            mean, deviation = CARD_AMOUNT_ZSCORES[name]
+            columns[name] = safe_ratio(amount_a - columns[mean], columns[deviation])
     return np.column_stack([columns[name] for name in names]).astype(float)
 
 

@@ -101,22 +101,23 @@ def test_served_nightly_values_equal_the_training_sets(spark, tx_path, isolated_
     calls: Counter = Counter()
     store.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
     cache = BatchFeatureCache(store, check_interval_s=60.0)
-    scored = read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.nightly_names("merchant-risk-v3"))
+    scored = read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.nightly_names("merchant-risk-v4"))
     assert calls["BatchGetItem"] == 1  # cards, card windows and merchants: one read of the three tables
 
-    served = model_inputs(scored, "merchant-risk-v3")
-    np.testing.assert_array_equal(served, feature_matrix(trained, "merchant-risk-v3"))
-    named = pd.DataFrame(served, columns=F.MERCHANT_RISK_V3_INPUTS)
+    served = model_inputs(scored, "merchant-risk-v4")
+    np.testing.assert_array_equal(served, feature_matrix(trained, "merchant-risk-v4"))
+    named = pd.DataFrame(served, columns=F.MERCHANT_RISK_V4_INPUTS)
     assert named["merchant_risk_30d"].iloc[2:].gt(0).all() and named["merchant_risk_30d"].iloc[:2].isna().all()
     assert named[F.NUM_TRANS_LAST_30D].notna().sum() > 20
     assert named[F.MERCHANT_FIRST_KNOWN_FRAUD_AGE].iloc[2:].gt(0).all()  # every merchant knows a fraud here
     assert named[F.MERCHANT_KNOWN_FRAUD_CARDS[30]].iloc[2:].gt(0).all()
+    assert named[F.AMT_ZSCORE_30D].notna().sum() > 20 and named[F.MAX_AMT_LAST_30D].notna().sum() > 20
 
     calls.clear()  # a second batch of the same keys: served from the cache
     assert (
         model_inputs(
-            read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.nightly_names("merchant-risk-v3")),
-            "merchant-risk-v3",
+            read_nightly(_decoded(rows), SimpleNamespace(batch_cache=cache), F.nightly_names("merchant-risk-v4")),
+            "merchant-risk-v4",
         ).tobytes()
         == served.tobytes()
     )

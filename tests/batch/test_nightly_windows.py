@@ -6,6 +6,7 @@ per-day runs and an independent pandas recomputation agree bit for bit on random
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -212,6 +213,11 @@ def pandas_card_run(frame: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, dict[
             cents = int(np.round(w.amount * 100).astype(np.int64).sum())
             values[count_name] = len(w) or None
             values[mean_name] = float(cents) / 100 / len(w) if len(w) else None
+        w = g[(g.trans_time >= as_of - pd.Timedelta(days=F.CARD_AMOUNT_PROFILE_DAYS)) & (g.trans_time < as_of)]
+        c = [int(v) for v in np.round(w.amount * 100).astype(np.int64)]  # Python ints: exact
+        n, total, squares = len(c), sum(c), sum(v * v for v in c)
+        values[F.AMT_STD_LAST_30D] = math.sqrt(float(n * squares - total * total) / float(n * n)) / 100 if n else None
+        values[F.MAX_AMT_LAST_30D] = float(w.amount.max()) if n else None
         if values[F.NUM_TRANS_LAST_30D] is not None:
             out[card] = values
     return out
@@ -245,7 +251,7 @@ def test_card_windows_equal_nightly_sql_and_pandas(spark, random_frame) -> None:
     tx = read_transactions(spark, path)
     rows = add_card_windows(tx).toPandas()
     rows["day"] = pd.to_datetime(rows.trans_time).dt.tz_localize(None).dt.normalize()
-    names = [n for pair in F.CARD_WINDOWS.values() for n in pair]
+    names = [*(n for pair in F.CARD_WINDOWS.values() for n in pair), *F.CARD_AMOUNT_PROFILE]
     for as_of in (START + pd.Timedelta(days=d) for d in (1, 31, 45)):
         expected = pandas_card_run(frame, as_of)
         sql = {r["cc_num"]: r.asDict() for r in card_window_features(tx, as_of.date()).collect()}
@@ -273,7 +279,7 @@ def test_training_set_is_point_in_time_and_trains_merchant_risk(spark, random_fr
     first = (START + pd.Timedelta(days=40)).date()
     rows = load_training_set(full).set_index("tid")
     later = training_frame(tx, first).toPandas().set_index("tid")
-    nightly = [*F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES]
+    nightly = [*F.CARD_WINDOW_FEATURES, *F.CARD_AMOUNT_PROFILE, *F.MERCHANT_FEATURES]
     pd.testing.assert_frame_equal(
         later[nightly].astype(float), rows.loc[later.index, nightly].astype(float), check_exact=True
     )

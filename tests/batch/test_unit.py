@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pytest
 
 from fraudstream import features as F
@@ -42,7 +43,7 @@ def test_training_columns_cover_every_feature_set() -> None:
         assert set(names) - {"amount"} <= set(MODEL_INPUT_COLUMNS)
     assert F.NUM_TRANS_LAST_10M not in DERIVED_INPUT_COLUMNS
     ratios = {F.AMT_RATIO1, F.AMT_RATIO2, F.COUNT_RATIO, F.MAX_AMT_RATIO, *F.NIGHTLY_RATIOS}
-    assert ratios == set(DERIVED_INPUT_COLUMNS)
+    assert {*ratios, *F.CARD_AMOUNT_RATIOS, *F.CARD_AMOUNT_ZSCORES} == set(DERIVED_INPUT_COLUMNS)
 
 
 def test_nightly_names_are_what_the_scorer_must_read() -> None:
@@ -52,6 +53,8 @@ def test_nightly_names_are_what_the_scorer_must_read() -> None:
     v2 = {*F.CARD_WINDOW_FEATURES, *F.MERCHANT_WINDOW_FEATURES, *F.MERCHANT_KNOWN_FRAUDS.values()}
     assert set(F.nightly_names("merchant-risk-v2")) == v2
     assert set(F.nightly_names("merchant-risk-v3")) == {*F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES}
+    v4 = {*F.CARD_WINDOW_FEATURES, *F.CARD_AMOUNT_PROFILE, *F.MERCHANT_FEATURES}
+    assert set(F.nightly_names("merchant-risk-v4")) == v4
     row = F.model_input_row(
         30.0,
         1,
@@ -125,3 +128,17 @@ def test_an_empty_nightly_window_is_missing_whether_stored_as_0_or_absent() -> N
     assert F.model_input_row(*args, 0, None)[1:] == [None, None, None]
     with pytest.raises(ValueError, match="needs nightly values"):
         F.model_input_row(*args, 3, 10.0, feature_set="merchant-risk")
+
+
+def test_amount_zscore_and_max_ratio_against_the_30_day_profile() -> None:
+    nightly = {n: [None, None] for n in F.nightly_names("merchant-risk-v4")}
+    nightly[F.AVG_AMT_LAST_30D] = [20.0, 20.0]
+    nightly[F.AMT_STD_LAST_30D] = [4.0, 0.0]  # one transaction in 30 days: deviation 0
+    nightly[F.MAX_AMT_LAST_30D] = [50.0, None]
+    inputs = F.compute_model_inputs(
+        [100.0, 100.0], [1, 1], [100.0, 100.0], [2, 2], [20.0, 20.0], [100.0, 100.0], "merchant-risk-v4", nightly
+    )
+    named = dict(zip(F.MERCHANT_RISK_V4_INPUTS, inputs.T, strict=True))
+    np.testing.assert_array_equal(named[F.AMT_ZSCORE_30D], [20.0, np.nan])
+    np.testing.assert_array_equal(named[F.AMT_MAX_RATIO_30D], [2.0, np.nan])
+    np.testing.assert_array_equal(named[F.AMT_STD_LAST_30D], [4.0, 0.0])

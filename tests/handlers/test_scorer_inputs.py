@@ -28,7 +28,14 @@ EDGE_CASES = [
 ]
 
 
-CARD_WINDOWS = {F.NUM_TRANS_LAST_1D: 2, F.AVG_AMT_LAST_1D: 20.0, F.NUM_TRANS_LAST_30D: 40, F.AVG_AMT_LAST_30D: 31.5}
+CARD_WINDOWS = {
+    F.NUM_TRANS_LAST_1D: 2,
+    F.AVG_AMT_LAST_1D: 20.0,
+    F.NUM_TRANS_LAST_30D: 40,
+    F.AVG_AMT_LAST_30D: 31.5,
+    F.AMT_STD_LAST_30D: 7.25,
+    F.MAX_AMT_LAST_30D: 80.0,
+}
 # the merchant item of each case's merchant (None: unknown merchant, or no merchant on the record)
 MERCHANT_ITEMS = [
     None,
@@ -91,6 +98,10 @@ def test_scorer_inputs_equal_trainer_inputs(feature_set: str) -> None:
         named = pd.DataFrame(scorer, columns=F.model_input_names(feature_set))
         assert named["merchant_risk_7d"].tolist()[3] == 0.5 and named[F.NUM_TRANS_LAST_30D].tolist()[3] == 40
         assert named["merchant_risk_30d"].isna().tolist() == [True, False, False, False, True]
+    if feature_set == "merchant-risk-v4":  # the card's amount profile too
+        named = pd.DataFrame(scorer, columns=F.model_input_names(feature_set))
+        assert named[F.AMT_ZSCORE_30D].tolist()[3] == (99.99 - 31.5) / 7.25
+        assert named[F.AMT_MAX_RATIO_30D].tolist()[3] == 99.99 / 80.0
 
 
 def test_edge_case_values() -> None:

@@ -41,7 +41,8 @@ def _cents() -> Column:
 
 
 def add_card_windows(df: DataFrame) -> DataFrame:
-    """``df`` plus ``BATCH_FEATURES`` and ``CARD_WINDOW_FEATURES`` as served on the row's day.
+    """``df`` plus ``BATCH_FEATURES``, ``CARD_WINDOW_FEATURES`` and ``CARD_AMOUNT_PROFILE`` as served
+    on the row's day.
 
     Each window of N days (``day - N`` .. ``day - 1``) is the difference of two running totals over
     the card's days: everything up to ``day - 1`` minus everything up to ``day - N - 1``. Both are
@@ -49,7 +50,8 @@ def add_card_windows(df: DataFrame) -> DataFrame:
     frame re-aggregates its whole buffer (up to 30 days of the card's rows) whenever it moves. The
     totals are whole counts and whole cents, so the difference is exact and the mean equal to the
     SQL's to the bit. All frames share the partition and order, so Spark evaluates them in one sort.
-    NULL for an empty window.
+    NULL for an empty window. The 30-day deviation from running totals of cents and squared cents
+    (exact integers, the SQL's formula), the maximum over a sliding frame of the 30 days.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as f
@@ -57,6 +59,7 @@ def add_card_windows(df: DataFrame) -> DataFrame:
     day = f.unix_date(f.to_date(f.col("trans_time")))
     by_card = Window.partitionBy("cc_num").orderBy(day)
     upto = sorted({1, *(days + 1 for days in F.CARD_WINDOWS)})  # running totals up to day - k
+    profile_upto = (1, F.CARD_AMOUNT_PROFILE_DAYS + 1)
     totals = []
     for k in upto:
         frame = by_card.rangeBetween(Window.unboundedPreceding, -k)
@@ -64,6 +67,10 @@ def add_card_windows(df: DataFrame) -> DataFrame:
             f.count(f.lit(1)).over(frame).alias(f"_n_upto_{k}"),
             f.sum(_cents()).over(frame).alias(f"_s_upto_{k}"),
         ]
+        if k in profile_upto:
+            totals.append(f.sum(_cents() * _cents()).over(frame).alias(f"_q_upto_{k}"))
+    last_30 = by_card.rangeBetween(-F.CARD_AMOUNT_PROFILE_DAYS, -1)
+    totals.append(f.max(f.col("amount").cast(F.AMOUNT_SQL_TYPE)).over(last_30).cast("double").alias("_max_30"))
     out = df.select("*", *totals)
     features = []
     for days, (count_name, mean_name) in F.CARD_WINDOWS.items():
@@ -73,4 +80,13 @@ def add_card_windows(df: DataFrame) -> DataFrame:
             f.when(n > 0, n.cast("bigint")).alias(count_name),
             f.when(n > 0, cents.cast("double") / 100.0 / n).alias(mean_name),
         ]
+    days = F.CARD_AMOUNT_PROFILE_DAYS
+    n = (f.col("_n_upto_1") - f.col(f"_n_upto_{days + 1}")).cast("bigint")
+    s = f.col("_s_upto_1") - f.coalesce(f.col(f"_s_upto_{days + 1}"), f.lit(0))
+    q = f.col("_q_upto_1") - f.coalesce(f.col(f"_q_upto_{days + 1}"), f.lit(0))
+    spread = (n * q - s * s).cast("double") / (n * n).cast("double")
+    features += [
+        f.when(n > 0, f.sqrt(spread) / 100.0).alias(F.AMT_STD_LAST_30D),
+        f.when(n > 0, f.col("_max_30")).alias(F.MAX_AMT_LAST_30D),
+    ]
     return out.select(*df.columns, *features)

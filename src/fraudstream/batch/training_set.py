@@ -95,7 +95,7 @@ def training_frame(
         rows = arrange(rows)
     if not joins_merchants:
         rows = add_merchant_features(rows, label_delay)  # NULL columns
-    nightly = (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES, *F.MERCHANT_FEATURES)
+    nightly = (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES, *F.CARD_AMOUNT_PROFILE, *F.MERCHANT_FEATURES)
     ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *nightly, PARTITION_COLUMN)
     with_inputs = add_model_inputs(ordered, DERIVED_INPUT_COLUMNS, native=native_inputs)
     columns = [c for c in with_inputs.columns if c != PARTITION_COLUMN]

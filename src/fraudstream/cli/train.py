@@ -13,7 +13,8 @@ from fraudstream.model.training import TrainingConfig  # numpy only: keeps `--he
 FEATURE_SETS_HELP = (
     "Feature set to train (repeatable): anchor (4 inputs), extended (6), merchant-risk (nightly card and "
     "merchant windows; the scorer reads them by card and by the transaction's merchant), merchant-risk-v2 "
-    "(+ known-fraud counts), merchant-risk-v3 (+ distinct cards and episode of the known frauds)."
+    "(+ known-fraud counts), merchant-risk-v3 (+ distinct cards and episode of the known frauds), "
+    "merchant-risk-v4 (+ the card's 30-day amount deviation and maximum, the amount's z-score and max ratio)."
 )
 
 

@@ -112,10 +112,11 @@ CARD_WINDOWS_GROUP = _nightly_group(
     "card_windows",
     "table_card_windows",
     "cc_num",
-    tuple(n for pair in F.CARD_WINDOWS.values() for n in pair),
+    (*(n for pair in F.CARD_WINDOWS.values() for n in pair), *F.CARD_AMOUNT_PROFILE),
     F.CARD_WINDOWS,
 )
-"""Per card, count and mean amount over 1 / 7 / 30 days (issue 15): an item per card active in 30 days."""
+"""Per card, count and mean amount over 1 / 7 / 30 days and the 30-day amount profile (deviation and
+maximum; issue 15): an item per card active in 30 days."""
 
 MERCHANT_GROUP = _nightly_group("merchant", "table_merchant", "merchant", F.MERCHANT_FEATURES, F.MERCHANT_WINDOWS)
 """Per merchant, the nightly count and fraud risk over 1 / 7 / 30 days (label-delayed: ``features.LabelDelayRule``,

@@ -84,7 +84,7 @@ class ScoringRow:
 
 
 _MERCHANT_INPUTS = frozenset(features.MERCHANT_FEATURES)
-_CARD_WINDOW_INPUTS = frozenset(features.CARD_WINDOW_FEATURES)
+_CARD_WINDOW_INPUTS = frozenset((*features.CARD_WINDOW_FEATURES, *features.CARD_AMOUNT_PROFILE))
 
 
 def nightly_inputs(rows: list[ScoringRow], names: tuple[str, ...]) -> dict[str, list[Any]]:

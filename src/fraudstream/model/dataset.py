@@ -34,6 +34,7 @@ RAW_COLUMNS: tuple[str, ...] = (
     *F.STREAM_FEATURES,
     *F.BATCH_FEATURES,
     *F.CARD_WINDOW_FEATURES,
+    *F.CARD_AMOUNT_PROFILE,
     *F.MERCHANT_FEATURES,
 )
 """Columns the trainer reads (the model inputs are derived from these)."""
