@@ -26,6 +26,10 @@ LABEL_COLUMN = "fraud_label"
 OPTIONAL_COLUMNS: tuple[str, ...] = (LABEL_COLUMN, "attack_id", "attack_kind")
 
 
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+"""Spark reads a Parquet ``TIMESTAMP(NANOS)`` column (pandas' default) only with this on, as INT64 nanoseconds."""
+
+
 class InputError(ValueError):
     """The input path or its columns are not what the batch job needs (a clear CLI message)."""
 
@@ -42,11 +46,19 @@ def read_transactions(spark: SparkSession, path: str) -> DataFrame:
     from pyspark.sql.utils import AnalysisException
 
     fmt = input_format(path)
+    reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
     try:
-        reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
         raw = reader.format(fmt).load(path)
     except AnalysisException as exc:
-        raise InputError(f"cannot read transactions from {path!r} ({fmt}): {exc}") from None
+        if fmt != "parquet" or "NANOS" not in str(exc):
+            raise InputError(f"cannot read transactions from {path!r} ({fmt}): {exc}") from None
+        # pandas writes nanosecond timestamps, which Spark reads only as INT64 nanoseconds since the epoch;
+        # _as_utc_timestamp turns them back into timestamps (to the microsecond, Spark's precision)
+        spark.conf.set(NANOS_AS_LONG, "true")
+        try:
+            raw = reader.format(fmt).load(path)
+        except AnalysisException as again:
+            raise InputError(f"cannot read transactions from {path!r} ({fmt}): {again}") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(f"{path!r} lacks column(s) {missing}; it has {raw.columns}")
@@ -88,10 +100,13 @@ def _at_edge(cc_num: Column, tokeniser: Tokeniser) -> Column:
 def _as_utc_timestamp(raw: DataFrame, name: str):
     """``name`` as TIMESTAMP: NTZ and strings are UTC wall times (the session time zone is UTC)."""
     from pyspark.sql import functions as f
-    from pyspark.sql.types import StringType
+    from pyspark.sql.types import LongType, StringType
 
     dtype = raw.schema[name].dataType
     if isinstance(dtype, StringType):
         # ISO-8601 with or without the trailing Z / offset
         return f.to_timestamp(f.col(name))
+    if isinstance(dtype, LongType) and raw.sparkSession.conf.get(NANOS_AS_LONG, "false") == "true":
+        # Parquet nanoseconds (pandas): integral division (a double loses ~256 ns at today's epoch values)
+        return f.expr(f"timestamp_micros(`{name}` div 1000)")
     return f.col(name).cast("timestamp")
