@@ -94,8 +94,10 @@ def counting_collector(settings: Settings, run: str, n: int) -> Any:
     from fraudstream.replay.runner import PredictionCollector
 
     class Counting(PredictionCollector):
-        seen = bytearray(n)
-        got = 0
+        def __init__(self) -> None:
+            super().__init__(settings, [])
+            self.seen = bytearray(n)
+            self.got = 0
 
         def keep(self, tid: str, record: dict[str, Any], received_at: float) -> None:
             index = int(tid.rsplit("-", 1)[1])
@@ -113,7 +115,7 @@ def counting_collector(settings: Settings, run: str, n: int) -> Any:
         def __contains__(self, tid: object) -> bool:
             return isinstance(tid, str) and tid.startswith(f"sk-{run}-")
 
-    collector = Counting(settings, [])
+    collector = Counting()
     collector.wanted = SoakTids()  # type: ignore[assignment]
     return collector
 
