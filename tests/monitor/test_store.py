@@ -65,7 +65,8 @@ def test_dead_letter_reasons_are_bounded() -> None:
 
 
 def test_a_refresh_holds_a_sample_above_the_row_cap_and_keeps_counts_exact(tmp_path, monkeypatch) -> None:
-    """Memory of a refresh is bounded (MAX_ROWS), whatever a day of traffic holds; counts stay exact."""
+    """Memory of a refresh is bounded (MAX_ROWS per window, one window at a time), whatever a day of
+    traffic holds; counts stay exact."""
     from fraudstream.monitor import figures
 
     s = Settings(state_dir=tmp_path)
@@ -77,10 +78,31 @@ def test_a_refresh_holds_a_sample_above_the_row_cap_and_keeps_counts_exact(tmp_p
     real = store.joined_columns
     monkeypatch.setattr(store, "joined_columns", lambda since, every=1: held.append(len(r := real(since, every))) or r)
     sampled = snapshot(store)["windows"]["5m"]
-    assert held == [10] and sampled["sampled_every"] == 10 and full["sampled_every"] == 1
+    assert held == [10] * len(figures.WINDOWS) and sampled["sampled_every"] == 10 and full["sampled_every"] == 1
     assert sampled["predictions"] == full["predictions"] == 100
     assert sampled["decision_rate"] == full["decision_rate"] == 0.25
     assert 0.03 < sampled["latency_s"]["p50"] < 0.05
+
+
+def test_a_short_window_is_sampled_by_its_own_size_not_the_days(tmp_path, monkeypatch) -> None:
+    """A busy day must not leave the 5-minute window a handful of sampled rows: each window's sample
+    step comes from its own count."""
+    from datetime import UTC, datetime, timedelta
+
+    from fraudstream.monitor import figures
+
+    s = Settings(state_dir=tmp_path)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    hours_ago = datetime.now(UTC) - timedelta(hours=3)
+    older = [(s.topic_predictions, wire(prediction(i, 0.1, scored_at=hours_ago))) for i in range(1000)]
+    recent = [(s.topic_predictions, wire(prediction(1000 + i, 0.9 if i % 2 else 0.1))) for i in range(40)]
+    apply(store, s, older + recent)
+    monkeypatch.setattr(figures, "MAX_ROWS", 20)
+    windows = snapshot(store)["windows"]
+    assert windows["1d"]["predictions"] == 1040 and windows["1d"]["sampled_every"] == 52
+    assert windows["5m"]["predictions"] == 40 and windows["5m"]["sampled_every"] == 2
+    assert windows["5m"]["quality"]["labelled"] == 0
+    assert windows["5m"]["decision_rate"] == 0.5  # exact (SQL), whatever the sample
 
 
 def test_columns_hold_what_the_rows_hold_and_inputs_come_from_the_records(tmp_path) -> None:

@@ -64,3 +64,27 @@ def test_cluster_has_taskmanager_and_connector(settings: Settings, flink_rest: s
     if settings.flink_rest_override is None:  # our own cluster: exactly what the settings asked for
         assert info["taskmanagers"] == 1 and info["slots-total"] == settings.flink_task_slots
         assert (flink.flink_dir(settings) / "lib" / kafka_connector_jar().name).exists()
+
+
+def test_taskmanager_heap_is_resident_from_the_start(settings: Settings, flink_rest: str) -> None:
+    """The TaskManager touches its whole heap at start (-Xms = -Xmx, pre-touched), so a soak sees its
+    working size from the first sample instead of a climb as G1 first writes committed pages."""
+    import re
+
+    import psutil
+
+    from fraudstream.stack import flink
+
+    if settings.flink_rest_override is not None:
+        pytest.skip("a Flink cluster named by FRAUDSTREAM_FLINK_REST is not ours to inspect")
+    home = str(flink.flink_dir(settings))
+    runners = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if any("TaskManagerRunner" in a for a in p.info["cmdline"] or []) and home in " ".join(p.info["cmdline"])
+    ]
+    assert len(runners) == 1
+    cmdline = runners[0].info["cmdline"]
+    assert "-XX:+AlwaysPreTouch" in cmdline
+    (xmx,) = [int(m.group(1)) for a in cmdline if (m := re.fullmatch(r"-Xmx(\d+)", a))]
+    assert runners[0].memory_info().rss >= xmx

@@ -45,6 +45,10 @@ def cluster_config(settings: Settings) -> dict[str, Any]:
         "taskmanager.memory.process.size": settings.flink_taskmanager_memory,
         # SQL jobs on the hashmap backend need little managed memory; give the task heap the rest.
         "taskmanager.memory.managed.fraction": 0.15,
+        # Flink already starts the TaskManager with -Xms = -Xmx; touching the heap up front makes its
+        # resident size the working size from the start (a 30-minute soak showed RSS climbing in a
+        # straight line, 660 -> 790 MiB, as G1 first wrote pages of the committed heap), as for Kafka
+        "env.java.opts.taskmanager": "-XX:+AlwaysPreTouch",
         "rest.address": host,
         "rest.bind-address": host,
         "rest.port": settings.flink_rest_port,
