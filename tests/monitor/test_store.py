@@ -135,3 +135,26 @@ def test_columns_hold_what_the_rows_hold_and_inputs_come_from_the_records(tmp_pa
     assert inputs["amount"].tolist() == [r["amount"] for r in latest]
     assert inputs["amt_ratio2"].tolist() == [r["amt_ratio2"] for r in latest]
     assert np.isnan(inputs["no_such_input"]).all()
+
+
+def test_a_long_read_does_not_hold_up_ingest(tmp_path) -> None:
+    """A refresh reads for seconds on a busy day; the consumer's writes must not wait for it (they
+    did with one shared connection, and the Kafka client fetched ahead meanwhile: memory spikes)."""
+    import threading
+
+    s = Settings(state_dir=tmp_path)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    apply(store, s, [(s.topic_predictions, wire(prediction(i, 0.1))) for i in range(10)])
+    count_to_ten_million = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000) SELECT COUNT(*) FROM c"
+    )
+    slow_read = threading.Thread(target=store.query, args=(count_to_ten_million,))
+    slow_read.start()
+    time.sleep(0.2)  # the read is under way
+    try:
+        apply(store, s, [(s.topic_predictions, wire(prediction(100 + i, 0.1))) for i in range(10)], 10)
+        assert slow_read.is_alive(), "the read ended before the write: it proves nothing"
+    finally:
+        slow_read.join()
+    assert store.totals()["predictions"] == 20
+    store.close()
