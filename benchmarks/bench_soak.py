@@ -63,6 +63,21 @@ def sample(settings: Settings, t0: float) -> dict[str, Any]:
     }
 
 
+def lag_trend(lags: list[int], rate: float) -> dict[str, Any]:
+    """Whether a group's lag after warm-up grows: its second half's mean over its first half's by more
+    than half and by more than a second of traffic. Why beside ``lag_bounded`` (max under rate x 5 s):
+    a reader off the verdict path that runs at low priority on a busy box sits seconds behind at
+    times, which that fixed bar calls unbounded; a lag that keeps growing is the failure a soak is for."""
+    half = len(lags) // 2
+    first, second = (float(np.mean(part)) if part else 0.0 for part in (lags[:half], lags[half:]))
+    return {
+        "mean_first_half": round(first, 1),
+        "mean_second_half": round(second, 1),
+        "max_after_warmup": max(lags, default=0),
+        "growing": second > 1.5 * first and second - first > rate,
+    }
+
+
 def verdicts(samples: list[dict[str, Any]], rate: float) -> dict[str, Any]:
     """Flat RSS after warm-up, bounded lag, bounded disk."""
     warm = max(1, len(samples) // 5)
@@ -74,11 +89,14 @@ def verdicts(samples: list[dict[str, Any]], rate: float) -> dict[str, Any]:
         dev = float(np.nanmax(np.abs(series - med)) / med * 100) if med else 0.0
         rss[name] = {"median_mib": round(med, 1), "max_dev_pct": round(dev, 1), "flat": dev <= 10.0}
     max_lag = {g: max(s["lag"].get(g, 0) for s in samples) for g in samples[0]["lag"]}
+    trend = {g: lag_trend([s["lag"].get(g, 0) for s in after], rate) for g in samples[0]["lag"]}
     disk = {k: (samples[warm - 1][k], samples[-1][k]) for k in ("kafka_disk_mib", "checkpoint_disk_mib")}
     return {
         "rss": rss,
         "max_lag": max_lag,
         "lag_bounded": all(v <= rate * 5 for v in max_lag.values()),
+        "lag_trend": trend,
+        "lag_growing": any(t["growing"] for t in trend.values()),
         "disk_mib_warm_end_vs_last": disk,
         # Kafka's log grows with the traffic it retains (7 days); only checkpoints must stay bounded
         "checkpoints_bounded": disk["checkpoint_disk_mib"][1] <= 2 * max(disk["checkpoint_disk_mib"][0], 1.0),

@@ -113,6 +113,13 @@ def test_soak_verdicts(scripts, tmp_path):
     assert v["rss"]["benchmark"]["flat"] is True
     assert v["max_lag"] == {"agg-writer": 90, "fraud-scorer": 0}
     assert v["lag_bounded"] is False  # 90 > 10 tx/s x 5 s
+    # after warm-up the lag climbs 20 -> 90: halves' means 35 and 75, up by more than half and a second
+    assert v["lag_trend"]["agg-writer"] == {
+        "mean_first_half": 35.0, "mean_second_half": 75.0, "max_after_warmup": 90, "growing": True
+    }  # fmt: skip
+    assert v["lag_growing"] is True
+    steady = soak.verdicts([_sample(i, 100.0, 60 + 30 * (i % 2), 5.0) for i in range(10)], rate=10)
+    assert steady["lag_bounded"] is False and steady["lag_growing"] is False  # high but flat
     assert v["checkpoints_bounded"] is True
     assert soak.verdicts([_sample(i, 100.0, 0, 5.0 if i < 5 else 20.0) for i in range(10)], 10)[
         "checkpoints_bounded"
