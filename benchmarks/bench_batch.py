@@ -110,7 +110,7 @@ DUCKDB_TRAINING = """
 import sys, duckdb
 from fraudstream import features as F
 from fraudstream.batch.model_inputs import RATIOS
-from fraudstream.batch.training_set import DERIVED_INPUT_COLUMNS
+from fraudstream.batch.scope import DERIVED_INPUT_COLUMNS
 src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -52,4 +52,39 @@ def random_transactions(path: Path, cards: int = 40, days: int = 24, rows: int =
     )
     frame["trans_time"] = frame["trans_time"].astype("datetime64[ms, UTC]")
     frame.sort_values(["trans_time", "tid"]).to_parquet(path, index=False)
+    return str(path)
+
+
+RICH_AS_OF = date(2020, 2, 8)  # day 38: the quiet merchant (day 0) and quiet card (day 7) just expired
+QUIET_MERCHANT, QUIET_CARD = "m-quiet", "4999999999999999"
+
+
+def rich_transactions(path: Path) -> str:
+    """40 days of 30 cards at 6 merchants, with labels given up to 14 days late (some never): every
+    nightly group has keys, and on ``RICH_AS_OF`` one merchant and one card have just expired."""
+    rng = np.random.default_rng(150)
+    n = 1600
+    times = pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(
+        np.sort(rng.integers(0, 40 * 86_400_000, size=n)), unit="ms"
+    )
+    fraud = rng.random(n) < 0.2
+    labelled = times + pd.to_timedelta(rng.integers(0, 14 * 86_400_000, size=n), unit="ms")
+    frame = pd.DataFrame(
+        {
+            "tid": [f"t{i:05d}" for i in range(n)],
+            "cc_num": [f"40000000000000{c:02d}" for c in rng.integers(0, 30, size=n)],
+            "merchant": [f"m-{m}" for m in rng.integers(0, 6, size=n)],
+            "trans_time": times,
+            "amount": np.round(rng.choice([1.0, 20.0, 300.0], size=n) * rng.random(n) + 0.01, 2),
+            "fraud_label": fraud.astype("int8"),
+            "labelled_at": labelled.where(rng.random(n) > 0.05),  # some labels never arrive
+        }
+    )
+    frame.loc[0, ["merchant", "fraud_label"]] = [QUIET_MERCHANT, 1]  # its only row, on day 0
+    day7 = frame.index[frame.trans_time.dt.day == 8][0]
+    frame.loc[day7, "cc_num"] = QUIET_CARD  # its only row, on day 7
+    for col in ("trans_time", "labelled_at"):
+        frame[col] = frame[col].astype("datetime64[ms, UTC]")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
     return str(path)

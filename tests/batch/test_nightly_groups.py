@@ -28,39 +28,16 @@ from fraudstream.handlers.msk_event import KafkaRecord
 from fraudstream.messages import format_time
 from fraudstream.model.dataset import feature_matrix
 
+from .helpers import QUIET_CARD, QUIET_MERCHANT, RICH_AS_OF, rich_transactions
+
 pytestmark = pytest.mark.integration
 
-START = pd.Timestamp("2020-01-01", tz="UTC")
-AS_OF = date(2020, 2, 8)  # day 38: the quiet merchant (day 0) and quiet card (day 7) just expired
-QUIET_MERCHANT, QUIET_CARD = "m-quiet", "4999999999999999"
+AS_OF = RICH_AS_OF
 
 
 @pytest.fixture(scope="module")
 def tx_path(tmp_path_factory) -> str:
-    rng = np.random.default_rng(150)
-    n = 1600
-    times = START + pd.to_timedelta(np.sort(rng.integers(0, 40 * 86_400_000, size=n)), unit="ms")
-    fraud = rng.random(n) < 0.2
-    labelled = times + pd.to_timedelta(rng.integers(0, 14 * 86_400_000, size=n), unit="ms")
-    frame = pd.DataFrame(
-        {
-            "tid": [f"t{i:05d}" for i in range(n)],
-            "cc_num": [f"40000000000000{c:02d}" for c in rng.integers(0, 30, size=n)],
-            "merchant": [f"m-{m}" for m in rng.integers(0, 6, size=n)],
-            "trans_time": times,
-            "amount": np.round(rng.choice([1.0, 20.0, 300.0], size=n) * rng.random(n) + 0.01, 2),
-            "fraud_label": fraud.astype("int8"),
-            "labelled_at": labelled.where(rng.random(n) > 0.05),  # some labels never arrive
-        }
-    )
-    frame.loc[0, ["merchant", "fraud_label"]] = [QUIET_MERCHANT, 1]  # its only row, on day 0
-    day7 = frame.index[frame.trans_time.dt.day == 8][0]
-    frame.loc[day7, "cc_num"] = QUIET_CARD  # its only row, on day 7
-    for col in ("trans_time", "labelled_at"):
-        frame[col] = frame[col].astype("datetime64[ms, UTC]")
-    path = tmp_path_factory.mktemp("nightly-groups") / "tx.parquet"
-    frame.to_parquet(path, index=False)
-    return str(path)
+    return rich_transactions(tmp_path_factory.mktemp("nightly-groups") / "tx.parquet")
 
 
 def _decoded(rows: pd.DataFrame) -> list[tuple[KafkaRecord, Aggregate]]:

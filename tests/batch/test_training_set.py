@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from fraudstream import features as F
-from fraudstream.batch.training_set import DERIVED_INPUT_COLUMNS, build_training_set
+from fraudstream.batch.scope import DERIVED_INPUT_COLUMNS
+from fraudstream.batch.training_set import build_training_set
 
 from .helpers import random_transactions, utc, write_transactions
 

@@ -11,10 +11,11 @@ import pytest
 from fraudstream import features as F
 from fraudstream.batch.io import input_format
 from fraudstream.batch.nightly import as_of_text, to_records
+from fraudstream.batch.scope import DERIVED_INPUT_COLUMNS, FULL, MODEL_INPUT_COLUMNS, BatchScope
 from fraudstream.batch.spark_session import session_conf
 from fraudstream.batch.summary import write_summary
-from fraudstream.batch.training_set import DERIVED_INPUT_COLUMNS, MODEL_INPUT_COLUMNS
 from fraudstream.batch.weekly_features import as_day, as_of_literal
+from fraudstream.featurestore.groups import CARD_WINDOWS_GROUP, MERCHANT_GROUP
 
 
 def test_as_day_accepts_dates_midnights_and_text() -> None:
@@ -67,6 +68,20 @@ def test_nightly_names_are_what_the_scorer_must_read() -> None:
     )
     named = dict(zip(F.MERCHANT_RISK_INPUTS, row, strict=True))
     assert (named[F.AMT_RATIO_1D], named[F.AMT_RATIO_30D], named[F.AVG_AMT_RATIO_1W_30D]) == (None, 2.5, 20.0 / 12.0)
+
+
+def test_a_scope_keeps_the_groups_and_inputs_its_feature_sets_read() -> None:
+    extended = BatchScope.for_feature_sets(["extended", "anchor"])
+    assert extended.groups == () and extended.nightly_columns == F.BATCH_FEATURES
+    assert extended.inputs == (F.AMT_RATIO1, F.AMT_RATIO2, F.COUNT_RATIO, F.MAX_AMT_RATIO)
+    assert extended.lookback_days() == F.BATCH_WINDOW_DAYS  # the nightly run reads 8 days, not 38
+    v4 = BatchScope.for_feature_sets(["merchant-risk-v4"])
+    assert v4.groups == (CARD_WINDOWS_GROUP, MERCHANT_GROUP) and v4.lookback_days() == FULL.lookback_days() == 37
+    assert set(v4.nightly_columns) == set(F.NIGHTLY_INPUTS) == set(FULL.nightly_columns)
+    assert BatchScope.for_feature_sets(F.FEATURE_SETS).inputs == FULL.inputs == DERIVED_INPUT_COLUMNS
+    assert FULL.covers(v4) and v4.covers(extended) and not extended.covers(v4)
+    assert BatchScope.for_feature_sets(["merchant-risk"]).covers(extended)
+    assert BatchScope.from_dict(extended.to_dict()) == extended and BatchScope.from_dict(None) == FULL
 
 
 def test_local_conf_fits_the_machine_and_cluster_conf_does_not_force_it() -> None:

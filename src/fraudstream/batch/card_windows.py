@@ -40,9 +40,9 @@ def _cents() -> Column:
     return (f.col("amount").cast(F.AMOUNT_SQL_TYPE) * 100).cast("bigint")
 
 
-def add_card_windows(df: DataFrame) -> DataFrame:
+def add_card_windows(df: DataFrame, every_window: bool = True) -> DataFrame:
     """``df`` plus ``BATCH_FEATURES``, ``CARD_WINDOW_FEATURES`` and ``CARD_AMOUNT_PROFILE`` as served
-    on the row's day.
+    on the row's day; ``every_window`` False: ``BATCH_FEATURES`` only (the same values, fewer frames).
 
     Each window of N days (``day - N`` .. ``day - 1``) is the difference of two running totals over
     the card's days: everything up to ``day - 1`` minus everything up to ``day - N - 1``. Both are
@@ -56,30 +56,37 @@ def add_card_windows(df: DataFrame) -> DataFrame:
     from pyspark.sql import Window
     from pyspark.sql import functions as f
 
+    windows = F.CARD_WINDOWS if every_window else {F.BATCH_WINDOW_DAYS: F.CARD_WINDOWS[F.BATCH_WINDOW_DAYS]}
     day = f.unix_date(f.to_date(f.col("trans_time")))
     by_card = Window.partitionBy("cc_num").orderBy(day)
-    upto = sorted({1, *(days + 1 for days in F.CARD_WINDOWS)})  # running totals up to day - k
-    profile_upto = (1, F.CARD_AMOUNT_PROFILE_DAYS + 1)
+    upto = sorted({1, *(days + 1 for days in windows)})  # running totals up to day - k
+    profile_upto = (1, F.CARD_AMOUNT_PROFILE_DAYS + 1) if every_window else ()
+    cents = f.col("_cents")  # computed once per row, not once per frame
     totals = []
     for k in upto:
         frame = by_card.rangeBetween(Window.unboundedPreceding, -k)
         totals += [
             f.count(f.lit(1)).over(frame).alias(f"_n_upto_{k}"),
-            f.sum(_cents()).over(frame).alias(f"_s_upto_{k}"),
+            f.sum(cents).over(frame).alias(f"_s_upto_{k}"),
         ]
         if k in profile_upto:
-            totals.append(f.sum(_cents() * _cents()).over(frame).alias(f"_q_upto_{k}"))
-    last_30 = by_card.rangeBetween(-F.CARD_AMOUNT_PROFILE_DAYS, -1)
-    totals.append(f.max(f.col("amount").cast(F.AMOUNT_SQL_TYPE)).over(last_30).cast("double").alias("_max_30"))
-    out = df.select("*", *totals)
+            totals.append(f.sum(cents * cents).over(frame).alias(f"_q_upto_{k}"))
+    if every_window:
+        # a sliding frame re-aggregates its buffer (~100 rows) at each of the card's days: over whole
+        # cents that is a long comparison per row, over the DECIMAL a new Decimal object per row
+        last_30 = by_card.rangeBetween(-F.CARD_AMOUNT_PROFILE_DAYS, -1)
+        totals.append((f.max(cents).over(last_30).cast("double") / 100.0).alias("_max_30"))
+    out = df.select("*", _cents().alias("_cents")).select("*", *totals)
     features = []
-    for days, (count_name, mean_name) in F.CARD_WINDOWS.items():
+    for days, (count_name, mean_name) in windows.items():
         n = f.col("_n_upto_1") - f.col(f"_n_upto_{days + 1}")
         cents = f.col("_s_upto_1") - f.coalesce(f.col(f"_s_upto_{days + 1}"), f.lit(0))
         features += [
             f.when(n > 0, n.cast("bigint")).alias(count_name),
             f.when(n > 0, cents.cast("double") / 100.0 / n).alias(mean_name),
         ]
+    if not every_window:
+        return out.select(*df.columns, *features)
     days = F.CARD_AMOUNT_PROFILE_DAYS
     n = (f.col("_n_upto_1") - f.col(f"_n_upto_{days + 1}")).cast("bigint")
     s = f.col("_s_upto_1") - f.coalesce(f.col(f"_s_upto_{days + 1}"), f.lit(0))

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from fraudstream import features as F
 from fraudstream.batch.nightly_groups import backfill_nightly_groups, load_nightly_groups, nightly_lookback_days
+from fraudstream.batch.scope import FULL, BatchScope
 from fraudstream.batch.source import load_transactions, nightly_days, source_name
 from fraudstream.batch.summary import timed, write_summary
 from fraudstream.batch.weekly_features import as_day, expired_cards, weekly_features, weekly_features_for_days
@@ -51,6 +52,8 @@ transactions in flight) loaded 69-83 items/s under load; 4 and 8 transactions in
 
 UNUSED_COLUMNS = frozenset({"tid", "attack_id", "attack_kind"})
 """Input columns no nightly group reads."""
+CARD_COLUMNS = frozenset({"cc_num", "trans_time", "amount"})
+"""All that the card groups (1-week, card windows) read."""
 
 
 def as_of_text(day: date) -> str:
@@ -168,6 +171,7 @@ def run_nightly(
     settings: Settings | None = None,
     store: OnlineStore | None = None,
     label_delay: F.LabelDelayRule | None = None,
+    scope: BatchScope = FULL,
 ) -> dict[str, Any]:
     """Compute the nightly features for ``as_of`` (a UTC day) and load them; returns the summary.
 
@@ -175,28 +179,33 @@ def run_nightly(
     merchants and labels, the merchant group under ``label_delay`` (None: ``Settings.label_delay_days``,
     as for the training set; ``batch.nightly_groups``); one batch version is marked after all of them.
     ``input_path`` None reads the lake (only the days the run needs: the longest window, the label
-    delay and one day for expiries).
+    delay and one day for expiries). ``scope`` narrowed (``BatchScope.for_feature_sets``) loads only
+    the groups its feature sets read, and reads only the days those need.
     """
     day = as_day(as_of)
     source = source_name(input_path, settings)
     label_delay = label_delay or F.LabelDelayRule((settings or get_settings()).label_delay_days)
     summary: dict[str, Any] = {"command": "nightly", "input": source, "as_of": as_of_text(day)}
     summary["label_delay_days"] = label_delay.delay_days
-    lookback = nightly_lookback_days(label_delay)
+    if scope != FULL:
+        summary["scope"] = scope.to_dict()
+    lookback = nightly_lookback_days(label_delay, scope)
     with timed(summary):
         started = time.perf_counter()
         first_day = day - timedelta(days=lookback)
         tx = _days_before(
             load_transactions(spark, input_path, settings, first_day, nightly_days(day)[1]), day, lookback
         )
-        # no group reads the transaction id or the generator's attack columns: neither scanned nor cached
-        tx = tx.select(*(c for c in tx.columns if c not in UNUSED_COLUMNS)).cache()
+        # no group reads the transaction id or the generator's attack columns (nor, without the merchant
+        # group, the merchant and labels): neither scanned nor cached
+        unused = UNUSED_COLUMNS if scope.merchants else set(tx.columns) - CARD_COLUMNS
+        tx = tx.select(*(c for c in tx.columns if c not in unused)).cache()
         try:
             week_rows = tx.select("cc_num", "trans_time", "amount")
             features_df: DataFrame = weekly_features(week_rows, day)
             records = to_records((row.asDict() for row in features_df.collect()), as_of=day)
             expired = expired_records((row["cc_num"] for row in expired_cards(week_rows, day).collect()), day)
-            nightly_records = load_nightly_groups(tx, day, label_delay, summary)
+            nightly_records = load_nightly_groups(tx, day, label_delay, summary, scope)
         finally:
             tx.unpersist()
         summary["cards"] = len(records)

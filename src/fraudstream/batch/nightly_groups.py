@@ -20,18 +20,20 @@ from typing import TYPE_CHECKING, Any
 from fraudstream import features as F
 from fraudstream.batch.card_windows import card_window_features
 from fraudstream.batch.merchant_features import has_merchant_inputs, merchant_features
-from fraudstream.featurestore.groups import CARD_WINDOWS_GROUP, MERCHANT_GROUP, FeatureGroup
+from fraudstream.batch.scope import FULL, BatchScope
+from fraudstream.featurestore.groups import CARD_WINDOWS_GROUP, MERCHANT_GROUP, NIGHTLY_GROUPS, FeatureGroup
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 MERCHANTS_SKIPPED = "skipped: the input has no merchant and fraud_label columns"
+OUT_OF_SCOPE = "skipped: not read by the feature sets"
 
 
-def nightly_lookback_days(rule: F.LabelDelayRule = F.LABEL_DELAY) -> int:
-    """Days before ``as_of`` a nightly run reads: the longest window (with the label delay) and the
-    previous night's, for expiries."""
-    return max(F.BATCH_WINDOW_DAYS, max(F.CARD_WINDOWS), rule.lookback_days) + 1
+def nightly_lookback_days(rule: F.LabelDelayRule = F.LABEL_DELAY, scope: BatchScope = FULL) -> int:
+    """Days before ``as_of`` a nightly run reads: the longest window of ``scope`` (with the label
+    delay) and the previous night's, for expiries."""
+    return scope.lookback_days(rule) + 1
 
 
 def empty_record(group: FeatureGroup, key: str, as_of: str) -> dict[str, Any]:
@@ -54,28 +56,30 @@ def group_records(group: FeatureGroup, run: Callable[[date], DataFrame], day: da
 
 
 def _group_runs(
-    tx: DataFrame, rule: F.LabelDelayRule, summary: dict[str, Any]
+    tx: DataFrame, rule: F.LabelDelayRule, summary: dict[str, Any], scope: BatchScope = FULL
 ) -> dict[FeatureGroup, tuple[Callable[[date], DataFrame], int]]:
-    """Per issue-15 group the input allows: its run of a day and its reach in days (a key has a row in
-    the run of ``as_of`` exactly when it has a transaction in [as_of - reach, as_of): the WHERE of its
-    SQL). A skipped merchant group is said in ``summary``."""
-    runs: dict[FeatureGroup, tuple[Callable[[date], DataFrame], int]] = {
-        CARD_WINDOWS_GROUP: (lambda d: card_window_features(tx, d), max(F.CARD_WINDOWS)),
-    }
-    if has_merchant_inputs(tx):
+    """Per issue-15 group of ``scope`` the input allows: its run of a day and its reach in days (a key
+    has a row in the run of ``as_of`` exactly when it has a transaction in [as_of - reach, as_of): the
+    WHERE of its SQL). A skipped group is said in ``summary``."""
+    runs: dict[FeatureGroup, tuple[Callable[[date], DataFrame], int]] = {}
+    if scope.card_windows:
+        runs[CARD_WINDOWS_GROUP] = (lambda d: card_window_features(tx, d), max(F.CARD_WINDOWS))
+    if scope.merchants and has_merchant_inputs(tx):
         runs[MERCHANT_GROUP] = (lambda d: merchant_features(tx, d, rule), rule.lookback_days)
-    else:
+    elif scope.merchants:
         summary[MERCHANT_GROUP.key] = MERCHANTS_SKIPPED
+    for group in set(NIGHTLY_GROUPS) - set(scope.groups):
+        summary[group.key] = f"{OUT_OF_SCOPE} {list(scope.feature_sets or ())}"
     return runs
 
 
 def load_nightly_groups(
-    tx: DataFrame, day: date, rule: F.LabelDelayRule, summary: dict[str, Any]
+    tx: DataFrame, day: date, rule: F.LabelDelayRule, summary: dict[str, Any], scope: BatchScope = FULL
 ) -> dict[FeatureGroup, list[dict[str, Any]]]:
-    """Records per issue-15 group for the night of ``day`` (``tx``: the rows of the lookback days);
-    adds ``<group>`` (keys) and ``<group>_expired`` counts to ``summary``."""
+    """Records per issue-15 group of ``scope`` for the night of ``day`` (``tx``: the rows of the
+    lookback days); adds ``<group>`` (keys) and ``<group>_expired`` counts to ``summary``."""
     out: dict[FeatureGroup, list[dict[str, Any]]] = {}
-    for group, (run, _) in _group_runs(tx, rule, summary).items():
+    for group, (run, _) in _group_runs(tx, rule, summary, scope).items():
         records, expired = group_records(group, run, day)
         summary[group.key] = len(records) - expired
         summary[f"{group.key}_expired"] = expired

@@ -19,6 +19,7 @@ from fraudstream.batch.card_windows import add_card_windows
 from fraudstream.batch.io import LABEL_COLUMN
 from fraudstream.batch.merchant_features import add_merchant_features, has_merchant_inputs
 from fraudstream.batch.model_inputs import add_model_inputs
+from fraudstream.batch.scope import FULL, BatchScope
 from fraudstream.batch.source import load_transactions, source_name
 from fraudstream.batch.stream_features import add_stream_features
 from fraudstream.batch.summary import SUMMARY_FILE, timed, write_summary
@@ -29,25 +30,21 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 PARTITION_COLUMN = "dt"
-MODEL_INPUT_COLUMNS: tuple[str, ...] = tuple(
-    dict.fromkeys(name for names in F.FEATURE_SETS.values() for name in names if name != "amount")
-)
-"""Model inputs of all feature sets, beyond the raw ``amount`` (ratios and raw counts)."""
-DERIVED_INPUT_COLUMNS: tuple[str, ...] = tuple(
-    c for c in MODEL_INPUT_COLUMNS if c not in F.STREAM_FEATURES and c not in F.NIGHTLY_INPUTS
-)
-"""Inputs that ``compute_model_inputs`` derives (the ratios), added by ``batch.model_inputs``."""
 
 
 def _context_range(
-    tx: DataFrame, first: date | None, last: date | None, rule: F.LabelDelayRule = F.LABEL_DELAY
+    tx: DataFrame,
+    first: date | None,
+    last: date | None,
+    rule: F.LabelDelayRule = F.LABEL_DELAY,
+    scope: BatchScope = FULL,
 ) -> DataFrame:
-    """Rows that can influence days [first, last]: the longest nightly window before ``first``
-    (30 days for cards, delay + 30 days for merchants) feeds its features."""
+    """Rows that can influence days [first, last]: the longest nightly window of ``scope`` before
+    ``first`` (30 days for cards, delay + 30 days for merchants) feeds its features."""
     from pyspark.sql import functions as f
 
     if first is not None:
-        start = first - timedelta(days=max(F.NIGHTLY_WINDOW_DAYS, rule.lookback_days))
+        start = first - timedelta(days=scope.lookback_days(rule))
         tx = tx.where(f.col("trans_time") >= f.lit(f"{start.isoformat()} 00:00:00").cast("timestamp"))
     if last is not None:
         end = last + timedelta(days=1)
@@ -62,6 +59,7 @@ def training_frame(
     native_inputs: bool = True,
     label_delay: F.LabelDelayRule = F.LABEL_DELAY,
     arrange: Callable[[DataFrame], DataFrame] | None = None,
+    scope: BatchScope = FULL,
 ) -> DataFrame:
     """The training rows of days [from_date, to_date] (inclusive, UTC; None = open) of ``tx``.
 
@@ -72,7 +70,8 @@ def training_frame(
     computed features before the columns that need no other row are added: the model inputs (one
     division each) and, without merchants in the input, the merchant columns (NULL). Spark does not
     move a projection across an exchange, so computed before it they would be shuffled and sorted
-    with every row (16 of the 33 columns).
+    with every row (16 of the 33 columns). ``scope`` narrowed (``BatchScope.for_feature_sets``)
+    leaves out the nightly columns and inputs its sets do not read, and their context days.
     """
     from pyspark.sql import functions as f
 
@@ -80,9 +79,9 @@ def training_frame(
     last = as_day(to_date) if to_date is not None else None
     if first and last and first > last:
         raise ValueError(f"--from {first} is after --to {last}")
-    context = _context_range(tx, first, last, label_delay)
-    rows = add_card_windows(add_stream_features(context))
-    joins_merchants = has_merchant_inputs(rows)
+    context = _context_range(tx, first, last, label_delay, scope)
+    rows = add_card_windows(add_stream_features(context), every_window=scope.card_windows)
+    joins_merchants = scope.merchants and has_merchant_inputs(rows)
     if joins_merchants:
         rows = add_merchant_features(rows, label_delay)
     rows = rows.withColumn(PARTITION_COLUMN, f.to_date("trans_time"))
@@ -93,11 +92,10 @@ def training_frame(
 
     if arrange is not None:
         rows = arrange(rows)
-    if not joins_merchants:
+    if scope.merchants and not joins_merchants:
         rows = add_merchant_features(rows, label_delay)  # NULL columns
-    nightly = (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES, *F.CARD_AMOUNT_PROFILE, *F.MERCHANT_FEATURES)
-    ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *nightly, PARTITION_COLUMN)
-    with_inputs = add_model_inputs(ordered, DERIVED_INPUT_COLUMNS, native=native_inputs)
+    ordered = rows.select(*tx.columns, *F.STREAM_FEATURES, *scope.nightly_columns, PARTITION_COLUMN)
+    with_inputs = add_model_inputs(ordered, scope.inputs, native=native_inputs)
     columns = [c for c in with_inputs.columns if c != PARTITION_COLUMN]
     # dt stays a DATE: its directories read dt=YYYY-MM-DD as a string would, but the writer's sort
     # compares one int per row instead of strings that share their first 8 bytes within a month
@@ -173,10 +171,12 @@ def build_training_set(
     to_date: date | str | None = None,
     settings: Settings | None = None,
     label_delay: F.LabelDelayRule | None = None,
+    scope: BatchScope = FULL,
 ) -> dict[str, Any]:
     """Compute and write the training set of days [from_date, to_date]; returns the run summary.
 
-    ``label_delay`` None is ``Settings.label_delay_days``, the nightly load's default too."""
+    ``label_delay`` None is ``Settings.label_delay_days``, the nightly load's default too. ``scope``:
+    every column (the default) or what some feature sets read (``training_frame``)."""
     from pyspark.sql import Observation
 
     first = as_day(from_date) if from_date is not None else None
@@ -190,6 +190,8 @@ def build_training_set(
         "to": last.isoformat() if last else None,
         "label_delay_days": label_delay.delay_days,
     }
+    if scope != FULL:
+        summary["scope"] = scope.to_dict()
     with timed(summary):
         tx = load_transactions(spark, input_path, settings)
         summary["rows_in"] = tx.count()
@@ -200,11 +202,11 @@ def build_training_set(
             # and would sort them again
             return arrange_by_day(rows.observe(observed, *_observed_aggregates(rows)))
 
-        rows = training_frame(tx, first, last, label_delay=label_delay, arrange=observed_by_day)
+        rows = training_frame(tx, first, last, label_delay=label_delay, arrange=observed_by_day, scope=scope)
         summary["columns"] = rows.columns
         write_training_set(rows, out_dir, arranged=True)
         counts = observed.get
         summary |= {k: (v if isinstance(v, str) or v is None else int(v)) for k, v in counts.items()}
-        summary |= _distinct_counts(_context_range(tx, first, last, label_delay), first, last)
+        summary |= _distinct_counts(_context_range(tx, first, last, label_delay, scope), first, last)
     summary["summary_path"] = str(write_summary(summary, f"{str(out_dir).rstrip('/')}/{SUMMARY_FILE}"))
     return summary

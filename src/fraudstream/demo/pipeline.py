@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fraudstream.batch.scope import FULL, BatchScope
 from fraudstream.demo.stages import DemoError, StageLog, StageRecord, run_cli
 from fraudstream.settings import Settings
 from fraudstream.waiting import wait_until
@@ -115,8 +116,18 @@ def last_day(data: Path) -> date:
     return newest.astimezone(UTC).date()
 
 
-def nightly_loaded(settings: Settings, data: Path, as_of: date) -> bool:
-    """True when the online store already holds this data's nightly run for ``as_of`` (probed on a few cards)."""
+def stamp_covers(stamp: dict[str, Any] | None, fingerprint: str, scope: BatchScope) -> bool:
+    """Whether a stage's stamp is of this data and its run held all that ``scope`` needs."""
+    return (
+        stamp is not None
+        and stamp.get("data") == fingerprint
+        and BatchScope.from_dict(stamp.get("scope")).covers(scope)
+    )
+
+
+def nightly_loaded(settings: Settings, data: Path, as_of: date, scope: BatchScope = FULL) -> bool:
+    """True when the online store already holds this data's nightly run for ``as_of`` with every group
+    ``scope`` needs (probed on a few cards)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -125,7 +136,7 @@ def nightly_loaded(settings: Settings, data: Path, as_of: date) -> bool:
     from fraudstream.tokenise import tokenise
 
     stamp = read_stamp(settings, "nightly")
-    if not stamp or stamp.get("data") != file_fingerprint(data) or stamp.get("as_of") != as_of.isoformat():
+    if not stamp or not stamp_covers(stamp, file_fingerprint(data), scope) or stamp.get("as_of") != as_of.isoformat():
         return False
     table = pq.read_table(data, columns=["cc_num", "trans_time"])
     start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) - timedelta(days=7)
@@ -208,9 +219,10 @@ def _batch(log: StageLog, options: DemoOptions, data: Path, training: Path, sett
     with log.stage("nightly batch + training set") as rec:
         as_of = last_day(data)
         fingerprint = file_fingerprint(data)
-        need_nightly = not nightly_loaded(settings, data, as_of)
+        scope = BatchScope.for_feature_sets(options.feature_sets)  # what the demo's model reads, no more
+        need_nightly = not nightly_loaded(settings, data, as_of, scope)
         stamp = read_stamp(settings, "training-set")
-        need_training = not (training.exists() and stamp and stamp.get("data") == fingerprint)
+        need_training = not (training.exists() and stamp_covers(stamp, fingerprint, scope))
         if not need_nightly and not need_training:
             rec.status, rec.detail = "reused", f"store holds as_of {as_of}; {training} is up to date"
             return as_of
@@ -220,7 +232,7 @@ def _batch(log: StageLog, options: DemoOptions, data: Path, training: Path, sett
             spark = get_spark()
         try:
             rec.detail = "; ".join(_nightly_and_training(spark, data, training, as_of, fingerprint, settings, console,
-                                                         need_nightly, need_training))  # fmt: skip
+                                                         need_nightly, need_training, scope))  # fmt: skip
         finally:
             spark.stop()
         return as_of
@@ -236,26 +248,33 @@ def _nightly_and_training(
     console: Any,
     need_nightly: bool,
     need_training: bool,
+    scope: BatchScope = FULL,
 ) -> list[str]:
     """The nightly run and the training set on one SparkSession, at the same time when both are due:
     the nightly's DynamoDB load is mostly waiting on the store, which the training set's Spark jobs
-    fill (the training set prints no spinner then: the load's progress bar is the one live display)."""
+    fill (the training set prints no spinner then: the load's progress bar is the one live display).
+    Both compute what ``scope`` holds (the demo's feature sets): the groups and columns it reads, with
+    the values of the full runs (``tests/batch/test_demo_batch_stage.py``)."""
     from concurrent.futures import ThreadPoolExecutor
+
+    scoped = {} if scope == FULL else {"scope": scope.to_dict()}
 
     def nightly() -> str:
         from fraudstream.batch.nightly import run_nightly
+        from fraudstream.featurestore.groups import BATCH_GROUP
 
-        console.print(f"nightly run as of {as_of} (1-week features into {settings.table_batch})")
-        summary = run_nightly(spark, str(data), as_of, settings)
-        write_stamp(settings, "nightly", {"data": fingerprint, "as_of": as_of.isoformat()})
+        tables = ", ".join(g.table_name(settings) for g in (BATCH_GROUP, *scope.groups))
+        console.print(f"nightly run as of {as_of} (into {tables})")
+        summary = run_nightly(spark, str(data), as_of, settings, scope=scope)
+        write_stamp(settings, "nightly", {"data": fingerprint, "as_of": as_of.isoformat(), **scoped})
         return f"nightly {as_of}: {summary.get('cards', '?')} cards"
 
     def training_set() -> str:
         from fraudstream.batch.training_set import build_training_set
 
         console.print(f"training set → {training}")
-        summary = build_training_set(spark, str(data), str(training))
-        write_stamp(settings, "training-set", {"data": fingerprint, "rows": summary.get("rows_out")})
+        summary = build_training_set(spark, str(data), str(training), scope=scope)
+        write_stamp(settings, "training-set", {"data": fingerprint, "rows": summary.get("rows_out"), **scoped})
         return f"training set: {summary.get('rows_out', summary.get('rows', '?'))} rows"
 
     if not need_nightly:
