@@ -4,7 +4,6 @@ traffic through the monitor: every panel must show data; a screenshot is kept as
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,18 +24,6 @@ ARTEFACT = ROOT / "reports" / "test-artifacts" / "dashboard.png"  # reports/ is 
 PANELS = (
     "throughput", "latency", "freshness", "flagged", "series", "quality", "drift", "deadletters", "flink", "latest",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The chromium binary, installed from apt by the project's script when missing."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        result = subprocess.run([str(ROOT / "scripts" / "install_chromium.sh")], capture_output=True, text=True)
-        found = shutil.which("chromium")
-        if not found:
-            pytest.skip(f"apt could not provide chromium: {result.stderr.strip()[-300:]}")
-    return found
 
 
 def browse(chromium: str, url: str, *args: str) -> subprocess.CompletedProcess:
@@ -86,20 +73,30 @@ def test_every_panel_shows_live_data(isolated_topics, flink_rest, tmp_path, chro
         monitor.stop()
 
 
-def shoot(chromium: str, monitor: Monitor) -> None:
-    """Load the page, assert every panel has data, keep a screenshot."""
+def dump_dom(chromium: str, monitor: Monitor) -> str:
+    """The page as the browser rendered it, once every panel says it has data."""
     dom = browse(chromium, monitor.url, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-500:]
     html = dom.stdout
     for panel in PANELS:
         match = re.search(rf'id="panel-{panel}"[^>]*data-state="(\w+)"', html)
         assert match and match.group(1) == "ready", f"panel {panel} shows no data"
+    return html
+
+
+def screenshot(chromium: str, monitor: Monitor, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shot = browse(chromium, monitor.url, f"--screenshot={path}")
+    assert shot.returncode == 0 and path.stat().st_size > 10_000, shot.stderr[-500:]
+
+
+def shoot(chromium: str, monitor: Monitor) -> None:
+    """Load the page, assert every panel has data, keep a screenshot."""
+    html = dump_dom(chromium, monitor)
     assert re.search(r'id="throughput">[1-9][\d.]* /s<', html) or re.search(r'id="throughput">0\.[0-9]*[1-9]', html)
     assert re.search(r'<tbody id="drift"><tr><td[^>]*>amount</td>', html)
     assert "<polyline" in html  # the per-minute charts are drawn
     assert re.search(r'id="flink">in [1-9]\d* · out [1-9]\d*<', html) and "invalid 1" in html
     assert 'id="freshness-sub">1 week: 20.0 h<' in html  # scored_at - batch_as_of of the predictions
     assert html.count("<tr>") >= 12 + 4  # flagged rows (12 of 60) + drift + dead-letter rows + headers
-    ARTEFACT.parent.mkdir(parents=True, exist_ok=True)
-    shot = browse(chromium, monitor.url, f"--screenshot={ARTEFACT}")
-    assert shot.returncode == 0 and ARTEFACT.stat().st_size > 10_000, shot.stderr[-500:]
+    screenshot(chromium, monitor, ARTEFACT)

@@ -14,6 +14,12 @@ from typing import Any
 
 from fraudstream.replay.runner import Outcome, RunStats
 
+TABLE_ROWS = 40
+TABLE_TAIL = 10
+"""Longer replays print their first 30 and last 10 transactions (all of them are in the JSON)."""
+PNG_LABELLED_ROWS = 60
+"""Up to this many transactions the PNG draws bars and labels each one; beyond, one line per transaction."""
+
 
 @dataclass
 class ReportRow:
@@ -197,8 +203,9 @@ def write_png(path: str | Path, summary: ReplaySummary, rows: Sequence[ReportRow
     xs = list(range(1, len(rows) + 1))
     colours = ["#c0392b" if r.role == "attack" else "#2e86c1" for r in rows]
     probs = [r.fraud_probability if r.fraud_probability is not None else float("nan") for r in rows]
-    ax_p.bar(xs, probs, color=colours)
-    for x, r in zip(xs, rows, strict=True):
+    labelled = len(rows) <= PNG_LABELLED_ROWS
+    _bars(ax_p, xs, probs, colours, labelled)
+    for x, r in zip(xs, rows, strict=True) if labelled else ():
         if r.missing:
             ax_p.text(x, 0.02, "missing", rotation=90, ha="center", va="bottom", fontsize=8)
         elif r.is_fraud:
@@ -216,16 +223,26 @@ def write_png(path: str | Path, summary: ReplaySummary, rows: Sequence[ReportRow
     )
     seen = [r.num_trans_last_10m if r.num_trans_last_10m is not None else float("nan") for r in rows]
     expected = [r.expected_count if r.expected_count is not None else float("nan") for r in rows]
-    ax_c.bar(xs, seen, color=colours, alpha=0.8, label="count seen by the scorer")
+    _bars(ax_c, xs, seen, colours, labelled, alpha=0.8, label="count seen by the scorer")
     ax_c.plot(xs, expected, "k_", markersize=14, label="exact 10-min count")
     ax_c.set_ylabel("num_trans_last_10m")
     ax_c.set_xlabel("transaction (send order); red = attack, blue = normal")
     ax_c.legend(loc="upper left")
-    ax_c.set_xticks(xs)
+    if labelled:
+        ax_c.set_xticks(xs)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _bars(ax: Any, xs: list[int], heights: list[float], colours: list[str], labelled: bool, **style: Any) -> None:
+    """Bars for a short replay; one line per transaction in a single collection for a long one (1,500
+    bar patches took about a minute to add and draw)."""
+    if labelled:
+        ax.bar(xs, heights, color=colours, **style)
+    else:
+        ax.vlines(xs, 0, heights, colors=colours, linewidth=1, **style)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -247,7 +264,13 @@ def render_table(
         ("probability", "right"), ("decision", "left"), ("latency ms", "right"),
     ]:  # fmt: skip
         table.add_column(name, justify=justify)
-    for r in rows:
+    shown: list[ReportRow | None] = list(rows)
+    if len(rows) > TABLE_ROWS:  # a 1,500-transaction replay: its head and tail, the rest in the JSON
+        shown = [*rows[: TABLE_ROWS - TABLE_TAIL], None, *rows[-TABLE_TAIL:]]
+    for r in shown:
+        if r is None:
+            table.add_row("…", "", f"{len(rows) - TABLE_ROWS} more in the JSON report", *[""] * 9)
+            continue
         if r.missing:
             decision = "[bold red]MISSING[/]"
         else:

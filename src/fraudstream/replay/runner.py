@@ -227,15 +227,21 @@ def seed_histories(plan: ReplayPlan, settings: Settings, as_of: datetime) -> int
     if not plan.histories:
         return 0
     store = DynamoFeatureStore(settings)
-    stored = 0
-    for history in plan.histories:
-        record = {
+    records = [
+        {
             "cc_num": history.cc_num,
             "num_trans_last_1w": history.num_trans_last_1w,
             "avg_amt_last_1w": history.avg_amt_last_1w,
             "as_of": format_time(as_of),
         }
-        stored += bool(store.put_record(BATCH_GROUP, record))
+        for history in plan.histories
+    ]
+    # the nightly load's conditional writes, 100 to a transaction: with one put per card, a loaded test run
+    # timed out while still writing the 1,500 histories of a drift scenario
+    summary = store.put_records(BATCH_GROUP, records)
+    if summary.failed:
+        raise RuntimeError(f"{summary.failed} of {len(records)} card histories not stored: {summary.errors[:1]}")
+    stored = summary.written
     # a new batch version: scorers drop their cached 1-week features (a scenario may name a card it saw before)
     store.mark_batch_version(f"replay {plan.name} {plan.run_id}: {stored} card histories")
     return stored

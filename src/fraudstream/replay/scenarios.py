@@ -1,4 +1,5 @@
-"""The built-in scenario library: the seed article's attack and three other attack shapes.
+"""The built-in scenario library: the seed article's attack, three other attack shapes, and ordinary
+traffic with and without an amount drift (:mod:`fraudstream.replay.drift_scenarios`).
 
 Decision (documented in the README): scenario cards are *dedicated* cards, not cards of the
 generated data. Each run gets fresh 16-digit numbers, and the runner seeds ``cc-agg-batch-fg``
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from itertools import accumulate
 
 from fraudstream.features import STREAM_WINDOW
+from fraudstream.replay.drift_scenarios import amount_drift, shoppers
 from fraudstream.replay.scenario_file import Scenario, ScenarioCard, ScenarioTransaction
 
 
@@ -120,6 +122,8 @@ BUILTIN_SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "card-testing": card_testing,
     "burst": burst,
     "slow-drip": slow_drip,
+    "shoppers": shoppers,
+    "amount-drift": amount_drift,
 }
 
 
@@ -138,9 +142,7 @@ def expected_window_counts(scenario: Scenario) -> list[int]:
     the runner compares it with the count the scorer actually saw.
     """
     window = STREAM_WINDOW.total_seconds()
-    counts = []
+    by_card: dict[str, list[float]] = {}
     for tx in scenario.transactions:
-        counts.append(
-            sum(1 for other in scenario.transactions if other.card == tx.card and tx.at - window <= other.at <= tx.at)
-        )
-    return counts
+        by_card.setdefault(tx.card, []).append(tx.at)  # per card: a 1,500-card scenario is not 1,500² pairs
+    return [sum(1 for at in by_card[tx.card] if tx.at - window <= at <= tx.at) for tx in scenario.transactions]
