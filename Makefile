@@ -18,6 +18,7 @@ help:
 	@echo "make compose-test - build the images and run docker-compose.yml end to end, offline (root)"
 
 setup: $(VENV)/.installed $(JVM)/lib/.fetched
+	@bash scripts/install_chromium.sh || echo "warning: headless Chromium (Debian package chromium) could not be installed: the dashboard's browser tests will skip (scripts/install_chromium.sh needs root or sudo)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
