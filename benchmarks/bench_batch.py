@@ -126,14 +126,23 @@ frames = ", ".join(f"w{d} AS (PARTITION BY cc_num ORDER BY dt RANGE BETWEEN INTE
 means = ", ".join(f"CASE WHEN n{d} > 0 THEN n{d} END AS {n}, "
                   f"CASE WHEN n{d} > 0 THEN CAST(s{d} AS DOUBLE) / n{d} END AS {m}"
                   for d, (n, m) in F.CARD_WINDOWS.items())
+# the 30-day amount profile (merchant-risk-v4): deviation from sums of cents and squared cents, maximum
+p = F.CARD_AMOUNT_PROFILE_DAYS
+profile = (f"SUM(q) OVER w{p} AS q{p}, MAX(mx) OVER w{p} AS mx{p}")
+std = (f"CASE WHEN n{p} > 0 THEN SQRT(CAST(n{p} * q{p} - c{p} * c{p} AS DOUBLE) / CAST(n{p} * n{p} AS DOUBLE)) / 100.0 "
+       f"END AS {F.AMT_STD_LAST_30D}, CASE WHEN n{p} > 0 THEN CAST(mx{p} AS DOUBLE) END AS {F.MAX_AMT_LAST_30D}")
 con.execute("CREATE TEMP TABLE windows AS WITH daily AS (SELECT cc_num, CAST(trans_time AS DATE) AS dt, "
-            "COUNT(*) AS n, SUM(amount) AS s FROM tx GROUP BY ALL), "
-            f"w AS (SELECT cc_num, dt, {sums} FROM daily WINDOW {frames}) SELECT cc_num, dt, {means} FROM w")
-nightly = ", ".join(f"w.{c}" for c in (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES))
+            "COUNT(*) AS n, SUM(amount) AS s, SUM(CAST(amount * 100 AS HUGEINT)) AS c, "
+            "SUM(CAST(amount * 100 AS HUGEINT) * CAST(amount * 100 AS HUGEINT)) AS q, MAX(amount) AS mx "
+            f"FROM tx GROUP BY ALL), w AS (SELECT cc_num, dt, {sums}, SUM(c) OVER w{p} AS c{p}, {profile} "
+            f"FROM daily WINDOW {frames}) SELECT cc_num, dt, {means}, {std} FROM w")
+nightly = ", ".join(f"w.{c}" for c in (*F.BATCH_FEATURES, *F.CARD_WINDOW_FEATURES, *F.CARD_AMOUNT_PROFILE))
 merchants = ", ".join(f"CAST(NULL AS {'DOUBLE' if 'risk' in m else 'BIGINT'}) AS {m}"
                       for m in F.MERCHANT_FEATURES)  # the input has no merchants: NULL, as in Spark
-ratios = ", ".join(f"CAST({a} AS DOUBLE) / NULLIF(CAST({b} AS DOUBLE), 0) AS {r}"
-                   for r, (a, b) in RATIOS.items() if r in DERIVED_INPUT_COLUMNS)
+ratios = ", ".join([*(f"CAST({a} AS DOUBLE) / NULLIF(CAST({b} AS DOUBLE), 0) AS {r}"
+                     for r, (a, b) in RATIOS.items() if r in DERIVED_INPUT_COLUMNS),
+                   *(f"(CAST(amount AS DOUBLE) - {m}) / NULLIF({d}, 0) AS {z}"
+                     for z, (m, d) in F.CARD_AMOUNT_ZSCORES.items())])
 con.execute(f"COPY (SELECT * EXCLUDE (dt), {ratios}, dt FROM (SELECT s.* EXCLUDE (dt), {nightly}, {merchants}, s.dt "
             f"FROM streamed s LEFT JOIN windows w USING (cc_num, dt))) "
             f"TO '{out}' (FORMAT PARQUET, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)")
