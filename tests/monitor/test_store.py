@@ -158,3 +158,25 @@ def test_a_long_read_does_not_hold_up_ingest(tmp_path) -> None:
         slow_read.join()
     assert store.totals()["predictions"] == 20
     store.close()
+
+
+def test_quality_is_also_split_by_model_version(tmp_path) -> None:
+    """A shadow or A/B deployment writes two versions' predictions: each gets its own count and quality,
+    and the window's totals hold both."""
+    s = Settings(state_dir=tmp_path)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    champion = [prediction(i, 0.9 if i < 4 else 0.1) for i in range(8)]  # flags t0-t3
+    challenger = [
+        prediction(i, 0.9 if i % 2 == 0 else 0.1).model_copy(update={"model_version": "v-new"}) for i in range(8, 12)
+    ]
+    apply(store, s, [(s.topic_predictions, wire(p)) for p in champion + challenger])
+    frauds = {0, 1, 8, 10, 11}  # champion: 2 of its 4 flags right, 2 of 2 frauds caught; challenger: 2 of 3
+    labels = [(s.topic_labels, wire(label(i, i in frauds, 1))) for i in range(12)]
+    apply(store, s, labels, 12)
+    window = snapshot(store)["windows"]["5m"]
+    versions = window["by_model_version"]
+    assert set(versions) == {"v-test", "v-new"}
+    assert versions["v-test"]["predictions"] == 8 and versions["v-new"]["predictions"] == 4
+    assert versions["v-test"]["quality"]["precision"] == 0.5 and versions["v-test"]["quality"]["recall"] == 1.0
+    assert versions["v-new"]["quality"]["precision"] == 1.0 and versions["v-new"]["quality"]["recall"] == 2 / 3
+    assert window["predictions"] == 12 and window["quality"]["labelled"] == 12
